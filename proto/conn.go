@@ -1,0 +1,212 @@
+package proto
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Conn is one end of a control channel.
+type Conn struct {
+	c *net.UnixConn
+
+	rmu  sync.Mutex // guards rbuf and oob, used by Recv
+	rbuf []byte
+	oob  []byte
+}
+
+// NewConn wraps a connected SOCK_SEQPACKET Unix socket.
+func NewConn(c *net.UnixConn) *Conn {
+	return &Conn{
+		c:    c,
+		rbuf: make([]byte, MaxPacket+1),
+		oob:  make([]byte, unix.CmsgSpace(MaxFDs*4)),
+	}
+}
+
+// FileConn makes a Conn of an inherited descriptor, checking that it is a
+// SOCK_SEQPACKET socket.
+func FileConn(fd int, name string) (*Conn, error) {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, fmt.Errorf("control descriptor %d: %w", fd, err)
+	}
+	if typ != unix.SOCK_SEQPACKET {
+		return nil, fmt.Errorf("control descriptor %d is not a SOCK_SEQPACKET socket", fd)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("control descriptor %d: %w", fd, err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("control descriptor %d is not a Unix socket", fd)
+	}
+	return NewConn(uc), nil
+}
+
+// Pair makes a control socketpair: a Conn for the parent and a file for
+// the child to inherit as FDControl. Both ends are close-on-exec; exec.Cmd
+// clears that on what it passes.
+func Pair() (*Conn, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	pf := os.NewFile(uintptr(fds[0]), "control")
+	cf := os.NewFile(uintptr(fds[1]), "control-child")
+	c, err := net.FileConn(pf)
+	pf.Close()
+	if err != nil {
+		cf.Close()
+		return nil, nil, err
+	}
+	return NewConn(c.(*net.UnixConn)), cf, nil
+}
+
+// Close closes the channel.
+func (c *Conn) Close() error { return c.c.Close() }
+
+// UnixConn returns the underlying socket, for deadlines and peer checks.
+func (c *Conn) UnixConn() *net.UnixConn { return c.c }
+
+// Send writes one message with the descriptors its type carries. The
+// caller keeps ownership of files.
+func (c *Conn) Send(m Message, files ...*os.File) error {
+	if len(files) != fdCount(m.Type()) {
+		return fmt.Errorf("proto: message type %d carries %d descriptors, got %d", m.Type(), fdCount(m.Type()), len(files))
+	}
+	e := &Encoder{buf: []byte{Version, byte(m.Type())}}
+	m.encode(e)
+	if len(e.buf) > MaxPacket {
+		return fmt.Errorf("proto: message type %d of %d bytes exceeds %d", m.Type(), len(e.buf), MaxPacket)
+	}
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = unix.UnixRights(fds...)
+	}
+	n, oobn, err := c.c.WriteMsgUnix(e.buf, oob, nil)
+	if err != nil {
+		return err
+	}
+	if n != len(e.buf) || oobn != len(oob) {
+		return errors.New("proto: short write")
+	}
+	return nil
+}
+
+// Recv reads one message. Any descriptors received are returned as files
+// the caller owns; on error every received descriptor has been closed.
+func (c *Conn) Recv() (Message, []*os.File, error) {
+	c.rmu.Lock()
+	n, oobn, flags, _, err := c.c.ReadMsgUnix(c.rbuf, c.oob)
+	var files []*os.File
+	var perr error
+	if oobn > 0 {
+		files, perr = parseRights(c.oob[:oobn])
+	}
+	pkt := append([]byte(nil), c.rbuf[:n]...)
+	c.rmu.Unlock()
+	fail := func(err error) (Message, []*os.File, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, nil, err
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if perr != nil {
+		return fail(perr)
+	}
+	if n == 0 {
+		return fail(errEOF)
+	}
+	if flags&unix.MSG_TRUNC != 0 || n > MaxPacket {
+		return fail(fmt.Errorf("%w: packet over %d bytes", ErrMalformed, MaxPacket))
+	}
+	if flags&unix.MSG_CTRUNC != 0 {
+		return fail(fmt.Errorf("%w: descriptors truncated", ErrMalformed))
+	}
+	m, err := Decode(pkt, len(files))
+	if err != nil {
+		return fail(err)
+	}
+	return m, files, nil
+}
+
+var errEOF = fmt.Errorf("proto: channel closed: %w", os.ErrClosed)
+
+// IsClosed reports whether err means the peer closed the channel.
+func IsClosed(err error) bool {
+	return errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET)
+}
+
+func parseRights(oob []byte) ([]*os.File, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("%w: control message: %v", ErrMalformed, err)
+	}
+	var files []*os.File
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, fmt.Errorf("%w: rights: %v", ErrMalformed, err)
+		}
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+			files = append(files, os.NewFile(uintptr(fd), "passed"))
+		}
+	}
+	if len(files) > MaxFDs {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, fmt.Errorf("%w: %d descriptors", ErrMalformed, len(files))
+	}
+	return files, nil
+}
+
+// Decode parses one packet that arrived with nfds descriptors.
+func Decode(pkt []byte, nfds int) (Message, error) {
+	if len(pkt) < 2 {
+		return nil, fmt.Errorf("%w: short packet", ErrMalformed)
+	}
+	if pkt[0] != Version {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrMalformed, pkt[0], Version)
+	}
+	m, err := newMessage(Type(pkt[1]))
+	if err != nil {
+		return nil, err
+	}
+	if nfds != fdCount(m.Type()) {
+		return nil, fmt.Errorf("%w: message type %d with %d descriptors", ErrMalformed, m.Type(), nfds)
+	}
+	d := NewDecoder(pkt[2:])
+	m.decode(d)
+	if err := d.Finish(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Encode returns the packet for m, for tests and fuzzing.
+func Encode(m Message) []byte {
+	e := &Encoder{buf: []byte{Version, byte(m.Type())}}
+	m.encode(e)
+	return e.buf
+}

@@ -1,0 +1,330 @@
+package proto
+
+import "fmt"
+
+// Type identifies a control message.
+type Type uint8
+
+// Control message types. Numbers are part of the wire format: never reuse
+// one.
+const (
+	TypeHello            Type = 1
+	TypeConfig           Type = 2
+	TypeStatus           Type = 3
+	TypeShutdown         Type = 4
+	TypeAuthConnect      Type = 5
+	TypeAuthConnectReply Type = 6
+	TypeHandoff          Type = 7
+	TypeHandoffReply     Type = 8
+	TypeUserSession      Type = 9
+	TypeWorkerIdle       Type = 10
+	TypeWorkerExit       Type = 11
+)
+
+// Message is one control message.
+type Message interface {
+	Type() Type
+	encode(*Encoder)
+	decode(*Decoder)
+}
+
+func newMessage(t Type) (Message, error) {
+	switch t {
+	case TypeHello:
+		return new(Hello), nil
+	case TypeConfig:
+		return new(Config), nil
+	case TypeStatus:
+		return new(Status), nil
+	case TypeShutdown:
+		return new(Shutdown), nil
+	case TypeAuthConnect:
+		return new(AuthConnect), nil
+	case TypeAuthConnectReply:
+		return new(AuthConnectReply), nil
+	case TypeHandoff:
+		return new(Handoff), nil
+	case TypeHandoffReply:
+		return new(HandoffReply), nil
+	case TypeUserSession:
+		return new(UserSession), nil
+	case TypeWorkerIdle:
+		return new(WorkerIdle), nil
+	case TypeWorkerExit:
+		return new(WorkerExit), nil
+	}
+	return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
+}
+
+// fdCount is how many descriptors each message type carries.
+func fdCount(t Type) int {
+	switch t {
+	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession:
+		return 1
+	}
+	return 0
+}
+
+// Hello is the first message in each direction. The master sends the role
+// it started the child for; the child answers with its own role and pid.
+type Hello struct {
+	Version uint32
+	Role    string
+	PID     uint32
+}
+
+func (*Hello) Type() Type { return TypeHello }
+func (m *Hello) encode(e *Encoder) {
+	e.Uint(uint64(m.Version))
+	e.String(m.Role)
+	e.Uint(uint64(m.PID))
+}
+func (m *Hello) decode(d *Decoder) {
+	m.Version = d.Uint32()
+	m.Role = d.String()
+	m.PID = d.Uint32()
+}
+
+// Config delivers the validated configuration, master to child, right
+// after Hello and again never: a reload starts new children. The attached
+// descriptor is a sealed memfd holding Size bytes of JSON (config.Settings
+// with what the role must not see removed).
+type Config struct {
+	Generation uint64
+	Size       uint64
+}
+
+func (*Config) Type() Type { return TypeConfig }
+func (m *Config) encode(e *Encoder) {
+	e.Uint(m.Generation)
+	e.Uint(m.Size)
+}
+func (m *Config) decode(d *Decoder) {
+	m.Generation = d.Uint()
+	m.Size = d.Uint()
+	if m.Size > MaxConfig {
+		d.fail("config of %d bytes", m.Size)
+	}
+}
+
+// Status is sent by a child whenever its load changes: Clients is the
+// number of connections or sessions it serves, Available how many more it
+// will take (0 when full).
+type Status struct {
+	Clients   uint32
+	Available uint32
+}
+
+func (*Status) Type() Type { return TypeStatus }
+func (m *Status) encode(e *Encoder) {
+	e.Uint(uint64(m.Clients))
+	e.Uint(uint64(m.Available))
+}
+func (m *Status) decode(d *Decoder) {
+	m.Clients = d.Uint32()
+	m.Available = d.Uint32()
+}
+
+// Shutdown asks a child to stop accepting new work and to exit once its
+// sessions are done (or at once when Now is set).
+type Shutdown struct {
+	Now bool
+}
+
+func (*Shutdown) Type() Type          { return TypeShutdown }
+func (m *Shutdown) encode(e *Encoder) { e.Bool(m.Now) }
+func (m *Shutdown) decode(d *Decoder) { m.Now = d.Bool() }
+
+// AuthConnect asks the master, login to master, for a new connection to the
+// auth process's login socket. A login process is chrooted into an empty
+// directory and cannot connect by path.
+type AuthConnect struct {
+	Seq uint64
+}
+
+func (*AuthConnect) Type() Type          { return TypeAuthConnect }
+func (m *AuthConnect) encode(e *Encoder) { e.Uint(m.Seq) }
+func (m *AuthConnect) decode(d *Decoder) { m.Seq = d.Uint() }
+
+// AuthConnectReply answers AuthConnect. When OK, the attached descriptor
+// is a connected stream socket to auth speaking the auth-client protocol.
+type AuthConnectReply struct {
+	Seq    uint64
+	OK     bool
+	Reason string
+}
+
+func (*AuthConnectReply) Type() Type { return TypeAuthConnectReply }
+func (m *AuthConnectReply) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.Bool(m.OK)
+	e.String(m.Reason)
+}
+func (m *AuthConnectReply) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.OK = d.Bool()
+	m.Reason = d.String()
+}
+
+// Conn describes the client connection being handed over.
+type ConnInfo struct {
+	Protocol   string // "imap", "pop3"
+	LocalAddr  string // host:port
+	RemoteAddr string // host:port
+	SessionID  string
+	Secured    bool // TLS, loopback or a trusted network
+	TLS        bool // the client speaks TLS to the login process
+	ClientID   string
+}
+
+func (c *ConnInfo) encode(e *Encoder) {
+	e.String(c.Protocol)
+	e.String(c.LocalAddr)
+	e.String(c.RemoteAddr)
+	e.String(c.SessionID)
+	e.Bool(c.Secured)
+	e.Bool(c.TLS)
+	e.String(c.ClientID)
+}
+
+func (c *ConnInfo) decode(d *Decoder) {
+	c.Protocol = d.String()
+	c.LocalAddr = d.String()
+	c.RemoteAddr = d.String()
+	c.SessionID = d.String()
+	c.Secured = d.Bool()
+	c.TLS = d.Bool()
+	c.ClientID = d.String()
+}
+
+// Handoff is sent login to master after auth answered OK. The attached
+// descriptor is the client connection (for TLS clients, the worker's end
+// of a socketpair the login process proxies). The login process is not
+// trusted for the identity: the master redeems AuthPID, AuthID and Cookie
+// with auth over the auth-master socket (REQUEST) and routes by what auth
+// answers.
+type Handoff struct {
+	Seq     uint64
+	AuthPID uint32 // SPID auth sent on the login's auth connection
+	AuthID  uint32 // the AUTH request id
+	Cookie  string // COOKIE auth sent on that connection, hex
+	Conn    ConnInfo
+	// Tag is the IMAP tag of the LOGIN/AUTHENTICATE command, which the
+	// worker answers. Empty for POP3.
+	Tag string
+	// SendCapability asks the worker for an untagged CAPABILITY before the
+	// tagged OK, for clients that did not see the post-login list.
+	SendCapability bool
+	// Leftover holds bytes the login process read from the client past the
+	// end of the login command; the worker processes them first.
+	Leftover []byte
+}
+
+func (*Handoff) Type() Type { return TypeHandoff }
+func (m *Handoff) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.Uint(uint64(m.AuthPID))
+	e.Uint(uint64(m.AuthID))
+	e.String(m.Cookie)
+	m.Conn.encode(e)
+	e.String(m.Tag)
+	e.Bool(m.SendCapability)
+	e.Blob(m.Leftover)
+}
+func (m *Handoff) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.AuthPID = d.Uint32()
+	m.AuthID = d.Uint32()
+	m.Cookie = d.String()
+	m.Conn.decode(d)
+	m.Tag = d.String()
+	m.SendCapability = d.Bool()
+	m.Leftover = d.Blob(MaxLeftover)
+}
+
+// Handoff statuses.
+const (
+	HandoffOK       = 0
+	HandoffInternal = 1 // temporary failure; the login tells the client
+	HandoffRefused  = 2 // auth did not confirm the request
+)
+
+// HandoffReply answers Handoff, master to login. On HandoffOK the worker
+// owns the client and has answered (or will answer) the login command; the
+// login process closes its copy of a plaintext descriptor, or keeps
+// proxying TLS. Otherwise the login process answers the client itself.
+type HandoffReply struct {
+	Seq       uint64
+	Status    uint32
+	WorkerPID uint32
+	Reason    string
+}
+
+func (*HandoffReply) Type() Type { return TypeHandoffReply }
+func (m *HandoffReply) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.Uint(uint64(m.Status))
+	e.Uint(uint64(m.WorkerPID))
+	e.String(m.Reason)
+}
+func (m *HandoffReply) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.Status = d.Uint32()
+	m.WorkerPID = d.Uint32()
+	m.Reason = d.String()
+}
+
+// UserSession gives a worker a new client session, master to worker, with
+// the client descriptor attached. User and Fields come from auth (the
+// userdb reply to REQUEST), never from the login process.
+type UserSession struct {
+	Seq            uint64
+	User           string
+	Fields         []string // userdb fields, "key=value"
+	AuthMech       string
+	Conn           ConnInfo
+	Tag            string
+	SendCapability bool
+	Leftover       []byte
+}
+
+func (*UserSession) Type() Type { return TypeUserSession }
+func (m *UserSession) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.String(m.User)
+	e.Strings(m.Fields)
+	e.String(m.AuthMech)
+	m.Conn.encode(e)
+	e.String(m.Tag)
+	e.Bool(m.SendCapability)
+	e.Blob(m.Leftover)
+}
+func (m *UserSession) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.User = d.String()
+	m.Fields = d.Strings(1024)
+	m.AuthMech = d.String()
+	m.Conn.decode(d)
+	m.Tag = d.String()
+	m.SendCapability = d.Bool()
+	m.Leftover = d.Blob(MaxLeftover)
+}
+
+// WorkerIdle tells the master, worker to master, that the worker has had no
+// session for its linger time and would exit. LastSeq is the last
+// UserSession it received; the master grants the exit (WorkerExit) only if
+// it sent nothing since, and routes later sessions to a new worker.
+type WorkerIdle struct {
+	LastSeq uint64
+}
+
+func (*WorkerIdle) Type() Type          { return TypeWorkerIdle }
+func (m *WorkerIdle) encode(e *Encoder) { e.Uint(m.LastSeq) }
+func (m *WorkerIdle) decode(d *Decoder) { m.LastSeq = d.Uint() }
+
+// WorkerExit grants a WorkerIdle: the worker closes its storage and exits.
+type WorkerExit struct{}
+
+func (*WorkerExit) Type() Type      { return TypeWorkerExit }
+func (*WorkerExit) encode(*Encoder) {}
+func (*WorkerExit) decode(*Decoder) {}

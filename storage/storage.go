@@ -1,0 +1,195 @@
+// Package storage is the mail store API the protocol engines (imap, pop3,
+// lmtp, sieve) work against, and the types they share. Backends live
+// below it: storage/maildir (Maildir with a per-user index) and, for
+// protocol tests only, storage/memstore.
+//
+// Every change is an intent the backend carries out atomically (append,
+// store flags with UNCHANGEDSINCE, expunge, copy, move) and that returns
+// the MODSEQ it produced. Readers take a consistent snapshot and ask for
+// the changes since a MODSEQ; notifications are hints to re-read, never the
+// data. Protocol code never reads, computes and writes back index state.
+package storage
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// System flags (RFC 9051 section 2.3.2). Keywords are any other atom.
+const (
+	FlagSeen     = `\Seen`
+	FlagAnswered = `\Answered`
+	FlagFlagged  = `\Flagged`
+	FlagDeleted  = `\Deleted`
+	FlagDraft    = `\Draft`
+	FlagRecent   = `\Recent` // session flag; never stored
+)
+
+// Mailbox attributes (RFC 9051 section 7.3.1, RFC 6154).
+const (
+	AttrNoinferiors   = `\Noinferiors`
+	AttrNoselect      = `\Noselect`
+	AttrNonExistent   = `\NonExistent`
+	AttrHasChildren   = `\HasChildren`
+	AttrHasNoChildren = `\HasNoChildren`
+	AttrSubscribed    = `\Subscribed`
+	AttrAll           = `\All`
+	AttrArchive       = `\Archive`
+	AttrDrafts        = `\Drafts`
+	AttrFlagged       = `\Flagged`
+	AttrJunk          = `\Junk`
+	AttrSent          = `\Sent`
+	AttrTrash         = `\Trash`
+)
+
+// Errors a backend returns; protocol engines map them to responses in one
+// place. Backends wrap them with detail (fmt.Errorf("...: %w", ErrX)).
+var (
+	ErrNoSuchMailbox  = errors.New("mailbox does not exist")
+	ErrMailboxExists  = errors.New("mailbox already exists")
+	ErrInvalidName    = errors.New("invalid mailbox name")
+	ErrInbox          = errors.New("operation not allowed on INBOX")
+	ErrHasChildren    = errors.New("mailbox has children")
+	ErrNoSuchMessage  = errors.New("no such message")
+	ErrReadOnly       = errors.New("mailbox is read-only")
+	ErrOverQuota      = errors.New("quota exceeded")
+	ErrTooBig         = errors.New("message too large")
+	ErrTemporary      = errors.New("temporary storage failure") // disk full, I/O error
+	ErrKeywordsFull   = errors.New("too many keywords")
+	ErrClosed         = errors.New("store closed")
+	ErrLimit          = errors.New("limit exceeded")
+	ErrNotImplemented = errors.New("not supported by this backend")
+)
+
+// MailboxInfo is one entry of a mailbox listing.
+type MailboxInfo struct {
+	Name       string   // full name, hierarchy separated by Delimiter, "INBOX" for the inbox
+	Attrs      []string // \Noselect, \HasChildren, special-use attributes, ...
+	Subscribed bool
+}
+
+// Status is a mailbox's counts (RFC 9051 section 6.3.11, RFC 8438, RFC 7162).
+type Status struct {
+	Messages      uint32
+	Recent        uint32
+	Unseen        uint32
+	Deleted       uint32
+	UIDNext       uint32
+	UIDValidity   uint32
+	HighestModSeq uint64
+	Size          int64 // sum of RFC822.SIZE
+}
+
+// Message is one message's metadata as of a snapshot.
+type Message struct {
+	UID          uint32
+	Flags        []string // system flags and keywords, without \Recent
+	Recent       bool     // \Recent for the session that took the snapshot
+	ModSeq       uint64
+	InternalDate time.Time
+	SaveDate     time.Time
+	Size         int64 // RFC822.SIZE: the size with CRLF line endings
+}
+
+// AppendOptions are an APPEND's or a delivery's flags and date.
+type AppendOptions struct {
+	Flags []string
+	Date  time.Time // internal date; zero means now
+}
+
+// FlagOp says how Store changes flags.
+type FlagOp int
+
+const (
+	FlagsAdd FlagOp = iota
+	FlagsRemove
+	FlagsReplace
+)
+
+// StoreResult is what a flag change did.
+type StoreResult struct {
+	// Changed lists the messages whose flags changed, with their new
+	// flags and MODSEQ.
+	Changed []Message
+	// Failed lists UIDs not changed because their MODSEQ was above the
+	// UNCHANGEDSINCE value (RFC 7162 section 3.1.3).
+	Failed []uint32
+}
+
+// CopyResult is what a copy or move produced (RFC 4315 COPYUID).
+type CopyResult struct {
+	UIDValidity uint32
+	SrcUIDs     []uint32
+	DstUIDs     []uint32
+}
+
+// Changes are what happened in a mailbox since a snapshot.
+type Changes struct {
+	// Expunged lists removed UIDs, ascending.
+	Expunged []uint32
+	// Updated lists messages added or whose flags changed, ascending by
+	// UID; a UID above the session's known UIDNEXT is a new message.
+	Updated       []Message
+	UIDNext       uint32
+	HighestModSeq uint64
+}
+
+// Store is one user's mail, opened by the user's worker. It is safe for
+// concurrent use by the worker's sessions.
+type Store interface {
+	// Delimiter is the hierarchy separator.
+	Delimiter() rune
+	// List returns every mailbox, INBOX included, in name order.
+	List() ([]MailboxInfo, error)
+	Create(name string, specialUse []string) error
+	Delete(name string) error
+	Rename(oldName, newName string) error
+	SetSubscribed(name string, subscribed bool) error
+	Status(name string) (Status, error)
+	// Append stores a message and returns its UIDVALIDITY and UID; it
+	// returns only after the message is durable.
+	Append(name string, r io.Reader, opts AppendOptions) (uidValidity, uid uint32, err error)
+	// Open opens a mailbox for a session. readOnly is EXAMINE.
+	Open(name string, readOnly bool) (Mailbox, error)
+	// Watch returns a channel that receives a value (a hint, coalesced)
+	// whenever anything in the user's mailboxes may have changed, and a
+	// function that stops it.
+	Watch() (<-chan struct{}, func())
+	Close() error
+}
+
+// Mailbox is a mailbox opened by one session. A session works on its own
+// snapshot and asks for changes with Poll; changes by other sessions are
+// seen only through Poll.
+type Mailbox interface {
+	Name() string
+	ReadOnly() bool
+	Status() (Status, error)
+	// Messages returns the session's current snapshot, ascending by UID.
+	Messages() []Message
+	// Poll rescans (noticing external changes to the files), moves the
+	// snapshot forward and returns what changed since the last Poll or
+	// since Open.
+	Poll() (Changes, error)
+	// PermanentFlags lists the flags and keywords the mailbox can store,
+	// `\*` included when new keywords can be made.
+	PermanentFlags() []string
+	// Flags lists the flags and keywords defined in the mailbox.
+	Flags() []string
+	// Read returns the message with CRLF line endings.
+	Read(uid uint32) (io.ReadCloser, error)
+	// Store changes flags. unchangedSince 0 means no condition.
+	Store(uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (StoreResult, error)
+	// Expunge removes the given messages if they have \Deleted set (all
+	// such messages when uids is nil) and returns the UIDs removed.
+	Expunge(uids []uint32) ([]uint32, error)
+	// Copy copies messages to another mailbox, keeping flags and dates.
+	Copy(uids []uint32, dest string) (CopyResult, error)
+	// Move moves messages to another mailbox atomically.
+	Move(uids []uint32, dest string) (CopyResult, error)
+	// ChangesSince returns the changes after modseq (RFC 7162 QRESYNC);
+	// ok is false when the history no longer reaches back that far.
+	ChangesSince(modseq uint64) (c Changes, ok bool, err error)
+	Close() error
+}

@@ -1,0 +1,151 @@
+package master
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"cote/config"
+)
+
+// boundListener is a socket the master bound. Listeners survive reloads:
+// the same address keeps the same socket.
+type boundListener struct {
+	key  string // "tcp ADDR" or "unix PATH"
+	name string // listener name in the service
+	ssl  bool
+	file *os.File
+}
+
+// listenerSet binds what a configuration asks for, reusing sockets of the
+// previous generation.
+type listenerSet struct {
+	byKey map[string]*boundListener
+}
+
+func (ls *listenerSet) bindService(s *config.Settings, svc *config.Service, ids *idResolver) ([]*boundListener, error) {
+	var out []*boundListener
+	used := map[string]bool{}
+	for _, il := range svc.InetListeners {
+		if il.Port == 0 {
+			continue
+		}
+		addrs := splitList(il.Address)
+		if len(addrs) == 0 {
+			addrs = s.Listen
+		}
+		for _, a := range addrs {
+			host := a
+			switch a {
+			case "*":
+				host = "0.0.0.0"
+			case "::", "[::]":
+				host = "::"
+			}
+			addr := net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(il.Port))
+			key := "tcp " + addr
+			if used[key] {
+				continue
+			}
+			used[key] = true
+			b, err := ls.bind(key, func() (*os.File, error) {
+				l, err := net.Listen("tcp", addr)
+				if err != nil {
+					return nil, err
+				}
+				defer l.Close()
+				return l.(*net.TCPListener).File()
+			})
+			if err != nil {
+				return nil, fmt.Errorf("service %s: inet_listener %s: %w", svc.Name, il.Name, err)
+			}
+			b.name, b.ssl = il.Name, il.SSL
+			out = append(out, b)
+		}
+	}
+	for _, ul := range svc.UnixListeners {
+		if ul.Mode == 0 {
+			continue
+		}
+		path := ul.Path
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(s.BaseDir, path)
+		}
+		uid, gid := -1, -1
+		if ul.User != "" {
+			u, err := ids.user(ul.User)
+			if err != nil {
+				return nil, fmt.Errorf("service %s: unix_listener %s: %w", svc.Name, ul.Path, err)
+			}
+			uid, gid = u.uid, u.gid
+		}
+		if ul.Group != "" {
+			g, err := ids.group(ul.Group)
+			if err != nil {
+				return nil, fmt.Errorf("service %s: unix_listener %s: %w", svc.Name, ul.Path, err)
+			}
+			gid = g
+		}
+		b, err := ls.bind("unix "+path, func() (*os.File, error) {
+			os.Remove(path)
+			l, err := net.Listen("unix", path)
+			if err != nil {
+				return nil, err
+			}
+			l.(*net.UnixListener).SetUnlinkOnClose(false)
+			defer l.Close()
+			return l.(*net.UnixListener).File()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("service %s: unix_listener %s: %w", svc.Name, ul.Path, err)
+		}
+		// Mode and owner follow the config on every load.
+		if err := os.Chmod(path, os.FileMode(ul.Mode)); err != nil {
+			return nil, err
+		}
+		if (uid >= 0 || gid >= 0) && os.Getuid() == 0 {
+			if err := os.Chown(path, uid, gid); err != nil {
+				return nil, err
+			}
+		}
+		b.name = filepath.Base(ul.Path)
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func (ls *listenerSet) bind(key string, open func() (*os.File, error)) (*boundListener, error) {
+	if ls.byKey == nil {
+		ls.byKey = map[string]*boundListener{}
+	}
+	if b, ok := ls.byKey[key]; ok {
+		return b, nil
+	}
+	f, err := open()
+	if err != nil {
+		return nil, err
+	}
+	b := &boundListener{key: key, file: f}
+	ls.byKey[key] = b
+	return b, nil
+}
+
+// retain closes every listener not in keep.
+func (ls *listenerSet) retain(keep map[string]bool) {
+	for k, b := range ls.byKey {
+		if !keep[k] {
+			b.file.Close()
+			if p, ok := strings.CutPrefix(k, "unix "); ok {
+				os.Remove(p)
+			}
+			delete(ls.byKey, k)
+		}
+	}
+}
+
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}

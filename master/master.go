@@ -1,0 +1,343 @@
+// Package master is the root process: it reads and validates the
+// configuration, binds every listener, starts and supervises the auth,
+// login and per-user worker processes, routes each confirmed login to its
+// user's worker, and handles SIGHUP (reload), SIGTERM (stop) and SIGUSR1
+// (reopen logs). It links no protocol engine.
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"cote/auth/masterclient"
+	"cote/config"
+	"cote/proto"
+)
+
+// Options configure a master.
+type Options struct {
+	// Load returns the validated configuration; it is called at start and
+	// on every SIGHUP.
+	Load func() (*config.Settings, error)
+	// Exe is the cote binary children are executed from.
+	Exe string
+	// Dev marks the development mode (for messages only).
+	Dev bool
+}
+
+// Master is a running master process.
+type Master struct {
+	opts   Options
+	exe    string
+	sink   *logSink
+	log    *slog.Logger
+	events chan any
+	deadR  *os.File // read end of the master-dead pipe, given to every child
+	deadW  *os.File
+
+	ids       idResolver
+	listeners listenerSet
+	cfg       *config.Settings
+	gen       uint64
+	procs     map[int]*proc
+	svcs      map[string]*service
+	workers   map[string]*proc          // user -> live worker
+	waiting   map[string][]*pendingUser // user -> sessions waiting for a worker
+	authc     *masterclient.Client
+	stopping  bool
+	root      bool
+}
+
+type exitEvent struct {
+	p   *proc
+	err error
+}
+
+type ctlEvent struct {
+	p     *proc
+	msg   proto.Message
+	files []*os.File
+	err   error
+}
+
+type respawnEvent struct{ svc string }
+
+// Run runs the master until SIGTERM/SIGINT or ctx is done.
+func Run(ctx context.Context, o Options) error {
+	cfg, err := o.Load()
+	if err != nil {
+		return err
+	}
+	sink, err := newLogSink(cfg.LogPath)
+	if err != nil {
+		return err
+	}
+	m := &Master{
+		opts:    o,
+		exe:     o.Exe,
+		sink:    sink,
+		log:     sink.logger(),
+		events:  make(chan any, 256),
+		procs:   map[int]*proc{},
+		svcs:    map[string]*service{},
+		workers: map[string]*proc{},
+		waiting: map[string][]*pendingUser{},
+		root:    os.Getuid() == 0,
+	}
+	if !m.root {
+		m.log.Info("running as a non-root user: every process runs as uid " + strconv.Itoa(os.Getuid()) + ", without privilege separation")
+	}
+	if m.deadR, m.deadW, err = os.Pipe(); err != nil {
+		return err
+	}
+	defer m.deadW.Close()
+	if err := m.prepareRuntime(cfg); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(cfg.BaseDir, "master.pid"))
+	if err := m.apply(cfg); err != nil {
+		m.stopAll(5 * time.Second)
+		return err
+	}
+	notify("READY=1\nSTATUS=running\nMAINPID=" + strconv.Itoa(os.Getpid()))
+	m.log.Info("cote started", "version", Version, "base_dir", cfg.BaseDir)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return m.shutdown()
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGHUP:
+				m.reload()
+			case syscall.SIGUSR1:
+				if err := m.sink.reopen(); err != nil {
+					m.log.Error("reopen log", "err", err)
+				}
+			default:
+				m.log.Info("stopping", "signal", s.String())
+				return m.shutdown()
+			}
+		case ev := <-m.events:
+			m.handle(ev)
+		case <-tick.C:
+			m.maintain()
+		}
+	}
+}
+
+// Version is set by cmd/cote.
+var Version = "dev"
+
+func (m *Master) prepareRuntime(cfg *config.Settings) error {
+	if err := os.MkdirAll(cfg.BaseDir, 0o755); err != nil {
+		return fmt.Errorf("create base_dir: %w", err)
+	}
+	os.Chmod(cfg.BaseDir, 0o755)
+	empty := filepath.Join(cfg.BaseDir, "empty")
+	if err := os.MkdirAll(empty, 0o555); err != nil {
+		return err
+	}
+	os.Chmod(empty, 0o555)
+	pidfile := filepath.Join(cfg.BaseDir, "master.pid")
+	if b, err := os.ReadFile(pidfile); err == nil {
+		if pid, err := strconv.Atoi(string(trimSpace(b))); err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == nil {
+			return fmt.Errorf("cote is already running with pid %d (%s)", pid, pidfile)
+		}
+	}
+	return os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// apply makes cfg the current generation: binds its listeners, keeps the
+// sockets that did not change, and (re)starts services.
+func (m *Master) apply(cfg *config.Settings) error {
+	gen := m.gen + 1
+	svcs, keep, err := m.plan(cfg)
+	if err != nil {
+		return err
+	}
+	old := m.svcs
+	m.cfg, m.gen = cfg, gen
+	m.svcs = svcs
+	if m.authc != nil {
+		m.authc.Close()
+		m.authc = nil
+	}
+	// Old generation: stop accepting, finish sessions.
+	for _, p := range m.procs {
+		if p.role != proto.RoleWorker && !p.shutdown {
+			p.shutdown = true
+			p.ctl.Send(&proto.Shutdown{})
+		}
+	}
+	_ = old
+	m.listeners.retain(keep)
+	// auth first: logins need it.
+	for _, name := range []string{"auth", "imap-login"} {
+		if s := svcs[name]; s != nil {
+			if err := m.fill(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Master) reload() {
+	notify("RELOADING=1")
+	defer notify("READY=1")
+	cfg, err := m.opts.Load()
+	if err != nil {
+		m.log.Error("reload failed, keeping the running configuration", "err", err)
+		return
+	}
+	if err := m.apply(cfg); err != nil {
+		m.log.Error("reload failed", "err", err)
+		return
+	}
+	m.log.Info("configuration reloaded", "generation", m.gen)
+}
+
+// notify sends a state line to systemd's NOTIFY_SOCKET, if any.
+func notify(state string) {
+	path := os.Getenv("NOTIFY_SOCKET")
+	if path == "" {
+		return
+	}
+	if path[0] == '@' {
+		path = "\x00" + path[1:]
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.Write([]byte(state))
+}
+
+func (m *Master) shutdown() error {
+	m.stopping = true
+	notify("STOPPING=1")
+	wait := 6 * time.Second
+	if m.cfg != nil && !m.cfg.ShutdownClients {
+		wait = 0
+	}
+	m.stopAll(wait)
+	m.log.Info("cote stopped")
+	return nil
+}
+
+// stopAll asks every child to stop, waits up to wait for them, then kills
+// what is left. Closing the master-dead pipe makes children that miss the
+// message exit too.
+func (m *Master) stopAll(wait time.Duration) {
+	for _, p := range m.procs {
+		p.ctl.Send(&proto.Shutdown{Now: true})
+	}
+	deadline := time.After(wait)
+	for len(m.procs) > 0 {
+		select {
+		case ev := <-m.events:
+			m.handle(ev)
+		case <-deadline:
+			for _, p := range m.procs {
+				m.log.Warn("killing child that did not stop", "child_role", p.role, "child_pid", p.pid)
+				syscall.Kill(p.pid, syscall.SIGKILL)
+			}
+			deadline = time.After(5 * time.Second)
+			wait = 0
+		}
+	}
+	m.deadW.Close()
+	for _, b := range m.listeners.byKey {
+		b.file.Close()
+	}
+	m.listeners.retain(nil)
+}
+
+func (m *Master) handle(ev any) {
+	switch ev := ev.(type) {
+	case exitEvent:
+		m.reap(ev.p, ev.err)
+	case ctlEvent:
+		if ev.err != nil {
+			if !proto.IsClosed(ev.err) && !ev.p.exited {
+				m.log.Error("bad control message, killing child", "child_role", ev.p.role, "child_pid", ev.p.pid, "err", ev.err)
+				syscall.Kill(ev.p.pid, syscall.SIGKILL)
+			}
+			return
+		}
+		m.control(ev.p, ev.msg, ev.files)
+	case respawnEvent:
+		if s := m.svcs[ev.svc]; s != nil {
+			s.throttledUntil = time.Time{}
+			if err := m.fill(s); err != nil {
+				m.log.Error("start service", "service", s.name, "err", err)
+			}
+		}
+	case userEvent:
+		m.routeConfirmed(ev)
+	}
+}
+
+// reap handles a child's exit.
+func (m *Master) reap(p *proc, err error) {
+	p.exited = true
+	delete(m.procs, p.pid)
+	p.ctl.Close()
+	crashed := err != nil && !p.shutdown && !m.stopping
+	if crashed {
+		m.log.Error("child died", "child_role", p.role, "child_pid", p.pid, "err", err)
+	}
+	if p.role == proto.RoleWorker {
+		m.workerGone(p)
+		return
+	}
+	s := m.svcs[p.service]
+	if s == nil || p.gen != m.gen || m.stopping {
+		return
+	}
+	delete(s.procs, p.pid)
+	if crashed {
+		s.crashed()
+	}
+	if err := m.fill(s); err != nil {
+		m.log.Error("restart service", "service", s.name, "err", err)
+	}
+}
+
+func (m *Master) maintain() {
+	if m.stopping {
+		return
+	}
+	for _, s := range m.svcs {
+		if len(s.procs) < s.minProcs() && s.throttledUntil.IsZero() {
+			if err := m.fill(s); err != nil {
+				m.log.Error("start service", "service", s.name, "err", err)
+			}
+		}
+	}
+}
+
+var errNoAuth = errors.New("auth service is not running")

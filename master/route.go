@@ -1,0 +1,320 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"cote/auth/masterclient"
+	"cote/privsep"
+	"cote/proto"
+)
+
+// control handles one message from a child.
+func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
+	bad := func(why string) {
+		for _, f := range files {
+			f.Close()
+		}
+		m.log.Error("unexpected control message, killing child", "child_role", p.role, "child_pid", p.pid, "type", msg.Type(), "why", why)
+		syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+	switch msg := msg.(type) {
+	case *proto.Status:
+		p.status = *msg
+		if s := m.svcs[p.service]; s != nil && p.gen == m.gen && p.role != proto.RoleWorker {
+			if err := m.fill(s); err != nil {
+				m.log.Error("start service", "service", s.name, "err", err)
+			}
+		}
+	case *proto.AuthConnect:
+		if !isLogin(p.role) {
+			bad("auth connection asked by a non-login process")
+			return
+		}
+		path := filepath.Join(m.cfg.BaseDir, "auth-login")
+		go func() {
+			reply := &proto.AuthConnectReply{Seq: msg.Seq}
+			f, err := dialFile(path)
+			if err != nil {
+				reply.Reason = err.Error()
+				p.ctl.Send(reply)
+				return
+			}
+			defer f.Close()
+			reply.OK = true
+			p.ctl.Send(reply, f)
+		}()
+	case *proto.Handoff:
+		if !isLogin(p.role) {
+			bad("handoff from a non-login process")
+			return
+		}
+		m.confirm(p, msg, files[0])
+	case *proto.WorkerIdle:
+		if p.role != proto.RoleWorker {
+			bad("idle report from a non-worker")
+			return
+		}
+		if msg.LastSeq == p.lastSent && !p.exiting {
+			p.exiting = true
+			if m.workers[p.user] == p {
+				delete(m.workers, p.user)
+			}
+			p.ctl.Send(&proto.WorkerExit{})
+		}
+	default:
+		bad("message not accepted from children")
+	}
+}
+
+func isLogin(role string) bool { return role == proto.RoleIMAPLogin || role == proto.RolePOP3Login }
+
+func dialFile(path string) (*os.File, error) {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.(*net.UnixConn).File()
+}
+
+// pendingUser is a login that auth confirmed, on its way to a worker.
+type pendingUser struct {
+	login  *proc
+	h      *proto.Handoff
+	client *os.File
+	user   string
+	fields []string
+	uid    int
+	gid    int
+}
+
+// userEvent is the result of redeeming a handoff with auth.
+type userEvent struct {
+	login  *proc
+	h      *proto.Handoff
+	client *os.File
+	authc  *masterclient.Client
+	user   string
+	fields []string
+	err    error
+}
+
+// confirm asks auth, over the auth-master socket, who the handed-over
+// client really is (REQUEST with the login process's pid as the master
+// knows it, the request id and the cookie). The login process never names
+// the user.
+func (m *Master) confirm(p *proc, h *proto.Handoff, client *os.File) {
+	ap := m.authProc()
+	if ap == nil {
+		m.refuse(p, h, client, proto.HandoffInternal, errNoAuth)
+		return
+	}
+	if int(h.AuthPID) != ap.pid {
+		m.log.Warn("handoff refused: it names an auth process that is not running",
+			"login_pid", p.pid, "auth_pid", h.AuthPID)
+		m.refuse(p, h, client, proto.HandoffRefused, errors.New("unknown auth process"))
+		return
+	}
+	if m.authc == nil {
+		c, err := masterclient.Dial(filepath.Join(m.cfg.BaseDir, "auth-master"))
+		if err != nil {
+			m.refuse(p, h, client, proto.HandoffInternal, err)
+			return
+		}
+		m.authc = c
+	}
+	authc := m.authc
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		user, fields, err := authc.Request(ctx, uint32(p.pid), h.AuthID, h.Cookie)
+		m.events <- userEvent{login: p, h: h, client: client, authc: authc, user: user, fields: fields, err: err}
+	}()
+}
+
+func (m *Master) refuse(p *proc, h *proto.Handoff, client *os.File, status uint32, err error) {
+	client.Close()
+	p.ctl.Send(&proto.HandoffReply{Seq: h.Seq, Status: status, Reason: err.Error()})
+}
+
+func (m *Master) routeConfirmed(ev userEvent) {
+	if ev.err != nil {
+		if errors.Is(ev.err, masterclient.ErrRefused) {
+			m.log.Warn("handoff refused: auth does not confirm it (forged or replayed)",
+				"login_pid", ev.login.pid, "auth_id", ev.h.AuthID, "remote", ev.h.Conn.RemoteAddr, "err", ev.err)
+			m.refuse(ev.login, ev.h, ev.client, proto.HandoffRefused, ev.err)
+			return
+		}
+		if m.authc == ev.authc {
+			m.authc.Close()
+			m.authc = nil
+		}
+		m.log.Error("handoff: auth request failed", "err", ev.err)
+		m.refuse(ev.login, ev.h, ev.client, proto.HandoffInternal, ev.err)
+		return
+	}
+	pu := &pendingUser{login: ev.login, h: ev.h, client: ev.client, user: ev.user, fields: ev.fields}
+	if err := m.checkUser(pu); err != nil {
+		m.log.Error("login refused", "user", ev.user, "err", err)
+		m.refuse(ev.login, ev.h, ev.client, proto.HandoffInternal, errors.New("user cannot log in"))
+		return
+	}
+	if w := m.workers[pu.user]; w != nil {
+		m.deliver(w, pu)
+		return
+	}
+	for _, p := range m.procs {
+		if p.role == proto.RoleWorker && p.user == pu.user {
+			// The user's previous worker is exiting: wait for it, so
+			// that one process at a time owns the mail.
+			m.waiting[pu.user] = append(m.waiting[pu.user], pu)
+			return
+		}
+	}
+	m.startWorker(pu.user, []*pendingUser{pu})
+}
+
+// checkUser applies first_valid_uid..last_valid_uid (uid 0 is never
+// valid) and the gid range to the userdb reply.
+func (m *Master) checkUser(pu *pendingUser) error {
+	f := fieldMap(pu.fields)
+	uid, err := m.fieldID(f["uid"], true)
+	if err != nil {
+		return fmt.Errorf("userdb uid: %w", err)
+	}
+	gid, err := m.fieldID(f["gid"], false)
+	if err != nil {
+		return fmt.Errorf("userdb gid: %w", err)
+	}
+	c := m.cfg
+	if uid == 0 {
+		return errors.New("userdb gives uid 0")
+	}
+	if uid < int(c.FirstValidUID) || (c.LastValidUID != 0 && uid > int(c.LastValidUID)) {
+		return fmt.Errorf("uid %d is outside first_valid_uid..last_valid_uid (%d..%d)", uid, c.FirstValidUID, c.LastValidUID)
+	}
+	if gid < int(c.FirstValidGID) || (c.LastValidGID != 0 && gid > int(c.LastValidGID)) {
+		return fmt.Errorf("gid %d is outside first_valid_gid..last_valid_gid (%d..%d)", gid, c.FirstValidGID, c.LastValidGID)
+	}
+	if !m.root && uid != os.Getuid() {
+		return fmt.Errorf("uid %d: a non-root master can only serve uid %d", uid, os.Getuid())
+	}
+	pu.uid, pu.gid = uid, gid
+	return nil
+}
+
+func (m *Master) fieldID(v string, isUser bool) (int, error) {
+	if v == "" {
+		if !m.root {
+			if isUser {
+				return os.Getuid(), nil
+			}
+			return os.Getgid(), nil
+		}
+		return 0, errors.New("missing")
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return n, nil
+	}
+	if isUser {
+		u, err := m.ids.user(v)
+		return u.uid, err
+	}
+	return m.ids.group(v)
+}
+
+func fieldMap(fields []string) map[string]string {
+	out := make(map[string]string, len(fields))
+	for _, f := range fields {
+		k, v, _ := strings.Cut(f, "=")
+		out[k] = v
+	}
+	return out
+}
+
+func (m *Master) workerCount() int {
+	n := 0
+	for _, p := range m.procs {
+		if p.role == proto.RoleWorker {
+			n++
+		}
+	}
+	return n
+}
+
+func (m *Master) startWorker(user string, pending []*pendingUser) {
+	limit := 1024
+	if svc := m.cfg.Service("worker"); svc != nil && svc.ProcessLimit > 0 {
+		limit = svc.ProcessLimit
+	}
+	fail := func(err error) {
+		for _, pu := range pending {
+			m.refuse(pu.login, pu.h, pu.client, proto.HandoffInternal, err)
+		}
+	}
+	if m.workerCount() >= limit {
+		m.log.Warn("service(worker): process_limit reached, login refused", "limit", limit, "user", user)
+		fail(errors.New("process_limit reached"))
+		return
+	}
+	var t *privsep.Target
+	if m.root {
+		pu := pending[0]
+		t = &privsep.Target{UID: pu.uid, GID: pu.gid, Groups: []int{pu.gid}}
+	}
+	w, err := m.spawn(spawnSpec{role: proto.RoleWorker, service: "worker", user: user, target: t,
+		settings: m.cfg, gen: m.gen})
+	if err != nil {
+		m.log.Error("start worker", "user", user, "err", err)
+		fail(errors.New("cannot start worker"))
+		return
+	}
+	m.procs[w.pid] = w
+	m.workers[user] = w
+	for _, pu := range pending {
+		m.deliver(w, pu)
+	}
+}
+
+// deliver hands a confirmed session to its user's worker.
+func (m *Master) deliver(w *proc, pu *pendingUser) {
+	defer pu.client.Close()
+	w.lastSent++
+	us := &proto.UserSession{
+		Seq: w.lastSent, User: pu.user, Fields: pu.fields, Conn: pu.h.Conn,
+		Tag: pu.h.Tag, SendCapability: pu.h.SendCapability, Leftover: pu.h.Leftover,
+	}
+	for _, f := range pu.fields {
+		if v, ok := strings.CutPrefix(f, "auth_mech="); ok {
+			us.AuthMech = v
+		}
+	}
+	if err := w.ctl.Send(us, pu.client); err != nil {
+		m.log.Error("hand session to worker", "user", pu.user, "worker_pid", w.pid, "err", err)
+		pu.login.ctl.Send(&proto.HandoffReply{Seq: pu.h.Seq, Status: proto.HandoffInternal, Reason: "worker unavailable"})
+		return
+	}
+	pu.login.ctl.Send(&proto.HandoffReply{Seq: pu.h.Seq, Status: proto.HandoffOK, WorkerPID: uint32(w.pid)})
+}
+
+// workerGone forgets an exited worker and starts a new one for sessions
+// that waited for it.
+func (m *Master) workerGone(p *proc) {
+	if m.workers[p.user] == p {
+		delete(m.workers, p.user)
+	}
+	pending := m.waiting[p.user]
+	delete(m.waiting, p.user)
+	if len(pending) > 0 && !m.stopping {
+		m.startWorker(p.user, pending)
+	}
+}

@@ -1,0 +1,209 @@
+package master
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"cote/config"
+	"cote/privsep"
+	"cote/proto"
+)
+
+// proc is one child process. Its fields are owned by the master's event
+// loop; the reader and waiter goroutines only send events.
+type proc struct {
+	role    string
+	service string
+	user    string // workers: the user whose mail it holds
+	pid     int
+	gen     uint64
+	cmd     *exec.Cmd
+	ctl     *proto.Conn
+	started time.Time
+	status  proto.Status
+
+	shutdown bool // Shutdown sent (reload or stop)
+	exited   bool
+
+	// workers
+	lastSent uint64
+	exiting  bool // WorkerExit granted
+}
+
+type spawnSpec struct {
+	role      string
+	service   string
+	user      string
+	target    *privsep.Target // nil: keep the master's credentials (non-root)
+	listeners []*boundListener
+	settings  *config.Settings
+	gen       uint64
+}
+
+// spawn starts a child with the fixed descriptor layout of package proto
+// and runs the master side of the handshake.
+func (m *Master) spawn(sp spawnSpec) (*proc, error) {
+	ctl, childEnd, err := proto.Pair()
+	if err != nil {
+		return nil, err
+	}
+	defer childEnd.Close()
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		ctl.Close()
+		return nil, err
+	}
+	defer logW.Close()
+
+	cmd := exec.Command(m.exe, sp.role)
+	cmd.Env = childEnv(sp)
+	cmd.Stdin = nil
+	cmd.Stdout = logW
+	cmd.Stderr = logW
+	cmd.ExtraFiles = []*os.File{childEnd, m.deadR}
+	for _, l := range sp.listeners {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, l.file)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		ctl.Close()
+		logR.Close()
+		return nil, fmt.Errorf("start %s: %w", sp.role, err)
+	}
+	p := &proc{role: sp.role, service: sp.service, user: sp.user, pid: cmd.Process.Pid,
+		gen: sp.gen, cmd: cmd, ctl: ctl, started: time.Now()}
+	go m.sink.collect(logR, sp.role, p.pid, sp.user)
+	go func() {
+		err := cmd.Wait()
+		m.events <- exitEvent{p: p, err: err}
+	}()
+	if err := m.handshake(p, sp); err != nil {
+		cmd.Process.Kill()
+		ctl.Close()
+		return nil, fmt.Errorf("%s pid %d: %w", sp.role, p.pid, err)
+	}
+	go m.readControl(p)
+	return p, nil
+}
+
+func childEnv(sp spawnSpec) []string {
+	env := []string{proto.EnvRole + "=" + sp.role}
+	for _, k := range []string{"TZ", "PATH", "GORACE", "GOTRACEBACK"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if len(sp.listeners) > 0 {
+		names := make([]string, len(sp.listeners))
+		for i, l := range sp.listeners {
+			names[i] = l.name
+			if l.ssl {
+				names[i] += ":ssl"
+			}
+		}
+		env = append(env, proto.EnvListeners+"="+strings.Join(names, ","))
+	}
+	if t := sp.target; t != nil {
+		env = append(env,
+			proto.EnvSetUID+"="+strconv.Itoa(t.UID),
+			proto.EnvSetGID+"="+strconv.Itoa(t.GID))
+		if len(t.Groups) > 0 {
+			gs := make([]string, len(t.Groups))
+			for i, g := range t.Groups {
+				gs[i] = strconv.Itoa(g)
+			}
+			env = append(env, proto.EnvSetGroups+"="+strings.Join(gs, ","))
+		}
+		if t.Chroot != "" {
+			env = append(env, proto.EnvChroot+"="+t.Chroot)
+		}
+	}
+	if s := sp.settings; s != nil {
+		if lim := vszLimit(s, sp.service); lim > 0 {
+			// The Go runtime keeps the heap under GOMEMLIMIT; RLIMIT_AS
+			// is set above it for address space the runtime reserves.
+			env = append(env, "GOMEMLIMIT="+strconv.FormatUint(lim, 10))
+		}
+	}
+	return env
+}
+
+func vszLimit(s *config.Settings, service string) uint64 {
+	if svc := s.Service(service); svc != nil {
+		return svc.VszLimit
+	}
+	return 0
+}
+
+func (m *Master) handshake(p *proc, sp spawnSpec) error {
+	uc := p.ctl.UnixConn()
+	uc.SetDeadline(time.Now().Add(10 * time.Second))
+	defer uc.SetDeadline(time.Time{})
+	if err := p.ctl.Send(&proto.Hello{Version: proto.Version, Role: sp.role, PID: uint32(os.Getpid())}); err != nil {
+		return fmt.Errorf("send hello: %w", err)
+	}
+	msg, _, err := p.ctl.Recv()
+	if err != nil {
+		return fmt.Errorf("no hello: %w", err)
+	}
+	h, ok := msg.(*proto.Hello)
+	if !ok || h.Role != sp.role || int(h.PID) != p.pid {
+		return fmt.Errorf("bad hello %+v", msg)
+	}
+	f, size, err := m.configFile(sp.settings, sp.role, sp.gen)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return p.ctl.Send(&proto.Config{Generation: sp.gen, Size: size}, f)
+}
+
+// configFile returns a sealed memfd with the configuration a role may see.
+func (m *Master) configFile(s *config.Settings, role string, gen uint64) (*os.File, uint64, error) {
+	c := *s
+	if role != proto.RoleIMAPLogin && role != proto.RolePOP3Login {
+		c.SSLKey = "" // only login processes hold the TLS key
+	}
+	if role != proto.RoleAuth {
+		c.Passdbs, c.Userdbs = nil, nil
+	}
+	data, err := json.Marshal(&c)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode config: %w", err)
+	}
+	fd, err := unix.MemfdCreate("cote-config", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, 0, fmt.Errorf("memfd: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "cote-config")
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS,
+		unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("seal config: %w", err)
+	}
+	return f, uint64(len(data)), nil
+}
+
+// readControl forwards a child's control messages to the event loop.
+func (m *Master) readControl(p *proc) {
+	for {
+		msg, files, err := p.ctl.Recv()
+		if err != nil {
+			m.events <- ctlEvent{p: p, err: err}
+			return
+		}
+		m.events <- ctlEvent{p: p, msg: msg, files: files}
+	}
+}

@@ -1,0 +1,235 @@
+// Package worker is the per-user mail process: it runs as the user's uid,
+// owns the user's mail store, and serves every IMAP session (later POP3,
+// deliveries and ManageSieve) of that user that the master hands it. It
+// exits after a linger with no sessions, once the master agrees (so that
+// no session is routed to a worker on its way out).
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"cote/config"
+	"cote/imap"
+	"cote/proto"
+	"cote/storage"
+	"cote/storage/maildir"
+)
+
+// Options configure a worker.
+type Options struct {
+	Ctl      *proto.Conn
+	Settings *config.Settings
+	Log      *slog.Logger
+	// Linger is how long the worker waits with no session before it
+	// offers to exit.
+	Linger time.Duration
+	// Done is closed when the master is gone.
+	Done <-chan struct{}
+}
+
+type ctlMsg struct {
+	msg   proto.Message
+	files []*os.File
+	err   error
+}
+
+// Worker serves one user.
+type Worker struct {
+	o     Options
+	user  string
+	store storage.Store
+	wg    sync.WaitGroup
+}
+
+// Run serves until the master grants an exit, asks for a shutdown, or
+// dies.
+func Run(o Options) error {
+	if o.Linger <= 0 {
+		o.Linger = 10 * time.Second
+	}
+	w := &Worker{o: o}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	msgs := make(chan ctlMsg)
+	go func() {
+		for {
+			m, files, err := o.Ctl.Recv()
+			select {
+			case msgs <- ctlMsg{m, files, err}:
+			case <-ctx.Done():
+				for _, f := range files {
+					f.Close()
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	ended := make(chan struct{}, 16)
+	sessions := 0
+	var lastSeq uint64
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	stopping := false
+	finish := func() error {
+		cancel()
+		w.wg.Wait()
+		if w.store != nil {
+			return w.store.Close()
+		}
+		return nil
+	}
+	for {
+		select {
+		case <-o.Done:
+			return finish()
+		case cm := <-msgs:
+			if cm.err != nil {
+				if proto.IsClosed(cm.err) {
+					return finish()
+				}
+				finish()
+				return fmt.Errorf("control channel: %w", cm.err)
+			}
+			switch m := cm.msg.(type) {
+			case *proto.UserSession:
+				lastSeq = m.Seq
+				if stopping {
+					cm.files[0].Close()
+					continue
+				}
+				if err := w.start(ctx, m, cm.files[0], ended); err != nil {
+					o.Log.Error("session start failed", "user", m.User, "err", err)
+					continue
+				}
+				sessions++
+				linger.Stop()
+				o.Ctl.Send(&proto.Status{Clients: uint32(sessions), Available: 1})
+			case *proto.WorkerExit:
+				return finish()
+			case *proto.Shutdown:
+				stopping = true
+				if m.Now || sessions == 0 {
+					return finish()
+				}
+			default:
+				finish()
+				return fmt.Errorf("unexpected control message type %d", cm.msg.Type())
+			}
+		case <-ended:
+			sessions--
+			o.Ctl.Send(&proto.Status{Clients: uint32(sessions), Available: 1})
+			if sessions == 0 {
+				if stopping {
+					return finish()
+				}
+				linger.Reset(o.Linger)
+			}
+		case <-linger.C:
+			if sessions == 0 {
+				o.Ctl.Send(&proto.WorkerIdle{LastSeq: lastSeq})
+			}
+		}
+	}
+}
+
+// start opens the store on the first session and serves the session.
+func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, ended chan<- struct{}) error {
+	conn, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if w.user == "" {
+		w.user = m.User
+	} else if w.user != m.User {
+		conn.Close()
+		return fmt.Errorf("session for %q routed to the worker of %q", m.User, w.user)
+	}
+	if w.store == nil {
+		st, err := w.openStore(m.Fields)
+		if err != nil {
+			fmt.Fprintf(conn, "%s NO [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n", m.Tag)
+			conn.Close()
+			return err
+		}
+		w.store = st
+	}
+	log := w.o.Log.With("user", m.User, "session", m.Conn.SessionID, "remote", m.Conn.RemoteAddr)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() { ended <- struct{}{} }()
+		defer conn.Close()
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("session panic", "panic", r)
+			}
+		}()
+		err := imap.Serve(ctx, conn, imap.Options{
+			Store:          w.store,
+			User:           m.User,
+			Tag:            m.Tag,
+			SendCapability: m.SendCapability,
+			Leftover:       m.Leftover,
+			Log:            log,
+			Secured:        m.Conn.Secured,
+			IdleNotify:     w.o.Settings.ImapIdleNotifyInterval,
+		})
+		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
+			log.Info("session ended", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (w *Worker) openStore(fields []string) (storage.Store, error) {
+	f := map[string]string{}
+	for _, kv := range fields {
+		k, v, _ := strings.Cut(kv, "=")
+		f[k] = v
+	}
+	home := f["home"]
+	loc := f["mail"]
+	if loc == "" {
+		loc = w.o.Settings.MailLocation
+	}
+	if loc == "" {
+		loc = "maildir:~/Maildir"
+	}
+	if home == "" && strings.Contains(loc, "~") {
+		return nil, errors.New("mail_location uses ~ but userdb gives no home")
+	}
+	if home != "" {
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return nil, fmt.Errorf("create home: %w", err)
+		}
+	}
+	return maildir.Open(maildir.Options{
+		Location:      expandVars(loc, w.user, home),
+		Home:          home,
+		User:          w.user,
+		Fsync:         w.o.Settings.MailFsync != "never",
+		DovecotCompat: w.o.Settings.MaildirDovecotCompat,
+		Log:           w.o.Log,
+	})
+}
+
+// expandVars expands %u, %n, %d and %h (and %% ) in a mail location.
+func expandVars(s, user, home string) string {
+	local, domain, _ := strings.Cut(user, "@")
+	r := strings.NewReplacer("%%", "%", "%u", user, "%n", local, "%d", domain, "%h", home)
+	return r.Replace(s)
+}

@@ -1,0 +1,207 @@
+package itest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+func login(t *testing.T, s *server, user string) *imapclient.Client {
+	t.Helper()
+	c := dial(t, s, "plain")
+	if err := c.Login(user, user).Wait(); err != nil {
+		t.Fatalf("LOGIN %s: %v", user, err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("SELECT as %s: %v", user, err)
+	}
+	return c
+}
+
+// TestPrivilegeSeparation checks each process's ids and root directory in
+// /proc, as root: auth and login processes unprivileged, login processes
+// chrooted into an empty directory, each user's worker under that user's
+// uid, two users in two workers and a second login in the same one.
+func TestPrivilegeSeparation(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("this test checks privilege separation and must run as root (CI does)")
+	}
+	s := startServer(t, serverOpts{users: map[string]int{"alice": 1}})
+	demo := login(t, s, "demo")
+	alice := login(t, s, "alice")
+	demo2 := login(t, s, "demo")
+	ps := s.waitChildren(t, func(ps []procInfo) bool { return len(byRole(ps, "worker")) == 2 && hasRoles("auth", "imap-login")(ps) })
+
+	empty := filepath.Join(s.dir, "run", "empty")
+	for _, p := range ps {
+		if p.uid[0] == 0 || p.uid[1] == 0 || p.uid[2] == 0 {
+			t.Errorf("%s pid %d runs with uid %v", p.role, p.pid, p.uid)
+		}
+		if !p.noNewPriv {
+			t.Errorf("%s pid %d lacks no_new_privs", p.role, p.pid)
+		}
+		switch p.role {
+		case "auth":
+			if !allIDs(p.uid, 50003) || !allIDs(p.gid, 50003) {
+				t.Errorf("auth ids uid %v gid %v, want 50003", p.uid, p.gid)
+			}
+		case "imap-login":
+			if !allIDs(p.uid, 50002) || !allIDs(p.gid, 50002) {
+				t.Errorf("imap-login ids uid %v gid %v, want 50002", p.uid, p.gid)
+			}
+			if p.root != empty {
+				t.Errorf("imap-login root is %q, want chroot %q", p.root, empty)
+			}
+			if len(p.groups) != 0 {
+				t.Errorf("imap-login has supplementary groups %v", p.groups)
+			}
+		case "worker":
+			if !allIDs(p.uid, 50100) && !allIDs(p.uid, 50101) {
+				t.Errorf("worker uid %v, want 50100 (demo) or 50101 (alice)", p.uid)
+			}
+			if p.uid != p.gid {
+				t.Errorf("worker gid %v differs from uid %v", p.gid, p.uid)
+			}
+			if p.root != "/" {
+				t.Errorf("worker root %q", p.root)
+			}
+		default:
+			t.Errorf("unexpected child %s pid %d", p.role, p.pid)
+		}
+	}
+	ws := byRole(ps, "worker")
+	if ws[0].uid[0] == ws[1].uid[0] {
+		t.Errorf("two users share worker uid %d; the second demo login must reuse demo's worker", ws[0].uid[0])
+	}
+	// The empty chroot is empty and not writable by the login user.
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Errorf("chroot %s is not empty: %v", empty, ents)
+	}
+	for _, c := range []*imapclient.Client{demo, alice, demo2} {
+		if err := c.Noop().Wait(); err != nil {
+			t.Errorf("NOOP: %v", err)
+		}
+	}
+}
+
+// TestUnprivilegedMaster: as a normal user every role runs under that uid.
+func TestUnprivilegedMaster(t *testing.T) {
+	o := serverOpts{}
+	if os.Getuid() == 0 {
+		o.asUser = true
+	}
+	s := startServer(t, o)
+	login(t, s, "demo")
+	ps := s.waitChildren(t, hasRoles("auth", "imap-login", "worker"))
+	for _, p := range ps {
+		if !allIDs(p.uid, s.uid) {
+			t.Errorf("%s uid %v, want %d", p.role, p.uid, s.uid)
+		}
+	}
+	if !strings.Contains(s.log.String(), "non-root") {
+		t.Errorf("the master did not say it runs without privilege separation")
+	}
+}
+
+// TestRecovery kills a login process, auth and a worker with SIGKILL; each
+// is replaced and new logins work.
+func TestRecovery(t *testing.T) {
+	eachMode(t, func(t *testing.T, o serverOpts) {
+		s := startServer(t, o)
+		login(t, s, "demo")
+		for _, role := range []string{"imap-login", "auth", "worker"} {
+			ps := s.waitChildren(t, hasRoles(role))
+			victim := byRole(ps, role)[0]
+			if err := syscall.Kill(victim.pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			s.waitChildren(t, func(ps []procInfo) bool {
+				for _, p := range ps {
+					if p.pid == victim.pid {
+						return false
+					}
+				}
+				return role == "worker" || len(byRole(ps, role)) > 0
+			})
+			// New logins work (retrying while the service restarts).
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				c, err := imapclient.DialInsecure(s.addr("imap"), nil)
+				if err == nil {
+					err = c.Login("demo", "demo").Wait()
+					if err == nil {
+						_, err = c.Select("INBOX", nil).Wait()
+					}
+					c.Close()
+				}
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no login after killing %s: %v", role, err)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	})
+}
+
+// TestReload: SIGHUP applies a changed configuration to new connections
+// while an established session keeps working.
+func TestReload(t *testing.T) {
+	eachMode(t, func(t *testing.T, o serverOpts) {
+		s := startServer(t, o)
+		old := login(t, s, "demo")
+		conf, err := os.ReadFile(s.conf)
+		must(t, err)
+		must(t, os.WriteFile(s.conf, append(conf, "\nlogin_greeting = Reloaded greeting\n"...), 0o644))
+		s.signal(syscall.SIGHUP)
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(s.log.String(), "configuration reloaded") {
+			if time.Now().After(deadline) {
+				t.Fatal("reload not applied")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// The greeting of a new connection is the new one.
+		deadline = time.Now().Add(15 * time.Second)
+		for {
+			c, err := netDialGreeting(s.addr("imap"))
+			if err == nil && strings.Contains(c, "Reloaded greeting") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("greeting after reload: %q, %v", c, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := old.Noop().Wait(); err != nil {
+			t.Errorf("established session after reload: NOOP: %v", err)
+		}
+		appendMsg(t, old, "INBOX", "after reload")
+	})
+}
+
+// TestStop: SIGTERM stops the master and leaves no process behind.
+func TestStop(t *testing.T) {
+	eachMode(t, func(t *testing.T, o serverOpts) {
+		s := startServer(t, o)
+		login(t, s, "demo")
+		ps := s.waitChildren(t, hasRoles("auth", "imap-login", "worker"))
+		s.stop()
+		time.Sleep(200 * time.Millisecond)
+		for _, p := range ps {
+			if _, ok := readProc(p.pid); ok {
+				t.Errorf("%s pid %d still running after SIGTERM", p.role, p.pid)
+			}
+		}
+		if !s.cmd.ProcessState.Success() {
+			t.Errorf("master exited with %v", s.cmd.ProcessState)
+		}
+	})
+}

@@ -49,6 +49,7 @@ var (
 	ErrNoSuchMailbox  = errors.New("mailbox does not exist")
 	ErrMailboxExists  = errors.New("mailbox already exists")
 	ErrInvalidName    = errors.New("invalid mailbox name")
+	ErrUseAttr        = errors.New("unsupported special-use attribute") // RFC 6154 [USEATTR]
 	ErrInbox          = errors.New("operation not allowed on INBOX")
 	ErrHasChildren    = errors.New("mailbox has children")
 	ErrNoSuchMessage  = errors.New("no such message")

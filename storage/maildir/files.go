@@ -1,0 +1,96 @@
+package maildir
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"cote/storage"
+)
+
+// ioErr marks disk-full and I/O errors as temporary and quota errors as
+// over quota.
+func ioErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%w: %w", storage.ErrOverQuota, err)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EIO), errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("%w: %w", storage.ErrTemporary, err)
+	}
+	return err
+}
+
+func (s *store) fsyncDir(dir string) error {
+	if !s.fsync {
+		return nil
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return ioErr(err)
+	}
+	defer f.Close()
+	return ioErr(f.Sync())
+}
+
+// writeAtomic replaces path with data through path.tmp and rename.
+func (s *store) writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return ioErr(err)
+	}
+	_, err = f.Write(data)
+	if err == nil && s.fsync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return ioErr(err)
+	}
+	return nil
+}
+
+// Dotlocks follow Dovecot's convention: <file>.lock made with O_EXCL; a
+// lock older than staleLock is overridden.
+const (
+	staleLock   = 120 * time.Second
+	lockTimeout = 30 * time.Second
+)
+
+func dotlock(path string) (func(), error) {
+	lock := path + ".lock"
+	deadline := time.Now().Add(lockTimeout)
+	for {
+		f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			fmt.Fprintf(f, "%d", os.Getpid())
+			f.Close()
+			return func() { os.Remove(lock) }, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, ioErr(err)
+		}
+		if st, err := os.Stat(lock); err == nil && time.Since(st.ModTime()) > staleLock {
+			os.Remove(lock)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("lock %s: %w", filepath.Base(lock), storage.ErrTemporary)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,514 @@
+// Package maildir is the Maildir storage backend, compatible with Dovecot
+// and Courier: Maildir++ or fs layout, flags in file names, UIDs in
+// dovecot-uidlist (version 3), keywords in dovecot-keywords, subscriptions
+// in Dovecot's subscriptions file. An existing Dovecot Maildir opens with
+// its UIDVALIDITY, UIDs and keywords. MODSEQs and the expunge history live
+// in a small cote-state file per mailbox.
+package maildir
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cote/storage"
+	"cote/storage/internal/mailstate"
+)
+
+// FsyncMode follows Dovecot's mail_fsync.
+type FsyncMode int
+
+const (
+	// FsyncOptimized (the default) fsyncs each saved file, its directory
+	// and the control files it changes.
+	FsyncOptimized FsyncMode = iota
+	FsyncAlways
+	FsyncNever
+)
+
+// Options configure a store.
+type Options struct {
+	// Location is the mail_location value, e.g. "maildir:~/Maildir" or
+	// "maildir:~/Maildir:LAYOUT=fs:INBOX=~/Maildir".
+	Location string
+	Home     string
+	User     string
+	Fsync    FsyncMode
+	// DovecotCompat keeps dovecot-uidvalidity in the root up to date with
+	// the UIDVALIDITY values cote gives, for a Dovecot sharing the tree.
+	DovecotCompat bool
+	// Delimiter is the IMAP hierarchy separator; 0 means '/'.
+	Delimiter rune
+	// PollInterval is how often external changes are looked for to wake
+	// watchers; 0 means 2 s, negative disables it.
+	PollInterval time.Duration
+	Log          *slog.Logger
+}
+
+// Open opens the user's Maildir, creating the root and INBOX if needed.
+func Open(opts Options) (storage.Store, error) {
+	loc, err := ParseLocation(opts.Location, opts.Home, opts.User)
+	if err != nil {
+		return nil, err
+	}
+	s := &store{
+		loc:    loc,
+		delim:  opts.Delimiter,
+		fsync:  opts.Fsync != FsyncNever,
+		compat: opts.DovecotCompat,
+		log:    opts.Log,
+		pid:    os.Getpid(),
+		stop:   make(chan struct{}),
+	}
+	if s.delim == 0 {
+		s.delim = '/'
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	host, _ := os.Hostname()
+	s.host = strings.NewReplacer("/", `\057`, ":", `\072`).Replace(host)
+	if err := os.MkdirAll(loc.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("maildir root: %w", ioErr(err))
+	}
+	boxes, err := s.loadAll()
+	if err != nil {
+		return nil, err
+	}
+	var subs []string
+	if data, err := os.ReadFile(filepath.Join(loc.Root, "subscriptions")); err == nil {
+		subs = parseSubscriptions(data, s.delim)
+	}
+	st, err := mailstate.New(s, s.delim, boxes, subs)
+	if err != nil {
+		return nil, err
+	}
+	s.st = st
+	interval := opts.PollInterval
+	if interval == 0 {
+		interval = 2 * time.Second
+	}
+	if interval > 0 {
+		s.wg.Add(1)
+		go s.poll(interval)
+	}
+	return &Store{State: st, s: s}, nil
+}
+
+// Store is an open Maildir.
+type Store struct {
+	*mailstate.State
+	s *store
+}
+
+// Close stops watching the Maildir and closes the store.
+func (st *Store) Close() error {
+	st.s.closeOnce.Do(func() { close(st.s.stop) })
+	st.s.wg.Wait()
+	return st.State.Close()
+}
+
+// store is the mailstate.Backend; its methods run with the State's lock
+// held, except poll.
+type store struct {
+	loc    Location
+	delim  rune
+	fsync  bool
+	compat bool
+	log    *slog.Logger
+	host   string
+	pid    int
+	st     *mailstate.State
+
+	// Guarded by the State's lock.
+	lastSec, lastUsec int64
+	lastUIDValidity   uint32
+
+	stop      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// mbox is a Box's Maildir data.
+type mbox struct {
+	dir    string
+	kw     []string // dovecot-keywords, index = letter - 'a'
+	uid    *uidlist
+	stamps [3]stamp // new/, cur/, dovecot-uidlist as last scanned
+	saved  *savedState
+}
+
+// mmsg is a message's Maildir data.
+type mmsg struct {
+	name string   // file name in cur/
+	ext  []string // dovecot-uidlist extension fields
+}
+
+type stamp struct {
+	mtime int64
+	size  int64
+	ino   uint64
+}
+
+func statStamp(path string) stamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return stamp{}
+	}
+	st := stamp{mtime: fi.ModTime().UnixNano(), size: fi.Size()}
+	if sys, ok := fi.Sys().(interface{ Ino() uint64 }); ok {
+		st.ino = sys.Ino()
+	}
+	return st
+}
+
+func (mb *mbox) currentStamps() [3]stamp {
+	return [3]stamp{
+		statStamp(filepath.Join(mb.dir, "new")),
+		statStamp(filepath.Join(mb.dir, "cur")),
+		statStamp(filepath.Join(mb.dir, "dovecot-uidlist")),
+	}
+}
+
+func (mb *mbox) changed() bool { return mb.currentStamps() != mb.stamps }
+
+func ext(b *mailstate.Box) *mbox { return b.Ext.(*mbox) }
+
+// dirOf returns the directory of a mailbox.
+func (s *store) dirOf(name string) string {
+	if name == "INBOX" {
+		switch {
+		case s.loc.Inbox != "":
+			return s.loc.Inbox
+		case s.loc.Layout == "maildir++":
+			return s.loc.Root
+		}
+		return filepath.Join(s.loc.Root, "INBOX")
+	}
+	levels := strings.Split(name, string(s.delim))
+	for i, l := range levels {
+		if !s.loc.UTF8 {
+			levels[i] = encodeMUTF7(l)
+		}
+	}
+	if s.loc.Layout == "fs" {
+		return filepath.Join(append([]string{s.loc.Root}, levels...)...)
+	}
+	return filepath.Join(s.loc.Root, "."+strings.Join(levels, "."))
+}
+
+// ValidName implements mailstate.Backend.
+func (s *store) ValidName(name string) error {
+	if name == "INBOX" {
+		return nil
+	}
+	for _, l := range strings.Split(name, string(s.delim)) {
+		bad := l == "." || l == ".." || strings.ContainsAny(l, "/~") && s.delim != '/' ||
+			s.loc.Layout == "maildir++" && strings.Contains(l, ".") && s.delim != '.' ||
+			s.loc.Layout == "fs" && (l == "cur" || l == "new" || l == "tmp" || strings.HasPrefix(l, "."))
+		if bad {
+			return fmt.Errorf("%q: %w", name, storage.ErrInvalidName)
+		}
+	}
+	if len(name) > 255 {
+		return fmt.Errorf("%q: %w", name, storage.ErrInvalidName)
+	}
+	return nil
+}
+
+// NewUIDValidity implements mailstate.Backend: the current Unix time, as
+// Dovecot's fallback, kept increasing.
+func (s *store) NewUIDValidity() uint32 {
+	v := uint32(time.Now().Unix())
+	if v <= s.lastUIDValidity {
+		v = s.lastUIDValidity + 1
+	}
+	s.lastUIDValidity = v
+	if s.compat {
+		p := filepath.Join(s.loc.Root, "dovecot-uidvalidity")
+		old, _ := os.ReadFile(p)
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(old)), 16, 32); err != nil || uint32(n) < v {
+			if err := s.writeAtomic(p, fmt.Appendf(nil, "%08x", v)); err != nil {
+				s.log.Warn("write dovecot-uidvalidity", "err", err)
+			}
+		}
+	}
+	return v
+}
+
+// KeywordLimit implements mailstate.Backend: a-z in file names.
+func (s *store) KeywordLimit() int { return maxKeywords }
+
+// newBase returns a new unique base file name.
+func (s *store) newBase() string {
+	now := time.Now()
+	sec, usec := now.Unix(), int64(now.Nanosecond()/1000)
+	if sec < s.lastSec || sec == s.lastSec && usec <= s.lastUsec {
+		sec, usec = s.lastSec, s.lastUsec+1
+		if usec >= 1e6 {
+			sec, usec = sec+1, 0
+		}
+	}
+	s.lastSec, s.lastUsec = sec, usec
+	return fmt.Sprintf("%d.M%dP%d.%s", sec, usec, s.pid, s.host)
+}
+
+func newGUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// loadAll finds every mailbox under the root.
+func (s *store) loadAll() ([]*mailstate.Box, error) {
+	names := []string{"INBOX"}
+	dirs := map[string]string{"INBOX": s.dirOf("INBOX")}
+	switch s.loc.Layout {
+	case "fs":
+		filepath.WalkDir(s.loc.Root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() || path == s.loc.Root {
+				return nil
+			}
+			base := d.Name()
+			if base == "cur" || base == "new" || base == "tmp" || strings.HasPrefix(base, ".") {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(path, "cur")); err != nil {
+				return nil
+			}
+			rel, _ := filepath.Rel(s.loc.Root, path)
+			n, ok := s.nameOfRaw(strings.Split(rel, string(filepath.Separator)))
+			if ok && n != "INBOX" && dirs[n] == "" {
+				names = append(names, n)
+				dirs[n] = path
+			}
+			return nil
+		})
+	default:
+		ents, err := os.ReadDir(s.loc.Root)
+		if err != nil {
+			return nil, ioErr(err)
+		}
+		for _, e := range ents {
+			n := e.Name()
+			if !e.IsDir() || len(n) < 2 || n[0] != '.' || n == ".." || strings.HasPrefix(n, ".DOVECOT-TRASHED") {
+				continue
+			}
+			name, ok := s.nameOfRaw(strings.Split(n[1:], "."))
+			if ok && name != "INBOX" && dirs[name] == "" {
+				names = append(names, name)
+				dirs[name] = filepath.Join(s.loc.Root, n)
+			}
+		}
+	}
+	var boxes []*mailstate.Box
+	for _, n := range names {
+		b, err := s.loadBox(n, dirs[n])
+		if err != nil {
+			return nil, fmt.Errorf("open mailbox %q: %w", n, err)
+		}
+		boxes = append(boxes, b)
+	}
+	return boxes, nil
+}
+
+// nameOfRaw is nameOf before the State exists: it checks levels only.
+func (s *store) nameOfRaw(levels []string) (string, bool) {
+	for i, l := range levels {
+		if l == "" {
+			return "", false
+		}
+		if !s.loc.UTF8 {
+			d, err := decodeMUTF7(l)
+			if err != nil {
+				return "", false
+			}
+			levels[i] = d
+		}
+		if strings.ContainsRune(levels[i], s.delim) || strings.ContainsAny(levels[i], "\x00\r\n*%") {
+			return "", false
+		}
+	}
+	if strings.EqualFold(levels[0], "INBOX") {
+		levels[0] = "INBOX"
+	}
+	return strings.Join(levels, string(s.delim)), true
+}
+
+func (s *store) mkdirs(dir string) error {
+	for _, d := range []string{dir, filepath.Join(dir, "cur"), filepath.Join(dir, "new"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return ioErr(err)
+		}
+	}
+	return nil
+}
+
+// loadBox reads one mailbox from disk and scans it.
+func (s *store) loadBox(name, dir string) (*mailstate.Box, error) {
+	if err := s.mkdirs(dir); err != nil {
+		return nil, err
+	}
+	mb := &mbox{dir: dir}
+	if data, err := os.ReadFile(filepath.Join(dir, "dovecot-keywords")); err == nil {
+		mb.kw = parseKeywords(data)
+	}
+	b := mailstate.NewBox(name, 0)
+	b.Ext = mb
+	for _, k := range mb.kw {
+		if k != "" {
+			b.Keywords = append(b.Keywords, k)
+		}
+	}
+	unlock, err := dotlock(filepath.Join(dir, "dovecot-uidlist"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := s.readUidlist(b); err != nil {
+		return nil, err
+	}
+	b.UIDValidity = mb.uid.UIDValidity
+	if saved := readState(dir); saved != nil && saved.uidValidity == b.UIDValidity {
+		mb.saved = saved
+		b.ModSeq = max(saved.modseq, 1)
+		b.RecentFrom = max(saved.recentFrom, 1)
+		b.HistoryFrom = saved.historyFrom
+		b.Expunges = saved.expunges
+	}
+	if err := s.scanLocked(b); err != nil {
+		return nil, err
+	}
+	if mb.saved == nil {
+		// Nothing known about earlier MODSEQs: QRESYNC clients must
+		// resync fully. The messages found are not \Recent.
+		b.HistoryFrom = b.ModSeq
+		b.RecentFrom = b.UIDNext
+	} else {
+		for uid := range mb.saved.msgs {
+			if b.Find(uid) == nil {
+				b.Remove([]uint32{uid}, b.NextModSeq())
+			}
+		}
+		mb.saved = nil
+	}
+	if err := s.Commit(b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readUidlist (re)reads dovecot-uidlist, making a new one when it is
+// missing or broken. Callers hold the uidlist lock.
+func (s *store) readUidlist(b *mailstate.Box) error {
+	mb := ext(b)
+	path := filepath.Join(mb.dir, "dovecot-uidlist")
+	data, err := os.ReadFile(path)
+	var u *uidlist
+	switch {
+	case err == nil:
+		u, err = parseUidlist(data)
+		if err != nil {
+			s.log.Warn("broken dovecot-uidlist, rebuilding", "path", path, "err", err)
+		}
+	case !os.IsNotExist(err):
+		return ioErr(err)
+	}
+	if u == nil {
+		uv := b.UIDValidity
+		if uv == 0 {
+			uv = s.NewUIDValidity()
+		}
+		u = &uidlist{UIDValidity: uv, NextUID: max(b.UIDNext, 1)}
+		if mb.uid != nil {
+			u.NextUID = max(u.NextUID, mb.uid.NextUID)
+		}
+	}
+	if b.UIDValidity != 0 && u.UIDValidity != b.UIDValidity {
+		s.log.Warn("dovecot-uidlist UIDVALIDITY changed", "path", path, "old", b.UIDValidity, "new", u.UIDValidity)
+		b.Remove(uidsOf(b.Msgs), b.NextModSeq())
+		b.UIDValidity = u.UIDValidity
+		b.UIDNext = 1
+	}
+	mb.uid = u
+	return nil
+}
+
+func uidsOf(msgs []*mailstate.Msg) []uint32 {
+	out := make([]uint32, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.UID
+	}
+	return out
+}
+
+func (s *store) writeUidlist(mb *mbox) error {
+	if mb.uid.GUID == "" {
+		mb.uid.GUID = newGUID()
+	}
+	return s.writeAtomic(filepath.Join(mb.dir, "dovecot-uidlist"), mb.uid.format())
+}
+
+// kwIndex returns the letter index of keyword k, adding it to
+// dovecot-keywords when add is true.
+func (s *store) kwIndex(mb *mbox, k string, add bool) (int, error) {
+	for i, x := range mb.kw {
+		if x == k {
+			return i, nil
+		}
+	}
+	for i, x := range mb.kw {
+		if strings.EqualFold(x, k) {
+			return i, nil
+		}
+	}
+	if !add {
+		return -1, nil
+	}
+	path := filepath.Join(mb.dir, "dovecot-keywords")
+	unlock, err := dotlock(path)
+	if err != nil {
+		return -1, err
+	}
+	defer unlock()
+	if data, err := os.ReadFile(path); err == nil {
+		mb.kw = parseKeywords(data) // another writer may have added some
+	}
+	if i := slices.Index(mb.kw, k); i >= 0 {
+		return i, nil
+	}
+	i := slices.Index(mb.kw, "")
+	if i < 0 {
+		if len(mb.kw) >= maxKeywords {
+			return -1, storage.ErrKeywordsFull
+		}
+		mb.kw = append(mb.kw, "")
+		i = len(mb.kw) - 1
+	}
+	mb.kw[i] = k
+	if err := s.writeAtomic(path, formatKeywords(mb.kw)); err != nil {
+		return -1, err
+	}
+	return i, nil
+}
+
+// info returns the info letters for flags, adding keywords as needed.
+func (s *store) info(mb *mbox, flags []string, other string) (string, error) {
+	var kerr error
+	info := infoFromFlags(flags, other, func(k string) int {
+		i, err := s.kwIndex(mb, k, true)
+		if err != nil && kerr == nil {
+			kerr = err
+		}
+		return i
+	})
+	return info, kerr
+}

@@ -1,0 +1,388 @@
+package maildir
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"cote/storage"
+	"cote/storage/internal/mailstate"
+)
+
+// CreateMailbox implements mailstate.Backend. A directory already on disk
+// (made by another program) is taken over with its messages.
+func (s *store) CreateMailbox(b *mailstate.Box) error {
+	dir := s.dirOf(b.Name)
+	if err := s.mkdirs(dir); err != nil {
+		return err
+	}
+	if s.loc.Layout == "maildir++" && b.Name != "INBOX" {
+		f, err := os.OpenFile(filepath.Join(dir, "maildirfolder"), os.O_WRONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return ioErr(err)
+		}
+		f.Close()
+	}
+	mb := &mbox{dir: dir}
+	b.Ext = mb
+	unlock, err := dotlock(filepath.Join(dir, "dovecot-uidlist"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := s.readUidlist(b); err != nil {
+		return err
+	}
+	b.UIDValidity = mb.uid.UIDValidity
+	if err := s.scanLocked(b); err != nil {
+		return err
+	}
+	if err := s.Commit(b); err != nil {
+		return err
+	}
+	return s.fsyncDir(filepath.Dir(dir))
+}
+
+// DeleteMailbox implements mailstate.Backend. Maildir++ folders are
+// renamed aside first, so a crash never leaves half a mailbox; in the fs
+// layout the directory stays when it holds children.
+func (s *store) DeleteMailbox(b *mailstate.Box) error {
+	mb := ext(b)
+	if s.loc.Layout == "maildir++" {
+		trash := filepath.Join(s.loc.Root, ".DOVECOT-TRASHED")
+		os.RemoveAll(trash)
+		if err := os.Rename(mb.dir, trash); err != nil {
+			return ioErr(err)
+		}
+		return ioErr(os.RemoveAll(trash))
+	}
+	for _, d := range []string{"cur", "new", "tmp"} {
+		if err := os.RemoveAll(filepath.Join(mb.dir, d)); err != nil {
+			return ioErr(err)
+		}
+	}
+	ents, _ := os.ReadDir(mb.dir)
+	for _, e := range ents {
+		if !e.IsDir() {
+			os.Remove(filepath.Join(mb.dir, e.Name()))
+		}
+	}
+	os.Remove(mb.dir) // fails when children remain
+	return nil
+}
+
+// RenameMailbox implements mailstate.Backend.
+func (s *store) RenameMailbox(b *mailstate.Box, newName string, children []*mailstate.Box) error {
+	mb := ext(b)
+	newDir := s.dirOf(newName)
+	if _, err := os.Stat(newDir); err == nil {
+		return fmt.Errorf("%s exists on disk: %w", newDir, storage.ErrMailboxExists)
+	}
+	if err := os.MkdirAll(filepath.Dir(newDir), 0o700); err != nil {
+		return ioErr(err)
+	}
+	if err := os.Rename(mb.dir, newDir); err != nil {
+		return ioErr(err)
+	}
+	oldDir := mb.dir
+	mb.dir = newDir
+	for _, c := range children {
+		cm := ext(c)
+		if s.loc.Layout == "fs" {
+			cm.dir = newDir + strings.TrimPrefix(cm.dir, oldDir)
+			continue
+		}
+		nd := s.dirOf(newName + strings.TrimPrefix(c.Name, b.Name))
+		if err := os.Rename(cm.dir, nd); err != nil {
+			return ioErr(err)
+		}
+		cm.dir = nd
+	}
+	return s.fsyncDir(filepath.Dir(newDir))
+}
+
+// RenameInbox implements mailstate.Backend: INBOX's files move to dst
+// with their UIDs and keywords.
+func (s *store) RenameInbox(inbox, dst *mailstate.Box) error {
+	imb, dmb := ext(inbox), ext(dst)
+	unlockI, err := dotlock(filepath.Join(imb.dir, "dovecot-uidlist"))
+	if err != nil {
+		return err
+	}
+	defer unlockI()
+	unlockD, err := dotlock(filepath.Join(dmb.dir, "dovecot-uidlist"))
+	if err != nil {
+		return err
+	}
+	defer unlockD()
+	dmb.kw = append([]string(nil), imb.kw...)
+	if len(dmb.kw) > 0 {
+		if err := s.writeAtomic(filepath.Join(dmb.dir, "dovecot-keywords"), formatKeywords(dmb.kw)); err != nil {
+			return err
+		}
+	}
+	for _, m := range inbox.Msgs {
+		n := m.Ext.(*mmsg).name
+		err := os.Rename(filepath.Join(imb.dir, "cur", n), filepath.Join(dmb.dir, "cur", n))
+		if err != nil && !os.IsNotExist(err) {
+			return ioErr(err)
+		}
+	}
+	dmb.uid.Recs = imb.uid.Recs
+	dmb.uid.NextUID = max(imb.uid.NextUID, inbox.UIDNext)
+	imb.uid.Recs = nil
+	if err := s.fsyncDir(filepath.Join(dmb.dir, "cur")); err != nil {
+		return err
+	}
+	if err := s.writeUidlist(dmb); err != nil {
+		return err
+	}
+	return s.writeUidlist(imb)
+}
+
+// SetSubscriptions implements mailstate.Backend.
+func (s *store) SetSubscriptions(names []string) error {
+	path := filepath.Join(s.loc.Root, "subscriptions")
+	unlock, err := dotlock(path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.writeAtomic(path, formatSubscriptions(names, s.delim))
+}
+
+// Commit implements mailstate.Backend.
+func (s *store) Commit(b *mailstate.Box) error {
+	return s.writeAtomic(filepath.Join(ext(b).dir, stateFile), formatState(b))
+}
+
+// Append implements mailstate.Backend (RFC 9051 section 6.3.12): the
+// message is written to tmp/ with CRLF line endings and fsynced, then,
+// under the uidlist lock, renamed into cur/ with its flags, the directory
+// fsynced and the uidlist record committed.
+func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
+	mb := ext(b)
+	base := s.newBase()
+	tmp := filepath.Join(mb.dir, "tmp", base)
+	size, err := s.writeTmp(tmp, r)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp) // a no-op after the rename
+	if err := os.Chtimes(tmp, m.InternalDate, m.InternalDate); err != nil {
+		return ioErr(err)
+	}
+	info, err := s.info(mb, m.Flags, "")
+	if err != nil {
+		return err
+	}
+	full := fmt.Sprintf("%s,S=%d,W=%d", base, size, size)
+	name := full + ":2," + info
+	unlock, err := dotlock(filepath.Join(mb.dir, "dovecot-uidlist"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if mb.changed() {
+		if err := s.scanLocked(b); err != nil {
+			return err
+		}
+	}
+	path := filepath.Join(mb.dir, "cur", name)
+	if err := os.Rename(tmp, path); err != nil {
+		return ioErr(err)
+	}
+	uid := max(mb.uid.NextUID, b.UIDNext)
+	mb.uid.Recs = append(mb.uid.Recs, uidRec{UID: uid, Base: full})
+	mb.uid.NextUID = uid + 1
+	err = s.fsyncDir(filepath.Join(mb.dir, "cur"))
+	if err == nil {
+		err = s.writeUidlist(mb)
+	}
+	if err != nil {
+		os.Remove(path)
+		mb.uid.Recs = mb.uid.Recs[:len(mb.uid.Recs)-1]
+		return err
+	}
+	m.UID, m.Size, m.Ext = uid, size, &mmsg{name: name}
+	return nil
+}
+
+func (s *store) writeTmp(path string, r io.Reader) (int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, ioErr(err)
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	cw := &mailstate.CRLFWriter{W: bw}
+	_, err = io.Copy(cw, r)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && s.fsync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return 0, ioErr(err)
+	}
+	return cw.N, nil
+}
+
+// SetFlags implements mailstate.Backend by renaming the files. A file
+// that vanished is skipped; the next scan reconciles it.
+func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]string) error {
+	mb := ext(b)
+	cur := filepath.Join(mb.dir, "cur")
+	for i, m := range msgs {
+		mm := m.Ext.(*mmsg)
+		fi := parseFileName(mm.name)
+		_, other := flagsFromInfo(fi.Flags, mb.kw)
+		info, err := s.info(mb, flags[i], other)
+		if err != nil {
+			return err
+		}
+		name := fi.Base + ":2," + info
+		if name == mm.name {
+			continue
+		}
+		if err := os.Rename(filepath.Join(cur, mm.name), filepath.Join(cur, name)); err != nil {
+			if os.IsNotExist(err) {
+				continue
+			}
+			return ioErr(err)
+		}
+		mm.name = name
+	}
+	return nil
+}
+
+// Expunge implements mailstate.Backend; the uidlist records go at the
+// next scan.
+func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
+	cur := filepath.Join(ext(b).dir, "cur")
+	for _, m := range msgs {
+		if err := os.Remove(filepath.Join(cur, m.Ext.(*mmsg).name)); err != nil && !os.IsNotExist(err) {
+			return ioErr(err)
+		}
+	}
+	return nil
+}
+
+// Copy implements mailstate.Backend with hard links (Dovecot's
+// maildir_copy_with_hardlinks), falling back to a copy.
+func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.Box, out []*mailstate.Msg) error {
+	smb, dmb := ext(src), ext(dst)
+	unlock, err := dotlock(filepath.Join(dmb.dir, "dovecot-uidlist"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if dmb.changed() {
+		if err := s.scanLocked(dst); err != nil {
+			return err
+		}
+	}
+	next := max(dmb.uid.NextUID, dst.UIDNext)
+	var made []string
+	nrecs := len(dmb.uid.Recs)
+	fail := func(err error) error {
+		for _, p := range made {
+			os.Remove(p)
+		}
+		dmb.uid.Recs = dmb.uid.Recs[:nrecs]
+		return err
+	}
+	for i, m := range msgs {
+		sm := m.Ext.(*mmsg)
+		fi := parseFileName(sm.name)
+		_, other := flagsFromInfo(fi.Flags, smb.kw)
+		info, err := s.info(dmb, out[i].Flags, other)
+		if err != nil {
+			return fail(err)
+		}
+		from := filepath.Join(smb.dir, "cur", sm.name)
+		full := s.newBase()
+		if fi.Size >= 0 {
+			full += ",S=" + itoa(fi.Size)
+		}
+		full += ",W=" + itoa(m.Size)
+		name := full + ":2," + info
+		to := filepath.Join(dmb.dir, "cur", name)
+		if err := os.Link(from, to); err != nil {
+			if err := s.copyFile(from, to, dmb); err != nil {
+				if os.IsNotExist(err) {
+					err = fmt.Errorf("uid %d: %w", m.UID, storage.ErrNoSuchMessage)
+				}
+				return fail(err)
+			}
+		}
+		made = append(made, to)
+		out[i].UID = next
+		out[i].Ext = &mmsg{name: name}
+		dmb.uid.Recs = append(dmb.uid.Recs, uidRec{UID: next, Base: full})
+		next++
+	}
+	dmb.uid.NextUID = next
+	if err := s.fsyncDir(filepath.Join(dmb.dir, "cur")); err != nil {
+		return fail(err)
+	}
+	if err := s.writeUidlist(dmb); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+func (s *store) copyFile(from, to string, dmb *mbox) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return ioErr(err)
+	}
+	tmp := filepath.Join(dmb.dir, "tmp", s.newBase())
+	if _, err := s.writeTmp(tmp, in); err != nil {
+		return err
+	}
+	os.Chtimes(tmp, st.ModTime(), st.ModTime())
+	if err := os.Rename(tmp, to); err != nil {
+		os.Remove(tmp)
+		return ioErr(err)
+	}
+	return nil
+}
+
+// Open implements mailstate.Backend; it returns the file with CRLF line
+// endings. A file renamed by another program is looked up by base name.
+func (s *store) Open(b *mailstate.Box, m *mailstate.Msg) (io.ReadCloser, error) {
+	mb := ext(b)
+	mm := m.Ext.(*mmsg)
+	f, err := os.Open(filepath.Join(mb.dir, "cur", mm.name))
+	if errors.Is(err, os.ErrNotExist) {
+		if files, lerr := s.listCur(mb); lerr == nil {
+			if n, ok := files[baseName(mm.name)]; ok {
+				f, err = os.Open(filepath.Join(mb.dir, "cur", n))
+			}
+		}
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("uid %d: %w", m.UID, storage.ErrNoSuchMessage)
+		}
+		return nil, ioErr(err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{mailstate.CRLFReader(f), f}, nil
+}

@@ -1,0 +1,261 @@
+package maildir
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"cote/storage/internal/mailstate"
+)
+
+// Sync implements mailstate.Backend: it rescans the mailbox when new/,
+// cur/ or dovecot-uidlist changed since the last scan.
+func (s *store) Sync(b *mailstate.Box) error {
+	mb := ext(b)
+	if !mb.changed() {
+		return nil
+	}
+	unlock, err := dotlock(filepath.Join(mb.dir, "dovecot-uidlist"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.scanLocked(b)
+}
+
+// poll looks for external changes until the store closes.
+func (s *store) poll(d time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if err := s.st.SyncAll(); err != nil {
+			s.log.Warn("maildir rescan", "err", err)
+		}
+	}
+}
+
+// scanLocked reconciles b with the files: it moves new/ into cur/, gives
+// UIDs to files dovecot-uidlist does not know, drops records of files
+// that are gone and updates the state. Callers hold the uidlist lock.
+func (s *store) scanLocked(b *mailstate.Box) error {
+	mb := ext(b)
+	var files map[string]string
+	var stamps [3]stamp
+	for attempt := 0; ; attempt++ {
+		stamps = mb.currentStamps()
+		if mb.uid == nil || stamps[2] != mb.stamps[2] {
+			if err := s.readUidlist(b); err != nil {
+				return err
+			}
+		}
+		if err := s.moveNew(mb); err != nil {
+			return err
+		}
+		stamps = mb.currentStamps()
+		var err error
+		files, err = s.listCur(mb)
+		if err != nil {
+			return err
+		}
+		missing := false
+		for _, r := range mb.uid.Recs {
+			if _, ok := files[r.Base]; !ok && b.Find(r.UID) != nil {
+				missing = true
+				break
+			}
+		}
+		// A file renamed while cur/ was read may have been missed; look
+		// again before calling it expunged.
+		if !missing || attempt == 2 || statStamp(filepath.Join(mb.dir, "cur")) == stamps[1] {
+			break
+		}
+	}
+	dirty := mb.uid.GUID == ""
+	present := make(map[uint32]string)
+	known := make(map[string]bool)
+	recs := mb.uid.Recs[:0:0]
+	for _, r := range mb.uid.Recs {
+		name, ok := files[r.Base]
+		if !ok || known[r.Base] {
+			dirty = true
+			continue
+		}
+		known[r.Base] = true
+		present[r.UID] = name
+		recs = append(recs, r)
+	}
+	var unknown []string
+	for base := range files {
+		if !known[base] {
+			unknown = append(unknown, base)
+		}
+	}
+	slices.Sort(unknown)
+	mb.uid.NextUID = max(mb.uid.NextUID, b.UIDNext)
+	for _, base := range unknown {
+		r := uidRec{UID: mb.uid.NextUID, Base: base}
+		mb.uid.NextUID++
+		if parseFileName(files[base]).VSize < 0 {
+			if vs, err := vsize(filepath.Join(mb.dir, "cur", files[base])); err == nil {
+				r.Ext = []string{"W" + itoa(vs)}
+			}
+		}
+		recs = append(recs, r)
+		present[r.UID] = files[base]
+		dirty = true
+	}
+	mb.uid.Recs = recs
+	s.reconcile(b, present)
+	if b.UIDNext < mb.uid.NextUID {
+		b.UIDNext = mb.uid.NextUID
+	}
+	if dirty {
+		if err := s.writeUidlist(mb); err != nil {
+			return err
+		}
+		stamps[2] = statStamp(filepath.Join(mb.dir, "dovecot-uidlist"))
+	}
+	mb.stamps = stamps
+	return nil
+}
+
+// reconcile applies the files found (UID to file name) to the state.
+func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {
+	mb := ext(b)
+	var gone []uint32
+	for _, m := range b.Msgs {
+		if _, ok := present[m.UID]; !ok {
+			gone = append(gone, m.UID)
+		}
+	}
+	if len(gone) > 0 {
+		b.Remove(gone, b.NextModSeq())
+	}
+	uids := make([]uint32, 0, len(present))
+	for u := range present {
+		uids = append(uids, u)
+	}
+	slices.Sort(uids)
+	recExt := make(map[uint32][]string, len(mb.uid.Recs))
+	for _, r := range mb.uid.Recs {
+		recExt[r.UID] = r.Ext
+	}
+	for _, uid := range uids {
+		name := present[uid]
+		fi := parseFileName(name)
+		fl, _ := flagsFromInfo(fi.Flags, mb.kw)
+		flags := mailstate.NormalizeFlags(fl, b.Keywords)
+		if m := b.Find(uid); m != nil {
+			m.Ext.(*mmsg).name = name
+			if !slices.Equal(flags, m.Flags) {
+				b.SetFlags(m, flags)
+			}
+			continue
+		}
+		m := s.newMsg(mb, uid, name, fi, recExt[uid])
+		m.Flags = flags
+		if sv, ok := mb.savedMsg(uid); ok && sv.info == fi.Flags {
+			m.ModSeq = sv.modseq
+			m.SaveDate = time.Unix(sv.saveDate, 0)
+		} else {
+			m.ModSeq = b.NextModSeq()
+		}
+		b.Add(m)
+	}
+}
+
+func (mb *mbox) savedMsg(uid uint32) (savedMsg, bool) {
+	if mb.saved == nil {
+		return savedMsg{}, false
+	}
+	sv, ok := mb.saved.msgs[uid]
+	return sv, ok
+}
+
+func (s *store) newMsg(mb *mbox, uid uint32, name string, fi fileInfo, ext []string) *mailstate.Msg {
+	m := &mailstate.Msg{UID: uid, Ext: &mmsg{name: name, ext: ext}}
+	path := filepath.Join(mb.dir, "cur", name)
+	if st, err := os.Stat(path); err == nil {
+		m.InternalDate = st.ModTime()
+		m.SaveDate = st.ModTime()
+		m.Size = st.Size()
+	}
+	switch {
+	case fi.VSize >= 0:
+		m.Size = fi.VSize
+	case uidRec{Ext: ext}.ext('W') != "":
+		if n, err := parseU32(uidRec{Ext: ext}.ext('W')); err == nil {
+			m.Size = int64(n)
+		}
+	default:
+		if n, err := vsize(path); err == nil {
+			m.Size = n
+		}
+	}
+	return m
+}
+
+// moveNew renames files in new/ into cur/, as Dovecot does on sync.
+func (s *store) moveNew(mb *mbox) error {
+	ents, err := os.ReadDir(filepath.Join(mb.dir, "new"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return ioErr(err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, ".") || strings.ContainsAny(n, "\r\n") {
+			continue
+		}
+		target := n
+		if !strings.Contains(n, ":") {
+			target += ":2,"
+		}
+		err := os.Rename(filepath.Join(mb.dir, "new", n), filepath.Join(mb.dir, "cur", target))
+		if err != nil && !os.IsNotExist(err) {
+			return ioErr(err)
+		}
+	}
+	return nil
+}
+
+// listCur returns the files of cur/ by base name.
+func (s *store) listCur(mb *mbox) (map[string]string, error) {
+	ents, err := os.ReadDir(filepath.Join(mb.dir, "cur"))
+	if err != nil {
+		return nil, ioErr(err)
+	}
+	files := make(map[string]string, len(ents))
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, ".") || strings.ContainsAny(n, "\r\n") || e.IsDir() {
+			continue
+		}
+		files[baseName(n)] = n
+	}
+	return files, nil
+}
+
+// vsize returns a file's size with CRLF line endings.
+func vsize(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w := &mailstate.CRLFWriter{W: io.Discard}
+	_, err = io.Copy(w, bufio.NewReader(f))
+	return w.N, err
+}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,23 +56,51 @@ func (s *logSink) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// collect copies one child's log lines until EOF.
-func (s *logSink) collect(r io.Reader, role string, pid int, user string) {
+// line writes one log line stamped with the time, role, pid and user.
+func (s *logSink) line(prefix string, text []byte) {
+	s.Write(fmt.Appendf(nil, "time=%s %s%s\n", time.Now().Format(time.RFC3339Nano), prefix, text))
+}
+
+func linePrefix(role string, pid int, user string) string {
 	prefix := fmt.Sprintf("role=%s pid=%d ", role, pid)
 	if user != "" {
 		prefix += fmt.Sprintf("user=%q ", user)
 	}
+	return prefix
+}
+
+// collect copies one child's log lines until EOF.
+func (s *logSink) collect(r io.Reader, role string, pid int, user string) {
+	prefix := linePrefix(role, pid, user)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64<<10)
 	for sc.Scan() {
-		line := fmt.Sprintf("time=%s %s%s\n", time.Now().Format(time.RFC3339Nano), prefix, sc.Bytes())
-		s.Write([]byte(line))
+		s.line(prefix, sc.Bytes())
 	}
 	if sc.Err() != nil {
 		io.Copy(io.Discard, r)
 	}
 }
 
+// prefixWriter gives the master's own slog lines the same stamp.
+type prefixWriter struct {
+	s      *logSink
+	prefix string
+}
+
+func (w prefixWriter) Write(p []byte) (int, error) {
+	w.s.line(w.prefix, bytes.TrimSuffix(p, []byte("\n")))
+	return len(p), nil
+}
+
 func (s *logSink) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(s, nil)).With("role", "master", "pid", os.Getpid())
+	h := slog.NewTextHandler(prefixWriter{s, linePrefix("master", os.Getpid(), "")}, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	return slog.New(h)
 }

@@ -55,6 +55,10 @@ type Master struct {
 	authc     *masterclient.Client
 	stopping  bool
 	root      bool
+
+	// inject runs functions on the event loop; tests use it to act as a
+	// compromised child. Nil (never ready) outside tests.
+	inject chan func(*Master)
 }
 
 type exitEvent struct {
@@ -73,13 +77,21 @@ type respawnEvent struct{ svc string }
 
 // Run runs the master until SIGTERM/SIGINT or ctx is done.
 func Run(ctx context.Context, o Options) error {
-	cfg, err := o.Load()
+	m, cfg, err := newMaster(o)
 	if err != nil {
 		return err
 	}
+	return m.run(ctx, cfg)
+}
+
+func newMaster(o Options) (*Master, *config.Settings, error) {
+	cfg, err := o.Load()
+	if err != nil {
+		return nil, nil, err
+	}
 	sink, err := newLogSink(cfg.LogPath)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	m := &Master{
 		opts:    o,
@@ -93,6 +105,11 @@ func Run(ctx context.Context, o Options) error {
 		waiting: map[string][]*pendingUser{},
 		root:    os.Getuid() == 0,
 	}
+	return m, cfg, nil
+}
+
+func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
+	var err error
 	if !m.root {
 		m.log.Info("running as a non-root user: every process runs as uid " + strconv.Itoa(os.Getuid()) + ", without privilege separation")
 	}
@@ -134,6 +151,8 @@ func Run(ctx context.Context, o Options) error {
 			}
 		case ev := <-m.events:
 			m.handle(ev)
+		case f := <-m.inject:
+			f(m)
 		case <-tick.C:
 			m.maintain()
 		}

@@ -116,7 +116,10 @@ func (c *Conn) Recv() (Message, []*os.File, error) {
 	if oobn > 0 {
 		files, perr = parseRights(c.oob[:oobn])
 	}
-	pkt := append([]byte(nil), c.rbuf[:n]...)
+	var pkt []byte
+	if err == nil {
+		pkt = append(pkt, c.rbuf[:n]...)
+	}
 	c.rmu.Unlock()
 	fail := func(err error) (Message, []*os.File, error) {
 		for _, f := range files {

@@ -221,7 +221,7 @@ func (w *Worker) openStore(fields []string) (storage.Store, error) {
 		Location:      expandVars(loc, w.user, home),
 		Home:          home,
 		User:          w.user,
-		Fsync:         w.o.Settings.MailFsync != "never",
+		Fsync:         fsyncMode(w.o.Settings.MailFsync),
 		DovecotCompat: w.o.Settings.MaildirDovecotCompat,
 		Log:           w.o.Log,
 	})
@@ -232,4 +232,14 @@ func expandVars(s, user, home string) string {
 	local, domain, _ := strings.Cut(user, "@")
 	r := strings.NewReplacer("%%", "%", "%u", user, "%n", local, "%d", domain, "%h", home)
 	return r.Replace(s)
+}
+
+func fsyncMode(s string) maildir.FsyncMode {
+	switch s {
+	case "always":
+		return maildir.FsyncAlways
+	case "never":
+		return maildir.FsyncNever
+	}
+	return maildir.FsyncOptimized
 }

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"cote/auth"
 	"cote/child"
@@ -167,12 +168,16 @@ func runIMAPLogin(p *child.Process) error {
 	}
 	ctx, cancel := p.Context()
 	defer cancel()
-	return srv.Serve(ctx)
+	if err := srv.Serve(ctx); err != nil && !errors.Is(err, login.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 func runWorker(p *child.Process) error {
-	linger := p.Config.Service("worker").IdleKill
+	var linger time.Duration
+	if svc := p.Config.Service("worker"); svc != nil {
+		linger = svc.IdleKill
+	}
 	return worker.Run(worker.Options{Ctl: p.Ctl, Settings: p.Config, Log: p.Log, Linger: linger, Done: p.Done})
 }
-
-var _ = context.Background

@@ -92,9 +92,9 @@ type server struct {
 }
 
 type serverOpts struct {
-	asUser bool             // run the master as unprivUID
-	extra  string           // config text appended to the development default
-	users  map[string]int   // extra passwd-file users (password = name) -> uid offset
+	asUser bool           // run the master as unprivUID
+	extra  string         // config text appended to the development default
+	users  map[string]int // extra passwd-file users (password = name) -> uid offset
 	edit   func(string) string
 }
 
@@ -168,9 +168,6 @@ func startServer(t *testing.T, o serverOpts) *server {
 	}
 	s.conf = filepath.Join(dir, "cote.conf")
 	must(t, os.WriteFile(s.conf, []byte(text), 0o644))
-	if os.Getuid() == 0 && o.asUser {
-		chownTree(t, dir, unprivUID)
-	}
 	s.start(o)
 	return s
 }
@@ -201,7 +198,7 @@ func (s *server) start(o serverOpts) {
 		t.Fatal(err)
 	}
 	if os.Getuid() == 0 && o.asUser {
-		chownTree(t, filepath.Join(s.dir, "ssl"), unprivUID)
+		chownTree(t, s.dir, unprivUID)
 	}
 	cmd := exec.Command(binPath, "-c", s.conf)
 	cmd.Stdout, cmd.Stderr = s.log, s.log

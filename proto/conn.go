@@ -3,6 +3,7 @@ package proto
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -153,7 +154,8 @@ var errEOF = fmt.Errorf("proto: channel closed: %w", os.ErrClosed)
 
 // IsClosed reports whether err means the peer closed the channel.
 func IsClosed(err error) bool {
-	return errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET)
+	return errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET)
 }
 
 func parseRights(oob []byte) ([]*os.File, error) {

@@ -167,7 +167,8 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 		}
 		w.store = st
 	}
-	log := w.o.Log.With("user", m.User, "session", m.Conn.SessionID, "remote", m.Conn.RemoteAddr)
+	log := w.o.Log.With("session", m.Conn.SessionID, "remote", m.Conn.RemoteAddr)
+	log.Info("session started", "protocol", m.Conn.Protocol, "secured", m.Conn.Secured, "tls", m.Conn.TLS)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -189,7 +190,9 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 			IdleNotify:     w.o.Settings.ImapIdleNotifyInterval,
 		})
 		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
-			log.Info("session ended", "err", err)
+			log.Info("disconnected", "err", err)
+		} else {
+			log.Info("disconnected")
 		}
 	}()
 	return nil

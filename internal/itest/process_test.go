@@ -1,7 +1,10 @@
 package itest
 
 import (
+	"net"
 	"os"
+	"os/exec"
+	"regexp"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -204,4 +207,73 @@ func TestStop(t *testing.T) {
 			t.Errorf("master exited with %v", s.cmd.ProcessState)
 		}
 	})
+}
+
+// TestMasterDeath: when the master dies without a word (SIGKILL), every
+// child notices the closed master-dead pipe and exits.
+func TestMasterDeath(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	login(t, s, "demo")
+	ps := s.waitChildren(t, hasRoles("auth", "imap-login", "worker"))
+	must(t, s.cmd.Process.Kill())
+	s.cmd.Wait()
+	s.stopped = true
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := range ps {
+		for {
+			if _, ok := readProc(p.pid); !ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s pid %d outlived its master", p.role, p.pid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// TestRoleRefusesWithoutMaster: the hidden role subcommands do not run
+// when started by hand.
+func TestRoleRefusesWithoutMaster(t *testing.T) {
+	for _, role := range []string{"auth", "imap-login", "worker"} {
+		out, err := exec.Command(binPath, role).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "started by the cote master") {
+			t.Errorf("cote %s by hand: err %v, output %q; want a refusal", role, err, out)
+		}
+	}
+}
+
+// TestProcessPool: process_min_avail login processes are kept, and each
+// child's log lines carry its role, pid and (for workers) user.
+func TestProcessPool(t *testing.T) {
+	s := startServer(t, serverOpts{extra: "service imap-login {\n  process_min_avail = 3\n}\n"})
+	login(t, s, "demo")
+	s.waitChildren(t, func(ps []procInfo) bool { return len(byRole(ps, "imap-login")) == 3 })
+	deadline := time.Now().Add(10 * time.Second)
+	for !regexp.MustCompile(`role=worker pid=\d+ user="demo" `).MatchString(s.log.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no worker log line with role, pid and user:\n%s", s.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSystemdNotify: the master tells NOTIFY_SOCKET READY=1 once it
+// serves, as Type=notify units need.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	must(t, err)
+	defer l.Close()
+	os.Chmod(filepath.Dir(sock), 0o777)
+	os.Chmod(sock, 0o777)
+	t.Setenv("NOTIFY_SOCKET", sock)
+	s := startServer(t, serverOpts{})
+	_ = s
+	l.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := l.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "READY=1") {
+		t.Fatalf("notify socket got %q, %v; want READY=1", buf[:n], err)
+	}
 }

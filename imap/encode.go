@@ -1,0 +1,120 @@
+package imap
+
+import (
+	"strconv"
+	"time"
+)
+
+// enc builds one response line by appending; strings choose between quoted
+// and literal form (RFC 3501 section 4.3).
+type enc struct{ b []byte }
+
+func (e *enc) raw(s string) *enc   { e.b = append(e.b, s...); return e }
+func (e *enc) sp() *enc            { e.b = append(e.b, ' '); return e }
+func (e *enc) open() *enc          { e.b = append(e.b, '('); return e }
+func (e *enc) close() *enc         { e.b = append(e.b, ')'); return e }
+func (e *enc) num(n uint32) *enc   { e.b = strconv.AppendUint(e.b, uint64(n), 10); return e }
+func (e *enc) num64(n uint64) *enc { e.b = strconv.AppendUint(e.b, n, 10); return e }
+func (e *enc) nil() *enc           { return e.raw("NIL") }
+
+// quotable reports whether s can be sent as a quoted string: 7-bit, no
+// CR, LF or NUL (RFC 3501 section 9 QUOTED-CHAR).
+func quotable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == 0 || c == '\r' || c == '\n' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// str writes s as a quoted string or, when it cannot be quoted, a literal.
+func (e *enc) str(s string) *enc {
+	if !quotable(s) {
+		return e.literal([]byte(s))
+	}
+	e.b = append(e.b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			e.b = append(e.b, '\\')
+		}
+		e.b = append(e.b, s[i])
+	}
+	e.b = append(e.b, '"')
+	return e
+}
+
+// nstr writes NIL for absent values.
+func (e *enc) nstr(s string, present bool) *enc {
+	if !present {
+		return e.nil()
+	}
+	return e.str(s)
+}
+
+// literal writes "{n}" CRLF and the bytes.
+func (e *enc) literal(b []byte) *enc {
+	e.b = append(e.b, '{')
+	e.b = strconv.AppendInt(e.b, int64(len(b)), 10)
+	e.b = append(e.b, "}\r\n"...)
+	e.b = append(e.b, b...)
+	return e
+}
+
+// astr writes an atom where it is one and a string otherwise.
+func (e *enc) astr(s string) *enc {
+	if s == "" || len(s) > 100 || equalFoldASCII(s, "NIL") {
+		return e.str(s)
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAtomChar(s[i]) {
+			return e.str(s)
+		}
+	}
+	return e.raw(s)
+}
+
+// mailbox writes a mailbox name in modified UTF-7.
+func (e *enc) mailbox(name string) *enc {
+	return e.astr(encodeMailboxName(name))
+}
+
+// flags writes a parenthesised flag list.
+func (e *enc) flags(fl []string) *enc {
+	e.open()
+	for i, f := range fl {
+		if i > 0 {
+			e.sp()
+		}
+		e.raw(f)
+	}
+	return e.close()
+}
+
+// dateTime writes a quoted date-time (RFC 3501 section 9).
+func (e *enc) dateTime(t time.Time) *enc {
+	e.b = append(e.b, '"')
+	e.b = t.AppendFormat(e.b, "_2-Jan-2006 15:04:05 -0700")
+	e.b = append(e.b, '"')
+	return e
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

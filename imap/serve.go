@@ -1,0 +1,445 @@
+package imap
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cote/storage"
+)
+
+// Options configure one post-login session.
+type Options struct {
+	Store storage.Store
+	User  string
+	// Tag is the tag of the login command the session answers with
+	// "<tag> OK [CAPABILITY ...] Logged in". Empty sends no tagged reply.
+	Tag string
+	// SendCapability sends "* CAPABILITY ..." first and a plain
+	// "<tag> OK Logged in", for clients that asked for it pre-login.
+	SendCapability bool
+	// Leftover holds bytes the client sent after the login command
+	// (pipelined); they are processed before anything read from conn.
+	Leftover []byte
+	Log      *slog.Logger
+	// MaxLineLength bounds a command line; longer lines get "BAD line too
+	// long". Default DefaultMaxLineLength.
+	MaxLineLength int
+	// MaxLiteral bounds an APPEND literal (APPENDLIMIT, RFC 7889).
+	// Default DefaultMaxLiteral.
+	MaxLiteral int64
+	// IdleNotify is the interval of "* OK Still here" during IDLE
+	// (imap_idle_notify_interval); 0 means 2 minutes, negative disables.
+	IdleNotify time.Duration
+	// Secured says the connection is TLS or loopback.
+	Secured bool
+}
+
+// Timeouts of a session.
+const (
+	// autologoutTimeout is RFC 3501 section 5.4's minimum: 30 minutes.
+	autologoutTimeout = 30 * time.Minute
+	// outputTimeout bounds a blocked write (Dovecot: 5 minutes).
+	outputTimeout = 5 * time.Minute
+	// maxBadCommands closes a session that sends this many BAD commands
+	// in a row (Dovecot: 20).
+	maxBadCommands = 20
+	// defaultIdleNotify is imap_idle_notify_interval's default.
+	defaultIdleNotify = 2 * time.Minute
+)
+
+func (o *Options) setDefaults() {
+	if o.MaxLineLength <= 0 {
+		o.MaxLineLength = DefaultMaxLineLength
+	}
+	if o.MaxLiteral <= 0 {
+		o.MaxLiteral = DefaultMaxLiteral
+	}
+	if o.IdleNotify == 0 {
+		o.IdleNotify = defaultIdleNotify
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// session is one client's post-login state. Everything but the fields
+// under mu belongs to the goroutine running Serve.
+type session struct {
+	o    Options
+	ctx  context.Context
+	conn net.Conn
+	log  *slog.Logger
+	cr   *commandReader
+	w    *bufio.Writer
+
+	mu       sync.Mutex // guards shutdown
+	shutdown bool       // ctx is done: reads are being interrupted
+
+	mbox storage.Mailbox // selected mailbox, nil when not selected
+	view *view           // the client's view of mbox
+	bad  int             // consecutive BAD responses
+	// readers counts goroutines reading the connection besides Serve's
+	// (IDLE's DONE reader); Serve waits for them after closing conn.
+	readers sync.WaitGroup
+}
+
+// command is one parsed command head with the rest of its arguments.
+type command struct {
+	tag  string
+	name string // upper case, without "UID "
+	uid  bool
+	p    *parser
+	// okCode and okText override the tagged OK.
+	okCode, okText string
+	// logout ends the session after the tagged reply.
+	logout bool
+	// abort ends the session without a tagged reply (the connection
+	// is gone or the server shuts down).
+	abort bool
+}
+
+func (c *command) ok(code, text string) { c.okCode, c.okText = code, text }
+
+// Serve runs one post-login session on conn until the client logs out or
+// disconnects, or ctx is done (server shutdown: the client gets "* BYE
+// Server shutting down"). It closes conn before it returns.
+func Serve(ctx context.Context, conn net.Conn, o Options) (err error) {
+	o.setDefaults()
+	s := &session{
+		o:    o,
+		ctx:  ctx,
+		conn: conn,
+		log:  o.Log.With("user", o.User),
+		w:    bufio.NewWriterSize(conn, 32*1024),
+	}
+	var in io.Reader = conn
+	if len(o.Leftover) > 0 {
+		in = io.MultiReader(bytes.NewReader(o.Leftover), conn)
+	}
+	s.cr = &commandReader{
+		r:          bufio.NewReaderSize(in, o.MaxLineLength+2),
+		maxLine:    o.MaxLineLength,
+		maxLiteral: o.MaxLiteral,
+		continuation: func() error {
+			s.writeLine("+ Ready for literal data")
+			return s.flush()
+		},
+	}
+	defer func() {
+		if s.mbox != nil {
+			s.mbox.Close()
+		}
+		conn.Close()
+		s.readers.Wait()
+	}()
+	stop := context.AfterFunc(ctx, s.interrupt)
+	defer stop()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in IMAP session", "panic", r, "stack", string(debug.Stack()))
+			s.writeLine("* BYE " + internalErrorText)
+			s.flush()
+			err = fmt.Errorf("imap session panic: %v", r)
+		}
+	}()
+	return s.run()
+}
+
+// interrupt makes a blocked read return, for shutdown.
+func (s *session) interrupt() {
+	s.mu.Lock()
+	s.shutdown = true
+	s.mu.Unlock()
+	s.conn.SetReadDeadline(time.Now())
+}
+
+// armRead sets the read deadline for the next read unless shutting down.
+func (s *session) armRead(d time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
+		return false
+	}
+	s.conn.SetReadDeadline(time.Now().Add(d))
+	return true
+}
+
+func (s *session) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
+}
+
+func (s *session) run() error {
+	s.greet()
+	if err := s.flush(); err != nil {
+		return err
+	}
+	for {
+		if !s.armRead(autologoutTimeout) {
+			return s.bye("Server shutting down.")
+		}
+		buf, err := s.cr.readCommand()
+		if err != nil {
+			done, rerr := s.readFailed(buf, err)
+			if done {
+				return rerr
+			}
+		} else if s.execute(buf) {
+			return s.flush()
+		}
+		if err := s.flush(); err != nil {
+			return err
+		}
+		if s.bad >= maxBadCommands {
+			return s.bye("Too many invalid IMAP commands.")
+		}
+	}
+}
+
+// greet answers the login command (the login process sent the greeting
+// and read LOGIN/AUTHENTICATE; RFC 3501 section 6.2.3).
+func (s *session) greet() {
+	caps := strings.Join(Capabilities(s.o), " ")
+	if s.o.SendCapability {
+		s.writeLine("* CAPABILITY " + caps)
+		if s.o.Tag != "" {
+			s.writeLine(s.o.Tag + " OK Logged in")
+		}
+		return
+	}
+	if s.o.Tag != "" {
+		s.writeLine(s.o.Tag + " OK [CAPABILITY " + caps + "] Logged in")
+	}
+}
+
+// readFailed handles a read error; done reports the session's end.
+func (s *session) readFailed(head []byte, err error) (done bool, _ error) {
+	if s.shuttingDown() {
+		return true, s.bye("Server shutting down.")
+	}
+	var le *literalError
+	switch {
+	case errors.Is(err, errLineTooLong):
+		s.bad++
+		s.writeLine(headTag(head) + " BAD Line too long.")
+		return false, nil
+	case errors.As(err, &le):
+		if le.nonSync {
+			s.writeLine(headTag(le.head) + " BAD " + capitalize(le.msg) + ".")
+			return true, s.bye("Non-synchronizing literal too large, closing.")
+		}
+		if le.tooBig {
+			s.writeLine(headTag(le.head) + " NO [TOOBIG] " + capitalize(le.msg) + ".")
+		} else {
+			s.bad++
+			s.writeLine(headTag(le.head) + " BAD " + capitalize(le.msg) + ".")
+		}
+		return false, nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		s.log.Debug("client disconnected")
+		return true, nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true, s.bye("Disconnected for inactivity.")
+	}
+	s.log.Debug("read failed", "err", err)
+	return true, nil
+}
+
+// headTag returns the tag of a partly read command, or "*".
+func headTag(head []byte) string {
+	p := &parser{b: head}
+	tag := p.tag()
+	if p.err != nil || !p.trySP() {
+		return "*"
+	}
+	return tag
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// bye sends an untagged BYE and ends the session.
+func (s *session) bye(text string) error {
+	s.writeLine("* BYE " + text)
+	return s.flush()
+}
+
+// execute runs one command; it reports whether the session ends.
+func (s *session) execute(buf []byte) (logout bool) {
+	p := &parser{b: buf}
+	tag, name, uid := p.commandHead()
+	if p.err != nil {
+		s.bad++
+		switch {
+		case errors.Is(p.err, errEmptyCommand):
+			s.writeLine("* BAD Empty command.")
+		case tag == "":
+			s.writeLine("* BAD Invalid tag.")
+		default:
+			s.writeLine(tag + " BAD Invalid command.")
+		}
+		return false
+	}
+	c := &command{tag: tag, name: name, uid: uid, p: p}
+	if s.mbox != nil {
+		switch name {
+		case "FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE":
+			// Start from fresh flags and messages; EXPUNGE
+			// responses would renumber the client's sequence set.
+			s.sync(uid || name == "EXPUNGE")
+		}
+	}
+	err := s.dispatch(c)
+	if c.abort {
+		return true
+	}
+	if s.mbox != nil && !c.logout {
+		// RFC 3501 section 7.4.1: no EXPUNGE while answering FETCH,
+		// STORE or SEARCH (the UID forms may send them).
+		s.sync(c.uid || (name != "FETCH" && name != "STORE" && name != "SEARCH"))
+	}
+	if err != nil {
+		r := mapError(err, s.log, name)
+		if r.kind == "BAD" {
+			s.bad++
+		} else {
+			s.bad = 0
+		}
+		s.writeTagged(tag, r)
+		return c.logout
+	}
+	s.bad = 0
+	text := c.okText
+	if text == "" {
+		text = commandName(c) + " completed."
+	}
+	s.writeTagged(tag, response{"OK", c.okCode, text})
+	return c.logout
+}
+
+func commandName(c *command) string {
+	n := c.name[:1] + strings.ToLower(c.name[1:])
+	if c.uid {
+		return "UID " + n
+	}
+	return n
+}
+
+func (s *session) writeTagged(tag string, r response) {
+	line := tag + " " + r.kind + " "
+	if r.code != "" {
+		line += "[" + r.code + "] "
+	}
+	s.writeLine(line + r.text)
+}
+
+// dispatch runs a command's handler. Handlers for the selected state are
+// refused when no mailbox is selected (RFC 3501 section 3.3).
+func (s *session) dispatch(c *command) error {
+	if c.uid {
+		switch c.name {
+		case "FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE":
+		default:
+			return errBad("Unknown UID command %s.", truncate(c.name, 20))
+		}
+	}
+	switch c.name {
+	case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE":
+		if s.mbox == nil {
+			return errBad("No mailbox selected.")
+		}
+	}
+	switch c.name {
+	case "CAPABILITY":
+		return s.cmdCapability(c)
+	case "NOOP":
+		return s.cmdNoop(c)
+	case "LOGOUT":
+		return s.cmdLogout(c)
+	case "ID":
+		return s.cmdID(c)
+	case "ENABLE":
+		return s.cmdEnable(c)
+	case "LIST":
+		return s.cmdList(c)
+	case "LSUB":
+		return s.cmdLsub(c)
+	case "NAMESPACE":
+		return s.cmdNamespace(c)
+	case "CREATE":
+		return s.cmdCreate(c)
+	case "DELETE":
+		return s.cmdDelete(c)
+	case "RENAME":
+		return s.cmdRename(c)
+	case "SUBSCRIBE", "UNSUBSCRIBE":
+		return s.cmdSubscribe(c)
+	case "STATUS":
+		return s.cmdStatus(c)
+	case "APPEND":
+		return s.cmdAppend(c)
+	case "SELECT", "EXAMINE":
+		return s.cmdSelect(c)
+	case "CHECK":
+		return s.cmdNoop(c)
+	case "CLOSE", "UNSELECT":
+		return s.cmdClose(c)
+	case "EXPUNGE":
+		return s.cmdExpunge(c)
+	case "SEARCH":
+		return s.cmdSearch(c)
+	case "FETCH":
+		return s.cmdFetch(c)
+	case "STORE":
+		return s.cmdStore(c)
+	case "COPY", "MOVE":
+		return s.cmdCopy(c)
+	case "IDLE":
+		return s.cmdIdle(c)
+	case "LOGIN", "AUTHENTICATE":
+		return errBad("Already logged in.")
+	case "STARTTLS":
+		return errBad("TLS is already active or not available after login.")
+	}
+	return errBad("Unknown command %s.", truncate(c.name, 20))
+}
+
+// writeLine writes one response line; write errors show at flush.
+func (s *session) writeLine(line string) {
+	s.w.WriteString(line)
+	s.w.WriteString("\r\n")
+}
+
+// writeEnc writes a response built with enc.
+func (s *session) writeEnc(e *enc) {
+	s.w.Write(e.b)
+	s.w.WriteString("\r\n")
+}
+
+func (s *session) flush() error {
+	s.conn.SetWriteDeadline(time.Now().Add(outputTimeout))
+	return s.w.Flush()
+}
+
+// untagged starts an untagged response.
+func untagged() *enc { return &enc{b: []byte("* ")} }
+
+func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }

@@ -276,6 +276,10 @@ func (c *authClient) connect(ctx context.Context) (*authConn, error) {
 		}
 	}()
 	nc.SetDeadline(time.Now().Add(authHandshakeTimeout))
+	// A shutdown must not wait for an auth process that will never
+	// answer (the master keeps its socket bound across auth restarts).
+	stopWait := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	defer stopWait()
 	hello := proto.AuthLine("VERSION", "1", "2") + proto.AuthLine("CPID", strconv.FormatUint(uint64(c.pid), 10))
 	if _, err := io.WriteString(nc, hello); err != nil {
 		return nil, fmt.Errorf("auth handshake: %w", err)

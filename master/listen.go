@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"cote/config"
 )
 
@@ -128,6 +130,9 @@ func (ls *listenerSet) bind(key string, open func() (*os.File, error)) (*boundLi
 	if err != nil {
 		return nil, err
 	}
+	if f, err = inheritable(f); err != nil {
+		return nil, err
+	}
 	b := &boundListener{key: key, file: f}
 	ls.byKey[key] = b
 	return b, nil
@@ -148,4 +153,32 @@ func (ls *listenerSet) retain(keep map[string]bool) {
 
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}
+
+// inheritable returns a copy of a listening socket that exec can pass
+// without side effects. exec takes each file's Fd(), and for a file that
+// os knows as non-blocking Fd() switches the socket to blocking mode: the
+// mode belongs to the open file description that every login process
+// shares, so a spawn would leave the other processes' accept(2) calls
+// blocking in the kernel, deaf to Close. A file wrapped while blocking is
+// left alone by Fd(); each child makes its own copy non-blocking.
+func inheritable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var dup int
+	var derr error
+	if err := rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	if err := unix.SetNonblock(dup, false); err != nil {
+		unix.Close(dup)
+		return nil, err
+	}
+	return os.NewFile(uintptr(dup), f.Name()), nil
 }

@@ -93,7 +93,13 @@ func (c *Conn) Send(m Message, files ...*os.File) error {
 	if len(files) > 0 {
 		fds := make([]int, len(files))
 		for i, f := range files {
-			fds[i] = int(f.Fd())
+			// Not f.Fd(): it would switch a non-blocking socket, and so
+			// every process sharing it, to blocking mode.
+			rc, err := f.SyscallConn()
+			if err != nil {
+				return fmt.Errorf("proto: descriptor %s: %w", f.Name(), err)
+			}
+			rc.Control(func(fd uintptr) { fds[i] = int(fd) })
 		}
 		oob = unix.UnixRights(fds...)
 	}

@@ -78,6 +78,17 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 		logR.Close()
 		return nil, fmt.Errorf("start %s: %w", sp.role, err)
 	}
+	if sp.settings != nil {
+		if lim := vszLimit(sp.settings, sp.service); lim > 0 && !raceEnabled {
+			// GOMEMLIMIT keeps the heap near vsz_limit; the hard limit
+			// on address space sits a margin above it, because an idle Go
+			// process already reserves about 1.6 GB of address space.
+			as := lim + asMargin
+			if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: as, Max: as}, nil); err != nil {
+				m.log.Warn("set RLIMIT_AS", "child_role", sp.role, "err", err)
+			}
+		}
+	}
 	p := &proc{role: sp.role, service: sp.service, user: sp.user, pid: cmd.Process.Pid,
 		gen: sp.gen, cmd: cmd, ctl: ctl, started: time.Now()}
 	go m.sink.collect(logR, sp.role, p.pid, sp.user)
@@ -135,6 +146,9 @@ func childEnv(sp spawnSpec) []string {
 	}
 	return env
 }
+
+// asMargin is how far above vsz_limit a child's RLIMIT_AS is set.
+const asMargin = 4 << 30
 
 func vszLimit(s *config.Settings, service string) uint64 {
 	if svc := s.Service(service); svc != nil {

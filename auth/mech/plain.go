@@ -1,0 +1,43 @@
+package mech
+
+import (
+	"bytes"
+	"context"
+)
+
+// plain is the PLAIN mechanism, RFC 4616: one message
+// [authzid] NUL authcid NUL passwd.
+type plain struct {
+	v       Verifier
+	started bool
+}
+
+// ParsePlain splits a PLAIN message (RFC 4616 section 2).
+func ParsePlain(msg []byte) (authzid, authcid, password string, err error) {
+	parts := bytes.Split(msg, []byte{0})
+	if len(parts) != 3 || len(parts[1]) == 0 {
+		return "", "", "", ErrMalformed
+	}
+	return string(parts[0]), string(parts[1]), string(parts[2]), nil
+}
+
+func (p *plain) Step(ctx context.Context, resp []byte) ([]byte, bool, error) {
+	if resp == nil && !p.started {
+		// No initial response: an empty challenge asks for it.
+		p.started = true
+		return []byte{}, false, nil
+	}
+	authzid, authcid, password, err := ParsePlain(resp)
+	if err != nil {
+		return nil, true, err
+	}
+	if err := p.v.VerifyPlain(ctx, authcid, password); err != nil {
+		return nil, true, err
+	}
+	// Only the authenticated identity itself may be asked for; cote has
+	// no master users (yet).
+	if authzid != "" && authzid != authcid {
+		return nil, true, &Failure{Code: CodeAuthzFail, Reason: "Authorization denied"}
+	}
+	return nil, true, nil
+}

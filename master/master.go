@@ -213,7 +213,7 @@ func (m *Master) apply(cfg *config.Settings) error {
 	_ = old
 	m.listeners.retain(keep)
 	// auth first: logins need it.
-	for _, name := range []string{"auth", "imap-login"} {
+	for _, name := range startOrder {
 		if s := svcs[name]; s != nil {
 			if err := m.fill(s); err != nil {
 				return err

@@ -3,7 +3,6 @@ package master
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"cote/config"
@@ -30,20 +29,24 @@ type service struct {
 var implemented = map[string]string{
 	"auth":       proto.RoleAuth,
 	"imap-login": proto.RoleIMAPLogin,
+	"pop3-login": proto.RolePOP3Login,
 }
+
+// startOrder is the order services start in: auth first, logins need it.
+var startOrder = []string{"auth", "imap-login", "pop3-login"}
 
 // plan binds the listeners of every service cfg enables and computes its
 // credentials. keep lists the listener keys in use.
 func (m *Master) plan(cfg *config.Settings) (map[string]*service, map[string]bool, error) {
 	svcs := map[string]*service{}
 	keep := map[string]bool{}
-	for _, name := range []string{"auth", "imap-login"} {
-		if name == "imap-login" && !slices.Contains(cfg.Protocols, "imap") {
-			continue
-		}
+	for _, name := range startOrder {
 		conf := cfg.Service(name)
 		if conf == nil {
 			return nil, nil, fmt.Errorf("service %s is not configured", name)
+		}
+		if !cfg.ServiceEnabled(conf) {
+			continue
 		}
 		ls, err := m.listeners.bindService(cfg, conf, &m.ids)
 		if err != nil {

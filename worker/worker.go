@@ -18,6 +18,7 @@ import (
 
 	"cote/config"
 	"cote/imap"
+	"cote/pop3"
 	"cote/proto"
 	"cote/storage"
 	"cote/storage/maildir"
@@ -47,6 +48,10 @@ type Worker struct {
 	user  string
 	store storage.Store
 	wg    sync.WaitGroup
+	// pop3Locks holds the POP3 maildrop lock (RFC 1939 section 8): every
+	// session of the user lives in this process, so the lock is in memory
+	// and never goes stale.
+	pop3Locks pop3.Locks
 }
 
 // Run serves until the master grants an exit, asks for a shutdown, or
@@ -161,7 +166,11 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 	if w.store == nil {
 		st, err := w.openStore(m.Fields)
 		if err != nil {
-			fmt.Fprintf(conn, "%s NO [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n", m.Tag)
+			if m.Conn.Protocol == "pop3" {
+				fmt.Fprintf(conn, "-ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information.\r\n")
+			} else {
+				fmt.Fprintf(conn, "%s NO [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n", m.Tag)
+			}
 			conn.Close()
 			return err
 		}
@@ -179,7 +188,32 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 				log.Error("session panic", "panic", r)
 			}
 		}()
-		err := imap.Serve(ctx, conn, imap.Options{
+		err := w.serve(ctx, conn, m, log)
+		if errors.Is(err, pop3.ErrInUse) {
+			log.Info("disconnected", "reason", "maildrop in use")
+		} else if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
+			log.Info("disconnected", "err", err)
+		} else {
+			log.Info("disconnected")
+		}
+	}()
+	return nil
+}
+
+// serve runs one session with the engine of its protocol.
+func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession, log *slog.Logger) error {
+	s := w.o.Settings
+	switch m.Conn.Protocol {
+	case "pop3":
+		return pop3.Serve(ctx, conn, pop3.Options{
+			Store: w.store, User: m.User, Leftover: m.Leftover, Log: log,
+			UIDLFormat: s.Pop3UIDLFormat, UIDLDuplicates: s.Pop3UIDLDuplicates,
+			ReuseXUIDL: s.Pop3ReuseXUIDL, NoFlagUpdates: s.Pop3NoFlagUpdates,
+			DeleteType: s.Pop3DeleteType, DeletedFlag: s.Pop3DeletedFlag,
+			Lock: &w.pop3Locks,
+		})
+	case "imap":
+		return imap.Serve(ctx, conn, imap.Options{
 			Store:          w.store,
 			User:           m.User,
 			Tag:            m.Tag,
@@ -187,15 +221,11 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 			Leftover:       m.Leftover,
 			Log:            log,
 			Secured:        m.Conn.Secured,
-			IdleNotify:     w.o.Settings.ImapIdleNotifyInterval,
+			IdleNotify:     s.ImapIdleNotifyInterval,
 		})
-		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
-			log.Info("disconnected", "err", err)
-		} else {
-			log.Info("disconnected")
-		}
-	}()
-	return nil
+	}
+	conn.Close()
+	return fmt.Errorf("no engine for protocol %q", m.Conn.Protocol)
 }
 
 func (w *Worker) openStore(fields []string) (storage.Store, error) {

@@ -13,6 +13,7 @@ import (
 	"cote/config"
 	imaplogin "cote/imap-login"
 	"cote/login"
+	pop3login "cote/pop3-login"
 	"cote/proto"
 	"cote/worker"
 )
@@ -21,6 +22,7 @@ import (
 var roles = map[string]func(*child.Process) error{
 	proto.RoleAuth:      runAuth,
 	proto.RoleIMAPLogin: runIMAPLogin,
+	proto.RolePOP3Login: runPOP3Login,
 	proto.RoleWorker:    runWorker,
 }
 
@@ -142,6 +144,16 @@ func trustedNets(c *config.Settings) []netip.Prefix {
 }
 
 func runIMAPLogin(p *child.Process) error {
+	return runLogin(p, "imap-login", imaplogin.New(imaplogin.Options{Greeting: p.Config.LoginGreeting}))
+}
+
+func runPOP3Login(p *child.Process) error {
+	return runLogin(p, "pop3-login", pop3login.New(pop3login.Options{Greeting: p.Config.LoginGreeting}))
+}
+
+// runLogin runs a login process: the shared login server with the
+// protocol's pre-auth part.
+func runLogin(p *child.Process, service string, protocol login.Protocol) error {
 	c := p.Config
 	tc, err := tlsConfig(c)
 	if err != nil {
@@ -152,7 +164,7 @@ func runIMAPLogin(p *child.Process) error {
 		ls[i] = login.Listener{Name: l.Name, L: l.L, ImplicitTLS: l.SSL}
 	}
 	clientLimit := 1000
-	if svc := c.Service("imap-login"); svc != nil && svc.ClientLimit > 0 {
+	if svc := c.Service(service); svc != nil && svc.ClientLimit > 0 {
 		clientLimit = svc.ClientLimit
 	}
 	srv := &login.Server{
@@ -164,7 +176,7 @@ func runIMAPLogin(p *child.Process) error {
 		TrustedNetworks:      trustedNets(c),
 		ClientLimit:          clientLimit,
 		Mechanisms:           c.AuthMechanisms,
-		Protocol:             imaplogin.New(imaplogin.Options{Greeting: c.LoginGreeting}),
+		Protocol:             protocol,
 	}
 	ctx, cancel := p.Context()
 	defer cancel()

@@ -138,14 +138,19 @@ type rawConn struct {
 
 func rawDial(t *testing.T, addr string) *rawConn {
 	t.Helper()
+	rc := rawDialNoGreeting(t, addr)
+	rc.expect("* OK")
+	return rc
+}
+
+func rawDialNoGreeting(t *testing.T, addr string) *rawConn {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
-	rc.expect("* OK")
-	return rc
+	return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
 }
 
 func (rc *rawConn) send(s string) {

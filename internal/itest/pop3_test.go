@@ -1,0 +1,71 @@
+package itest
+
+import (
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func poplib(t *testing.T, s *server, mode string, del bool) []string {
+	t.Helper()
+	port := s.ports["pop3"]
+	if mode == "ssl" {
+		port = s.ports["pop3s"]
+	}
+	arg := "keep"
+	if del {
+		arg = "delete"
+	}
+	out, err := exec.Command("python3", "testdata/poplib_client.py", "127.0.0.1", strconv.Itoa(port), mode, "demo", "demo", arg).CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || lines[len(lines)-1] != "OK" {
+		t.Fatalf("poplib %s: %v\n%s", mode, err, out)
+	}
+	return lines[:len(lines)-1]
+}
+
+// TestPOP3 reads over POP3, with poplib in all three modes, what was
+// written over IMAP; QUIT deletes what DELE marked.
+func TestPOP3(t *testing.T) {
+	eachMode(t, func(t *testing.T, o serverOpts) {
+		s := startServer(t, o)
+		c := login(t, s, "demo")
+		appendMsg(t, c, "INBOX", "first")
+		appendMsg(t, c, "INBOX", ".dot-stuffed subject")
+		for _, mode := range []string{"plain", "stls", "ssl"} {
+			got := poplib(t, s, mode, false)
+			if len(got) != 2 || got[0] != "first" || got[1] != ".dot-stuffed subject" {
+				t.Fatalf("poplib %s saw %q", mode, got)
+			}
+		}
+		poplib(t, s, "plain", true)
+		if got := poplib(t, s, "plain", false); len(got) != 0 {
+			t.Fatalf("after DELE and QUIT, %q remain", got)
+		}
+	})
+}
+
+// TestPOP3InUse: a second POP3 session of the same user gets [IN-USE].
+func TestPOP3InUse(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	first := rawDialPOP3(t, s)
+	first.send("USER demo\r\nPASS demo\r\n")
+	first.expect("+OK")
+	first.expect("+OK Logged in")
+	second := rawDialPOP3(t, s)
+	second.send("USER demo\r\nPASS demo\r\n")
+	second.expect("+OK")
+	if line := second.expect("-ERR"); !strings.Contains(line, "[IN-USE]") {
+		t.Errorf("second session: %q, want -ERR [IN-USE]", line)
+	}
+	first.send("QUIT\r\n")
+	first.expect("+OK")
+}
+
+func rawDialPOP3(t *testing.T, s *server) *rawConn {
+	t.Helper()
+	rc := rawDialNoGreeting(t, s.addr("pop3"))
+	rc.expect("+OK")
+	return rc
+}

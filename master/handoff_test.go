@@ -89,7 +89,7 @@ func startMaster(t *testing.T) (*Master, string) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var ok bool
-		m.inject <- func(m *Master) { ok = m.authProc() != nil }
+		onLoop(m, func(m *Master) { ok = m.authProc() != nil })
 		if ok {
 			if c, err := net.Dial("unix", filepath.Join(cfg.BaseDir, "auth-login")); err == nil {
 				c.Close()
@@ -102,6 +102,16 @@ func startMaster(t *testing.T) (*Master, string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return m, dir
+}
+
+// onLoop runs f on the master's event loop and waits for it.
+func onLoop(m *Master, f func(*Master)) {
+	done := make(chan struct{})
+	m.inject <- func(m *Master) {
+		f(m)
+		close(done)
+	}
+	<-done
 }
 
 // authSession logs in on auth's login socket as a login process would,
@@ -172,7 +182,7 @@ func newFakeLogin(t *testing.T, m *Master, pid int) *fakeLogin {
 	}
 	t.Cleanup(func() { a.Close(); b.Close() })
 	var gen uint64
-	m.inject <- func(m *Master) { gen = m.gen }
+	onLoop(m, func(m *Master) { gen = m.gen })
 	return &fakeLogin{p: &proc{role: proto.RoleIMAPLogin, service: "imap-login", pid: pid, ctl: a, gen: gen}, peer: b}
 }
 
@@ -186,7 +196,7 @@ func (f *fakeLogin) handoff(t *testing.T, m *Master, h *proto.Handoff) (*proto.H
 	}
 	mine, theirs := os.NewFile(uintptr(fds[0]), "client"), os.NewFile(uintptr(fds[1]), "server")
 	t.Cleanup(func() { mine.Close() })
-	m.inject <- func(m *Master) { m.control(f.p, h, []*os.File{theirs}) }
+	onLoop(m, func(m *Master) { m.control(f.p, h, []*os.File{theirs}) })
 	f.peer.UnixConn().SetReadDeadline(time.Now().Add(15 * time.Second))
 	msg, _, err := f.peer.Recv()
 	if err != nil {

@@ -13,6 +13,7 @@ package storage
 import (
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -193,4 +194,89 @@ type Mailbox interface {
 	// ok is false when the history no longer reaches back that far.
 	ChangesSince(modseq uint64) (c Changes, ok bool, err error)
 	Close() error
+}
+
+// Optional interfaces. A Mailbox or Store may implement them; engines
+// check for them once (as go-imap's SessionMove) and fall back to reading
+// messages when they are absent.
+
+// Part is one MIME entity of a message as the index caches it at save
+// time (RFC 2045, RFC 2046): byte offsets into the message as Mailbox.Read
+// returns it (CRLF line endings), and the entity's header reduced to the
+// fields CachedField accepts.
+type Part struct {
+	Start     int64 // first byte of the entity's header
+	BodyStart int64 // first byte after the header's blank line
+	End       int64 // end of the body
+	// Lines is the number of lines of the body (RFC 3501 body-fld-lines).
+	Lines int64
+	// Header holds the entity's header fields for which CachedField is
+	// true, as they appear in the message (CRLF, folding kept).
+	Header []byte
+	// Children are the body parts of a multipart entity; empty for other
+	// types. A multipart without a usable boundary has none.
+	Children []Part
+	// Message is the encapsulated message of a message/rfc822 or
+	// message/global entity.
+	Message *Part
+}
+
+// Cached is what the index keeps of one message so that FETCH ENVELOPE,
+// BODYSTRUCTURE and common header fields need not read the file. Its
+// root Part is the whole message.
+type Cached struct {
+	Part
+}
+
+// CachedField reports whether Cached keeps a header field with this name
+// (case-insensitive); an engine serving HEADER.FIELDS for a name it
+// rejects reads the message instead.
+// Besides every Content-* field these are the ENVELOPE fields (RFC 9051
+// section 7.5.2) and the fields mail clients ask for in message lists.
+func CachedField(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc",
+		"in-reply-to", "message-id", "references", "mime-version", "priority",
+		"x-priority", "importance", "list-id", "list-post", "list-unsubscribe",
+		"newsgroups", "x-mailer", "user-agent", "return-path", "delivered-to",
+		"x-spam-flag", "x-spam-status", "autocrypt":
+		return true
+	}
+	return strings.HasPrefix(n, "content-")
+}
+
+// CacheMailbox is a Mailbox that returns the cached structure of its
+// messages. ok is false when the backend has no cache for the message
+// (for example a message too large to parse); err is for I/O errors and
+// messages not in the session's snapshot (ErrNoSuchMessage).
+type CacheMailbox interface {
+	Cached(uid uint32) (c Cached, ok bool, err error)
+}
+
+// TextSearchMailbox is a Mailbox with a full-text index for SEARCH BODY
+// and TEXT (RFC 9051 section 6.4.4: case-insensitive substring match).
+type TextSearchMailbox interface {
+	// SearchText returns the UIDs of the session's snapshot whose text
+	// may contain query: the body text when body is true (SEARCH BODY),
+	// header and body when false (SEARCH TEXT). exact is true when the
+	// result is exactly the matching set; when it is false the result is
+	// a superset the engine must check message by message (a query under
+	// three characters, messages the index could not read).
+	SearchText(query string, body bool) (uids []uint32, exact bool, err error)
+}
+
+// Quota is a user's usage and limits (RFC 9208 STORAGE and MESSAGE
+// resources). A limit of 0 means none.
+type Quota struct {
+	StorageUsed  int64 // bytes: the sum of RFC822.SIZE over all mailboxes
+	StorageLimit int64
+	MessagesUsed int64
+	MessageLimit int64
+}
+
+// QuotaStore is a Store that counts quota. Append and Copy fail with
+// ErrOverQuota when they would go over a limit.
+type QuotaStore interface {
+	Quota() (Quota, error)
 }

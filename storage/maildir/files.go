@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +60,8 @@ func (s *store) writeAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return ioErr(err)
 	}
-	return nil
+	// The rename is durable only once the directory is.
+	return s.fsyncDir(filepath.Dir(path))
 }
 
 // Dotlocks follow Dovecot's convention: <file>.lock made with O_EXCL; a
@@ -69,20 +71,30 @@ const (
 	lockTimeout = 30 * time.Second
 )
 
+// The lock holds "<pid>:<host>", as Dovecot's file_dotlock writes it; a
+// lock of a process of this host that no longer runs is overridden at
+// once (a killed process cannot remove its lock).
 func dotlock(path string) (func(), error) {
 	lock := path + ".lock"
 	deadline := time.Now().Add(lockTimeout)
+	host, _ := os.Hostname()
 	for {
-		f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		// The lock is made whole under a temporary name and linked into
+		// place, so it never exists without its holder (Dovecot's
+		// dotlock_use_excl=no method).
+		tmp := fmt.Sprintf("%s.%s.%d", lock, host, os.Getpid())
+		if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d:%s", os.Getpid(), host), 0o600); err != nil {
+			return nil, ioErr(err)
+		}
+		err := os.Link(tmp, lock)
+		os.Remove(tmp)
 		if err == nil {
-			fmt.Fprintf(f, "%d", os.Getpid())
-			f.Close()
 			return func() { os.Remove(lock) }, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, ioErr(err)
 		}
-		if st, err := os.Stat(lock); err == nil && time.Since(st.ModTime()) > staleLock {
+		if st, err := os.Stat(lock); err == nil && time.Since(st.ModTime()) > staleLock || deadLockHolder(lock, host) {
 			os.Remove(lock)
 			continue
 		}
@@ -94,3 +106,18 @@ func dotlock(path string) (func(), error) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// deadLockHolder reports whether the lock names a process of this host
+// that does not exist.
+func deadLockHolder(lock, host string) bool {
+	data, err := os.ReadFile(lock)
+	if err != nil {
+		return false
+	}
+	pidStr, lockHost, _ := strings.Cut(strings.TrimSpace(string(data)), ":")
+	pid, err := strconv.Atoi(pidStr)
+	if err != nil || pid <= 0 || lockHost != "" && lockHost != host {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
+}

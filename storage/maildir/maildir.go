@@ -2,13 +2,15 @@
 // and Courier: Maildir++ or fs layout, flags in file names, UIDs in
 // dovecot-uidlist (version 3), keywords in dovecot-keywords, subscriptions
 // in Dovecot's subscriptions file. An existing Dovecot Maildir opens with
-// its UIDVALIDITY, UIDs and keywords. MODSEQs and the expunge history live
-// in a small cote-state file per mailbox.
+// its UIDVALIDITY, UIDs and keywords. MODSEQs, the expunge history, the
+// cache and the full-text index live in the user's SQLite index
+// (storage/index), which can be rebuilt from the Maildir.
 package maildir
 
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"cote/storage"
+	"cote/storage/index"
 	"cote/storage/internal/mailstate"
 )
 
@@ -51,6 +54,12 @@ type Options struct {
 	// watchers; 0 means 2 s, negative disables it.
 	PollInterval time.Duration
 	Log          *slog.Logger
+	// IndexPath is the index database; "" means IndexFile in the
+	// location's INDEX= directory, or in the Maildir root.
+	IndexPath string
+	// QuotaRules are the values of Dovecot's quota_rule, quota_rule2,
+	// ... settings, e.g. "*:storage=1G" and "*:messages=10000".
+	QuotaRules []string
 }
 
 // Open opens the user's Maildir, creating the root and INBOX if needed.
@@ -59,7 +68,12 @@ func Open(opts Options) (storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits, err := index.ParseQuotaRules(opts.QuotaRules)
+	if err != nil {
+		return nil, err
+	}
 	s := &store{
+		limits: limits,
 		loc:    loc,
 		delim:  opts.Delimiter,
 		fsync:  opts.Fsync != FsyncNever,
@@ -79,8 +93,21 @@ func Open(opts Options) (storage.Store, error) {
 	if err := os.MkdirAll(loc.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("maildir root: %w", ioErr(err))
 	}
+	idxPath := opts.IndexPath
+	if idxPath == "" {
+		dir := loc.Root
+		if loc.Index != "" {
+			dir = loc.Index
+		}
+		idxPath = filepath.Join(dir, IndexFile)
+	}
+	s.idx, _, err = index.Open(idxPath, index.Options{NoSync: !s.fsync})
+	if err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
 	boxes, err := s.loadAll()
 	if err != nil {
+		s.idx.Close()
 		return nil, err
 	}
 	var subs []string
@@ -89,6 +116,7 @@ func Open(opts Options) (storage.Store, error) {
 	}
 	st, err := mailstate.New(s, s.delim, boxes, subs)
 	if err != nil {
+		s.idx.Close()
 		return nil, err
 	}
 	s.st = st
@@ -111,9 +139,16 @@ type Store struct {
 
 // Close stops watching the Maildir and closes the store.
 func (st *Store) Close() error {
-	st.s.closeOnce.Do(func() { close(st.s.stop) })
-	st.s.wg.Wait()
-	return st.State.Close()
+	var err error
+	st.s.closeOnce.Do(func() {
+		close(st.s.stop)
+		st.s.wg.Wait()
+		err = st.State.Close()
+		if cerr := st.s.idx.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
 }
 
 // store is the mailstate.Backend; its methods run with the State's lock
@@ -127,10 +162,13 @@ type store struct {
 	host   string
 	pid    int
 	st     *mailstate.State
+	idx    *index.DB
+	limits index.Limits
 
 	// Guarded by the State's lock.
 	lastSec, lastUsec int64
 	lastUIDValidity   uint32
+	lastFresh         uint64
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -143,7 +181,17 @@ type mbox struct {
 	kw     []string // dovecot-keywords, index = letter - 'a'
 	uid    *uidlist
 	stamps [3]stamp // new/, cur/, dovecot-uidlist as last scanned
-	saved  *savedState
+	// uidlistSize is the size of dovecot-uidlist as cote last read or
+	// wrote it; records are appended at that offset.
+	uidlistSize int64
+	// stale counts uidlist records whose files are gone; the file is
+	// rewritten when they are a quarter of it (Dovecot's compression).
+	stale int
+
+	row     index.Box       // the index row as last written; ID 0 before
+	dirty   map[uint32]bool // UIDs whose rows Commit writes
+	expDone int             // b.Expunges[:expDone] are in the index
+	trim    bool            // the index's history needs trimming
 }
 
 // mmsg is a message's Maildir data.
@@ -352,8 +400,12 @@ func (s *store) mkdirs(dir string) error {
 	return nil
 }
 
-// loadBox reads one mailbox from disk and scans it.
+// loadBox reads one mailbox: its uidlist, its index rows when the index
+// has them for the same UIDVALIDITY, and a scan of cur/ and new/ that
+// reconciles the two. Only files the index does not know are read.
 func (s *store) loadBox(name, dir string) (*mailstate.Box, error) {
+	_, uerr := os.Stat(filepath.Join(dir, "dovecot-uidlist"))
+	existed := uerr == nil
 	if err := s.mkdirs(dir); err != nil {
 		return nil, err
 	}
@@ -377,31 +429,31 @@ func (s *store) loadBox(name, dir string) (*mailstate.Box, error) {
 		return nil, err
 	}
 	b.UIDValidity = mb.uid.UIDValidity
-	if saved := readState(dir); saved != nil && saved.uidValidity == b.UIDValidity {
-		mb.saved = saved
-		b.ModSeq = max(saved.modseq, 1)
-		b.RecentFrom = max(saved.recentFrom, 1)
-		b.HistoryFrom = saved.historyFrom
-		b.Expunges = saved.expunges
+	known, err := s.loadFromIndex(b)
+	if err != nil {
+		return nil, err
+	}
+	if !known && existed {
+		// Clients may know this mailbox from Dovecot or from a lost
+		// index: MODSEQs start above anything they can hold.
+		b.ModSeq = s.freshModSeq()
+		b.HistoryFrom = b.ModSeq
 	}
 	if err := s.scanLocked(b); err != nil {
 		return nil, err
 	}
-	if mb.saved == nil {
-		// Nothing known about earlier MODSEQs: QRESYNC clients must
-		// resync fully. The messages found are not \Recent.
+	if !known {
+		// The messages found are not \Recent.
 		b.HistoryFrom = b.ModSeq
 		b.RecentFrom = b.UIDNext
-	} else {
-		for uid := range mb.saved.msgs {
-			if b.Find(uid) == nil {
-				b.Remove([]uint32{uid}, b.NextModSeq())
-			}
-		}
-		mb.saved = nil
 	}
 	if err := s.Commit(b); err != nil {
-		return nil, err
+		if !errors.Is(err, storage.ErrTemporary) {
+			return nil, err
+		}
+		// On a full disk the mailbox still opens; the rows are written
+		// with the next change.
+		s.log.Warn("index not updated", "mailbox", name, "err", err)
 	}
 	return b, nil
 }
@@ -439,6 +491,11 @@ func (s *store) readUidlist(b *mailstate.Box) error {
 		b.UIDNext = 1
 	}
 	mb.uid = u
+	mb.uidlistSize = int64(len(data))
+	if err != nil || data == nil {
+		mb.uidlistSize = -1 // rewrite before appending
+	}
+	mb.stale = 0
 	return nil
 }
 
@@ -450,11 +507,65 @@ func uidsOf(msgs []*mailstate.Msg) []uint32 {
 	return out
 }
 
+// writeUidlist rewrites dovecot-uidlist whole.
 func (s *store) writeUidlist(mb *mbox) error {
 	if mb.uid.GUID == "" {
 		mb.uid.GUID = newGUID()
 	}
-	return s.writeAtomic(filepath.Join(mb.dir, "dovecot-uidlist"), mb.uid.format())
+	data := mb.uid.format()
+	if err := s.writeAtomic(filepath.Join(mb.dir, "dovecot-uidlist"), data); err != nil {
+		return err
+	}
+	mb.uidlistSize = int64(len(data))
+	mb.stale = 0
+	return nil
+}
+
+// appendUidlist makes the records recs (already in mb.uid.Recs) durable
+// by appending them to dovecot-uidlist, as Dovecot does; the header's
+// next UID is then below the last record, which readers allow. The file
+// is rewritten instead when it is not as cote last saw it. A failed
+// append is cut off again.
+func (s *store) appendUidlist(mb *mbox, recs []uidRec) error {
+	path := filepath.Join(mb.dir, "dovecot-uidlist")
+	if mb.uidlistSize <= 0 || mb.uid.GUID == "" || 4*mb.stale > len(mb.uid.Recs) {
+		return s.writeUidlist(mb)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return s.writeUidlist(mb)
+		}
+		return ioErr(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ioErr(err)
+	}
+	last := make([]byte, 1)
+	if st.Size() != mb.uidlistSize {
+		f.Close()
+		return s.writeUidlist(mb)
+	}
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil || last[0] != '\n' {
+		f.Close()
+		return s.writeUidlist(mb)
+	}
+	var buf []byte
+	for _, r := range recs {
+		buf = append(buf, r.format()...)
+	}
+	_, err = f.WriteAt(buf, st.Size())
+	if err == nil && s.fsync {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Truncate(st.Size())
+		return ioErr(err)
+	}
+	mb.uidlistSize = st.Size() + int64(len(buf))
+	return nil
 }
 
 // kwIndex returns the letter index of keyword k, adding it to

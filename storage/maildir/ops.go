@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"cote/storage"
+	"cote/storage/index"
 	"cote/storage/internal/mailstate"
 )
 
@@ -34,6 +35,11 @@ func (s *store) CreateMailbox(b *mailstate.Box) error {
 		return err
 	}
 	defer unlock()
+	if _, err := os.Stat(filepath.Join(dir, "dovecot-uidlist")); err == nil {
+		// Taken over from another program: its clients may hold MODSEQs.
+		b.ModSeq = s.freshModSeq()
+		b.HistoryFrom = b.ModSeq
+	}
 	if err := s.readUidlist(b); err != nil {
 		return err
 	}
@@ -52,6 +58,9 @@ func (s *store) CreateMailbox(b *mailstate.Box) error {
 // layout the directory stays when it holds children.
 func (s *store) DeleteMailbox(b *mailstate.Box) error {
 	mb := ext(b)
+	if err := s.idx.DeleteBox(b.Name); err != nil {
+		return err
+	}
 	if s.loc.Layout == "maildir++" {
 		trash := filepath.Join(s.loc.Root, ".DOVECOT-TRASHED")
 		os.RemoveAll(trash)
@@ -90,6 +99,13 @@ func (s *store) RenameMailbox(b *mailstate.Box, newName string, children []*mail
 	}
 	oldDir := mb.dir
 	mb.dir = newDir
+	if err := s.idx.RenameBox(b.Name, newName, s.delim, len(children) > 0); err != nil {
+		return err
+	}
+	mb.row.Name = newName
+	for _, c := range children {
+		ext(c).row.Name = newName + strings.TrimPrefix(c.Name, b.Name)
+	}
 	for _, c := range children {
 		cm := ext(c)
 		if s.loc.Layout == "fs" {
@@ -134,6 +150,9 @@ func (s *store) RenameInbox(inbox, dst *mailstate.Box) error {
 	}
 	dmb.uid.Recs = imb.uid.Recs
 	dmb.uid.NextUID = max(imb.uid.NextUID, inbox.UIDNext)
+	for _, m := range inbox.Msgs {
+		dmb.markDirty(m.UID) // the state adds them to dst next
+	}
 	imb.uid.Recs = nil
 	if err := s.fsyncDir(filepath.Join(dmb.dir, "cur")); err != nil {
 		return err
@@ -152,18 +171,21 @@ func (s *store) SetSubscriptions(names []string) error {
 		return err
 	}
 	defer unlock()
-	return s.writeAtomic(path, formatSubscriptions(names, s.delim))
-}
-
-// Commit implements mailstate.Backend.
-func (s *store) Commit(b *mailstate.Box) error {
-	return s.writeAtomic(filepath.Join(ext(b).dir, stateFile), formatState(b))
+	if err := s.writeAtomic(path, formatSubscriptions(names, s.delim)); err != nil {
+		return err
+	}
+	if err := s.idx.SetSubscriptions(names); err != nil {
+		s.log.Warn("index subscriptions", "err", err) // a mirror only
+	}
+	return nil
 }
 
 // Append implements mailstate.Backend (RFC 9051 section 6.3.12): the
-// message is written to tmp/ with CRLF line endings and fsynced, then,
-// under the uidlist lock, renamed into cur/ with its flags, the directory
-// fsynced and the uidlist record committed.
+// message is written to tmp/ with CRLF line endings and fsynced; then,
+// under the uidlist lock, it is renamed into cur/ with its flags, cur/ is
+// fsynced, its uidlist record appended and fsynced, and its index row,
+// cache and text committed. A failure at any step removes the file again,
+// so the message is either fully saved or not visible.
 func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	mb := ext(b)
 	base := s.newBase()
@@ -173,8 +195,17 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		return err
 	}
 	defer os.Remove(tmp) // a no-op after the rename
+	if err := s.checkQuota(size, 1); err != nil {
+		return err
+	}
 	if err := os.Chtimes(tmp, m.InternalDate, m.InternalDate); err != nil {
 		return ioErr(err)
+	}
+	var content *index.Content
+	if size <= index.MaxParse {
+		if content, err = structureOfFile(tmp); err != nil {
+			return ioErr(err)
+		}
 	}
 	info, err := s.info(mb, m.Flags, "")
 	if err != nil {
@@ -197,19 +228,68 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		return ioErr(err)
 	}
 	uid := max(mb.uid.NextUID, b.UIDNext)
-	mb.uid.Recs = append(mb.uid.Recs, uidRec{UID: uid, Base: full})
+	rec := uidRec{UID: uid, Base: full}
+	mb.uid.Recs = append(mb.uid.Recs, rec)
 	mb.uid.NextUID = uid + 1
+	m.UID, m.Size, m.Ext = uid, size, &mmsg{name: name}
 	err = s.fsyncDir(filepath.Join(mb.dir, "cur"))
 	if err == nil {
-		err = s.writeUidlist(mb)
+		err = s.appendUidlist(mb, []uidRec{rec})
+	}
+	if err == nil {
+		err = s.commitChange(b, uid+1, func(tx *index.Tx, id int64, modseq uint64) error {
+			row := msgRow(m)
+			row.ModSeq = modseq
+			if err := tx.PutMsg(id, row); err != nil {
+				return err
+			}
+			if content == nil {
+				return nil
+			}
+			return tx.PutContent(id, uid, *content)
+		})
 	}
 	if err != nil {
+		// The record stays in the uidlist (its UID is never reused);
+		// without its file the next scan drops it.
 		os.Remove(path)
+		s.fsyncDir(filepath.Join(mb.dir, "cur"))
 		mb.uid.Recs = mb.uid.Recs[:len(mb.uid.Recs)-1]
+		mb.stale++
 		return err
 	}
-	m.UID, m.Size, m.Ext = uid, size, &mmsg{name: name}
+	mb.refreshStamps()
 	return nil
+}
+
+// checkQuota fails with storage.ErrOverQuota when adding size bytes in
+// n messages would go over the user's limits.
+func (s *store) checkQuota(size, n int64) error {
+	if s.limits == (index.Limits{}) {
+		return nil
+	}
+	bytes, msgs, err := s.idx.Usage()
+	if err != nil {
+		return err
+	}
+	if s.limits.Storage > 0 && bytes+size > s.limits.Storage {
+		return fmt.Errorf("storage %d+%d over %d bytes: %w", bytes, size, s.limits.Storage, storage.ErrOverQuota)
+	}
+	if s.limits.Messages > 0 && msgs+n > s.limits.Messages {
+		return fmt.Errorf("%d+%d messages over %d: %w", msgs, n, s.limits.Messages, storage.ErrOverQuota)
+	}
+	return nil
+}
+
+// Quota implements mailstate.QuotaBackend.
+func (s *store) Quota() (storage.Quota, error) {
+	bytes, msgs, err := s.idx.Usage()
+	return storage.Quota{
+		StorageUsed:  bytes,
+		StorageLimit: s.limits.Storage,
+		MessagesUsed: msgs,
+		MessageLimit: s.limits.Messages,
+	}, err
 }
 
 func (s *store) writeTmp(path string, r io.Reader) (int64, error) {
@@ -241,6 +321,12 @@ func (s *store) writeTmp(path string, r io.Reader) (int64, error) {
 func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]string) error {
 	mb := ext(b)
 	cur := filepath.Join(mb.dir, "cur")
+	fresh := !mb.changed()
+	defer func() {
+		if fresh {
+			mb.refreshStamps()
+		}
+	}()
 	for i, m := range msgs {
 		mm := m.Ext.(*mmsg)
 		fi := parseFileName(mm.name)
@@ -261,18 +347,46 @@ func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]stri
 		}
 		mm.name = name
 	}
-	return nil
+	return s.commitChange(b, 0, func(tx *index.Tx, id int64, modseq uint64) error {
+		for i, m := range msgs {
+			if err := tx.SetFlags(id, m.UID, m.Ext.(*mmsg).name, flags[i], modseq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Expunge implements mailstate.Backend; the uidlist records go at the
 // next scan.
 func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
-	cur := filepath.Join(ext(b).dir, "cur")
+	mb := ext(b)
+	cur := filepath.Join(mb.dir, "cur")
+	fresh := !mb.changed()
+	defer func() {
+		if fresh {
+			mb.refreshStamps()
+		}
+	}()
 	for _, m := range msgs {
 		if err := os.Remove(filepath.Join(cur, m.Ext.(*mmsg).name)); err != nil && !os.IsNotExist(err) {
 			return ioErr(err)
 		}
+		mb.stale++
 	}
+	err := s.commitChange(b, 0, func(tx *index.Tx, id int64, modseq uint64) error {
+		for _, m := range msgs {
+			if err := tx.Expunge(id, m.UID, modseq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The state records these expunges next; they are in the index.
+	mb.expDone = len(b.Expunges) + len(msgs)
 	return nil
 }
 
@@ -280,6 +394,13 @@ func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
 // maildir_copy_with_hardlinks), falling back to a copy.
 func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.Box, out []*mailstate.Msg) error {
 	smb, dmb := ext(src), ext(dst)
+	var total int64
+	for _, m := range msgs {
+		total += m.Size
+	}
+	if err := s.checkQuota(total, int64(len(msgs))); err != nil {
+		return err
+	}
 	unlock, err := dotlock(filepath.Join(dmb.dir, "dovecot-uidlist"))
 	if err != nil {
 		return err
@@ -334,9 +455,24 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 	if err := s.fsyncDir(filepath.Join(dmb.dir, "cur")); err != nil {
 		return fail(err)
 	}
-	if err := s.writeUidlist(dmb); err != nil {
+	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:]); err != nil {
 		return fail(err)
 	}
+	err = s.commitChange(dst, next, func(tx *index.Tx, id int64, modseq uint64) error {
+		for _, m := range out {
+			row := msgRow(m)
+			row.ModSeq = modseq
+			if err := tx.PutMsg(id, row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		dmb.stale += len(out)
+		return fail(err)
+	}
+	dmb.refreshStamps()
 	return nil
 }
 

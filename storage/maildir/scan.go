@@ -80,14 +80,14 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 			break
 		}
 	}
-	dirty := mb.uid.GUID == ""
+	rewrite := mb.uid.GUID == ""
 	present := make(map[uint32]string)
 	known := make(map[string]bool)
 	recs := mb.uid.Recs[:0:0]
 	for _, r := range mb.uid.Recs {
 		name, ok := files[r.Base]
 		if !ok || known[r.Base] {
-			dirty = true
+			mb.stale++
 			continue
 		}
 		known[r.Base] = true
@@ -102,6 +102,7 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 	}
 	slices.Sort(unknown)
 	mb.uid.NextUID = max(mb.uid.NextUID, b.UIDNext)
+	var added []uidRec
 	for _, base := range unknown {
 		r := uidRec{UID: mb.uid.NextUID, Base: base}
 		mb.uid.NextUID++
@@ -111,23 +112,39 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 			}
 		}
 		recs = append(recs, r)
+		added = append(added, r)
 		present[r.UID] = files[base]
-		dirty = true
 	}
 	mb.uid.Recs = recs
+	// The new records are durable before the state (and so a client)
+	// sees their UIDs.
+	var err error
+	switch {
+	case rewrite || 4*mb.stale > len(recs) && mb.stale > 0:
+		err = s.writeUidlist(mb)
+	case len(added) > 0:
+		err = s.appendUidlist(mb, added)
+	}
+	if err != nil {
+		return err
+	}
 	s.reconcile(b, present)
 	if b.UIDNext < mb.uid.NextUID {
 		b.UIDNext = mb.uid.NextUID
 	}
-	if dirty {
-		if err := s.writeUidlist(mb); err != nil {
-			return err
-		}
+	if rewrite || len(added) > 0 {
 		stamps[2] = statStamp(filepath.Join(mb.dir, "dovecot-uidlist"))
 	}
 	mb.stamps = stamps
 	return nil
 }
+
+// refreshStamps records the directories and uidlist as they are after a
+// change cote made itself, so that the change does not cause a rescan. A
+// change by another program in the same instant would go unnoticed until
+// the next one; callers only do this when nothing had changed before
+// their own change.
+func (mb *mbox) refreshStamps() { mb.stamps = mb.currentStamps() }
 
 // reconcile applies the files found (UID to file name) to the state.
 func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {
@@ -156,30 +173,24 @@ func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {
 		fl, _ := flagsFromInfo(fi.Flags, mb.kw)
 		flags := mailstate.NormalizeFlags(fl, b.Keywords)
 		if m := b.Find(uid); m != nil {
-			m.Ext.(*mmsg).name = name
+			mm := m.Ext.(*mmsg)
+			if mm.name != name {
+				mm.name = name
+				mb.markDirty(uid)
+			}
+			mm.ext = recExt[uid]
 			if !slices.Equal(flags, m.Flags) {
 				b.SetFlags(m, flags)
+				mb.markDirty(uid)
 			}
 			continue
 		}
 		m := s.newMsg(mb, uid, name, fi, recExt[uid])
 		m.Flags = flags
-		if sv, ok := mb.savedMsg(uid); ok && sv.info == fi.Flags {
-			m.ModSeq = sv.modseq
-			m.SaveDate = time.Unix(sv.saveDate, 0)
-		} else {
-			m.ModSeq = b.NextModSeq()
-		}
+		m.ModSeq = b.NextModSeq()
 		b.Add(m)
+		mb.markDirty(uid)
 	}
-}
-
-func (mb *mbox) savedMsg(uid uint32) (savedMsg, bool) {
-	if mb.saved == nil {
-		return savedMsg{}, false
-	}
-	sv, ok := mb.saved.msgs[uid]
-	return sv, ok
 }
 
 func (s *store) newMsg(mb *mbox, uid uint32, name string, fi fileInfo, ext []string) *mailstate.Msg {

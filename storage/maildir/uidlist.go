@@ -49,8 +49,14 @@ var errUidlist = errors.New("malformed dovecot-uidlist")
 
 const maxUidlistLine = 64 << 10
 
-// parseUidlist reads a dovecot-uidlist. Records must ascend by UID.
+// parseUidlist reads a dovecot-uidlist. Records must ascend by UID. A
+// last line without its newline is the trace of an append cut short by a
+// crash (records are appended and fsynced before a save is acknowledged):
+// it is ignored, as Dovecot does.
 func parseUidlist(data []byte) (*uidlist, error) {
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 && i < len(data)-1 {
+		data = data[:i+1]
+	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), maxUidlistLine)
 	if !sc.Scan() {
@@ -165,14 +171,19 @@ func (u *uidlist) format() []byte {
 	}
 	b.WriteByte('\n')
 	for _, r := range u.Recs {
-		b.WriteString(strconv.FormatUint(uint64(r.UID), 10))
-		for _, e := range r.Ext {
-			b.WriteByte(' ')
-			b.WriteString(e)
-		}
-		b.WriteString(" :")
-		b.WriteString(r.Base)
-		b.WriteByte('\n')
+		b.Write(r.format())
 	}
 	return b.Bytes()
+}
+
+// format returns the record's line.
+func (r uidRec) format() []byte {
+	b := strconv.AppendUint(nil, uint64(r.UID), 10)
+	for _, e := range r.Ext {
+		b = append(b, ' ')
+		b = append(b, e...)
+	}
+	b = append(b, " :"...)
+	b = append(b, r.Base...)
+	return append(b, '\n')
 }

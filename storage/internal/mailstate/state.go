@@ -18,7 +18,10 @@ import (
 )
 
 // Backend carries out changes on durable storage. The State calls it with
-// its lock held; a hook that fails leaves the state unchanged.
+// its lock held; a hook that fails leaves the state unchanged. The change
+// a hook carries out (Append, SetFlags, Expunge, Copy) takes the MODSEQ
+// b.ModSeq+1 as b stands when the hook returns, so a backend can make the
+// change durable with its final MODSEQ before it returns.
 type Backend interface {
 	// ValidName checks a normalized mailbox name against backend limits.
 	ValidName(name string) error

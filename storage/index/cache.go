@@ -1,0 +1,188 @@
+package index
+
+import (
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"cote/storage"
+)
+
+// The cache row is a small binary encoding of storage.Cached:
+//
+//	'C' 1                      magic and version
+//	part:
+//	  uvarint start, bodyStart-start, end-bodyStart, lines
+//	  uvarint len(header) header
+//	  uvarint len(children) part...
+//	  byte 0|1 [part]          encapsulated message
+const cacheVersion = 1
+
+var errCache = errors.New("malformed cache record")
+
+// encodeCached encodes c.
+func encodeCached(c storage.Cached) []byte {
+	out := []byte{'C', cacheVersion}
+	return appendPart(out, &c.Part)
+}
+
+func appendPart(b []byte, p *storage.Part) []byte {
+	b = binary.AppendUvarint(b, uint64(p.Start))
+	b = binary.AppendUvarint(b, uint64(p.BodyStart-p.Start))
+	b = binary.AppendUvarint(b, uint64(p.End-p.BodyStart))
+	b = binary.AppendUvarint(b, uint64(p.Lines))
+	b = binary.AppendUvarint(b, uint64(len(p.Header)))
+	b = append(b, p.Header...)
+	b = binary.AppendUvarint(b, uint64(len(p.Children)))
+	for i := range p.Children {
+		b = appendPart(b, &p.Children[i])
+	}
+	if p.Message == nil {
+		return append(b, 0)
+	}
+	return appendPart(append(b, 1), p.Message)
+}
+
+// decodeCached decodes a cache record; it never panics on bad input.
+func decodeCached(data []byte) (storage.Cached, error) {
+	if len(data) < 2 || data[0] != 'C' || data[1] != cacheVersion {
+		return storage.Cached{}, fmt.Errorf("%w: bad magic", errCache)
+	}
+	d := decoder{b: data[2:]}
+	p := d.part(0)
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%w: trailing bytes", errCache)
+	}
+	return storage.Cached{Part: p}, d.err
+}
+
+type decoder struct {
+	b     []byte
+	err   error
+	parts int
+}
+
+const maxInt = int64(^uint64(0) >> 2)
+
+func (d *decoder) uv() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > uint64(maxInt) {
+		d.err = fmt.Errorf("%w: bad number", errCache)
+		return 0
+	}
+	d.b = d.b[n:]
+	return int64(v)
+}
+
+func (d *decoder) part(depth int) storage.Part {
+	var p storage.Part
+	d.parts++
+	if depth > maxMIMEDepth+1 || d.parts > maxMIMEParts+1 {
+		d.err = fmt.Errorf("%w: too deep", errCache)
+		return p
+	}
+	p.Start = d.uv()
+	p.BodyStart = p.Start + d.uv()
+	p.End = p.BodyStart + d.uv()
+	p.Lines = d.uv()
+	n := d.uv()
+	if d.err != nil || n > int64(len(d.b)) {
+		d.err = fmt.Errorf("%w: bad header length", errCache)
+		return p
+	}
+	if n > 0 {
+		p.Header = d.b[:n:n]
+	}
+	d.b = d.b[n:]
+	nc := d.uv()
+	if d.err != nil || nc > int64(len(d.b)) {
+		d.err = fmt.Errorf("%w: bad part count", errCache)
+		return p
+	}
+	for i := int64(0); i < nc && d.err == nil; i++ {
+		p.Children = append(p.Children, d.part(depth+1))
+	}
+	if d.err != nil || len(d.b) == 0 {
+		d.err = fmt.Errorf("%w: truncated", errCache)
+		return p
+	}
+	hasMsg := d.b[0]
+	d.b = d.b[1:]
+	switch hasMsg {
+	case 0:
+	case 1:
+		m := d.part(depth + 1)
+		p.Message = &m
+	default:
+		d.err = fmt.Errorf("%w: bad message marker", errCache)
+	}
+	return p
+}
+
+// Cached returns the cached structure of a message; ok is false when
+// there is none.
+func (d *DB) Cached(box int64, uid uint32) (storage.Cached, bool, error) {
+	var data []byte
+	err := d.db.QueryRow(`SELECT c.data FROM cache c JOIN messages m ON m.id = c.msg
+		WHERE m.mailbox = ? AND m.uid = ?`, box, uid).Scan(&data)
+	if err == sql.ErrNoRows {
+		return storage.Cached{}, false, nil
+	}
+	if err != nil {
+		return storage.Cached{}, false, Err(err)
+	}
+	c, err := decodeCached(data)
+	if err != nil {
+		return storage.Cached{}, false, nil // treated as missing; it is rewritten
+	}
+	return c, true, nil
+}
+
+// Content is what the index keeps of a message's content: its
+// structure and its text for the full-text index. Text is nil when the
+// message could not be indexed.
+type Content struct {
+	Cached storage.Cached
+	Text   *Text
+	// TextLater leaves the message out of the full-text index for now:
+	// FTS5 flushes a segment per transaction, so texts are added in
+	// batches (by Mailbox.SearchText before it answers).
+	TextLater bool
+}
+
+// PutContent stores a message's cache record and text.
+func (t *Tx) PutContent(box int64, uid uint32, c Content) error {
+	var id int64
+	var fts int
+	err := t.tx.QueryRow(`SELECT id, indexed FROM messages WHERE mailbox = ? AND uid = ?`, box, uid).Scan(&id, &fts)
+	if err == sql.ErrNoRows {
+		return nil
+	}
+	if err != nil {
+		return Err(err)
+	}
+	if _, err := t.tx.Exec(`INSERT OR REPLACE INTO cache (msg, data) VALUES (?, ?)`, id, encodeCached(c.Cached)); err != nil {
+		return Err(err)
+	}
+	if c.TextLater {
+		return nil
+	}
+	if fts == 1 {
+		if _, err := t.tx.Exec(`DELETE FROM fts WHERE rowid = ?`, id); err != nil {
+			return Err(err)
+		}
+	}
+	state := 2
+	if c.Text != nil {
+		state = 1
+		if _, err := t.tx.Exec(`INSERT INTO fts (rowid, hdr, body) VALUES (?, ?, ?)`, id, c.Text.Header, c.Text.Body); err != nil {
+			return Err(err)
+		}
+	}
+	_, err = t.tx.Exec(`UPDATE messages SET indexed = ? WHERE id = ?`, state, id)
+	return Err(err)
+}

@@ -1,0 +1,458 @@
+// Package index is the per-user SQLite index of DESIGN.md section 3: one
+// database per user (pure Go modernc.org/sqlite, WAL) with the mailboxes
+// (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, special-use, subscriptions), the
+// messages (UID, file, flags, MODSEQ, dates, size), the expunged UIDs with
+// their MODSEQ for QRESYNC (RFC 7162), a cache of each message's MIME
+// structure and common header fields, quota usage kept by triggers, and an
+// FTS5 trigram index over the decoded text for SEARCH BODY/TEXT.
+//
+// The index is not the truth for mail content: the backend (Maildir and
+// its dovecot-uidlist) is. A lost index is rebuilt from it with the same
+// UIDs; only MODSEQ history is lost, which forces QRESYNC clients to
+// resynchronize.
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"cote/storage"
+)
+
+// schemaVersion is stored in PRAGMA user_version; a database with another
+// version is rebuilt.
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE IF NOT EXISTS mailboxes (
+	id            INTEGER PRIMARY KEY,
+	name          TEXT NOT NULL UNIQUE,
+	uidvalidity   INTEGER NOT NULL,
+	uidnext       INTEGER NOT NULL,
+	highestmodseq INTEGER NOT NULL,
+	historyfrom   INTEGER NOT NULL,
+	recentfrom    INTEGER NOT NULL,
+	specialuse    TEXT NOT NULL DEFAULT '',
+	subscribed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS messages (
+	id           INTEGER PRIMARY KEY,
+	mailbox      INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid          INTEGER NOT NULL,
+	file         TEXT NOT NULL,
+	flags        TEXT NOT NULL,
+	modseq       INTEGER NOT NULL,
+	internaldate INTEGER NOT NULL,
+	savedate     INTEGER NOT NULL,
+	size         INTEGER NOT NULL,
+	indexed      INTEGER NOT NULL DEFAULT 0, -- text: 0 not indexed, 1 indexed, 2 cannot be
+	UNIQUE (mailbox, uid)
+);
+CREATE TABLE IF NOT EXISTS expunged (
+	mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid     INTEGER NOT NULL,
+	modseq  INTEGER NOT NULL,
+	PRIMARY KEY (mailbox, uid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cache (
+	msg  INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+	data BLOB NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+	hdr, body, tokenize = 'trigram', content = '', contentless_delete = 1
+);
+CREATE TABLE IF NOT EXISTS usage (
+	id       INTEGER PRIMARY KEY CHECK (id = 1),
+	bytes    INTEGER NOT NULL,
+	messages INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO usage VALUES (1, 0, 0);
+CREATE TRIGGER IF NOT EXISTS messages_ins AFTER INSERT ON messages BEGIN
+	UPDATE usage SET bytes = bytes + NEW.size, messages = messages + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_del AFTER DELETE ON messages BEGIN
+	UPDATE usage SET bytes = bytes - OLD.size, messages = messages - 1;
+	DELETE FROM fts WHERE rowid = OLD.id AND OLD.indexed = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_size AFTER UPDATE OF size ON messages BEGIN
+	UPDATE usage SET bytes = bytes - OLD.size + NEW.size;
+END;
+`
+
+// Options configure an index.
+type Options struct {
+	// NoSync turns off fsync (synchronous=OFF), for mail_fsync=never.
+	NoSync bool
+}
+
+// DB is one user's open index. Its methods are not safe for concurrent
+// use; the store calls them with its lock held.
+type DB struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens or creates the index at path. A database that cannot be
+// read, or has another schema version, is moved aside to path.broken and
+// a new one is made: it is only an index.
+func Open(path string, opts Options) (*DB, bool, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, false, Err(err)
+	}
+	d, fresh, err := open(path, opts)
+	if err == nil || errors.Is(err, storage.ErrTemporary) {
+		return d, fresh, err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Rename(path+suffix, path+".broken"+suffix)
+	}
+	d, _, err2 := open(path, opts)
+	if err2 != nil {
+		return nil, false, fmt.Errorf("index %s: %w (after %v)", path, err2, err)
+	}
+	return d, true, nil
+}
+
+func open(path string, opts Options) (*DB, bool, error) {
+	sync := "FULL"
+	if opts.NoSync {
+		sync = "OFF"
+	}
+	_, statErr := os.Stat(path)
+	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, false, err
+	}
+	// One connection: every call comes with the store's lock held, and
+	// a single connection keeps the WAL readers simple.
+	db.SetMaxOpenConns(1)
+	d := &DB{db: db, path: path}
+	var version int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		db.Close()
+		return nil, false, Err(err)
+	}
+	fresh := os.IsNotExist(statErr) || version == 0
+	if version != 0 && version != schemaVersion {
+		db.Close()
+		return nil, false, fmt.Errorf("index schema version %d, want %d", version, schemaVersion)
+	}
+	if version != schemaVersion {
+		// Opening an existing index writes nothing, so that a user can
+		// still read mail on a full disk.
+		if _, err := db.Exec(schema); err != nil {
+			db.Close()
+			return nil, false, Err(err)
+		}
+		if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+			db.Close()
+			return nil, false, Err(err)
+		}
+	}
+	if err := d.checkReadable(); err != nil {
+		db.Close()
+		return nil, false, err
+	}
+	return d, fresh, nil
+}
+
+// checkReadable reads every table once so that a corrupt file is found
+// at open rather than in the middle of a save.
+func (d *DB) checkReadable() error {
+	for _, q := range []string{
+		"SELECT count(*) FROM mailboxes",
+		"SELECT bytes FROM usage",
+		"SELECT max(id) FROM messages",
+	} {
+		var x any
+		if err := d.db.QueryRow(q).Scan(&x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Path returns the database file.
+func (d *DB) Path() string { return d.path }
+
+// Err maps SQLite's disk-full and I/O errors to storage.ErrTemporary.
+func Err(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
+			return fmt.Errorf("%w: index: %w", storage.ErrTemporary, err)
+		}
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%w: index: %w", storage.ErrTemporary, err)
+	}
+	return fmt.Errorf("index: %w", err)
+}
+
+// Box is a mailbox's row.
+type Box struct {
+	ID          int64
+	Name        string
+	UIDValidity uint32
+	UIDNext     uint32
+	ModSeq      uint64
+	HistoryFrom uint64
+	RecentFrom  uint32
+	SpecialUse  []string
+}
+
+// Msg is a message's row.
+type Msg struct {
+	UID          uint32
+	File         string
+	Flags        []string
+	ModSeq       uint64
+	InternalDate time.Time
+	SaveDate     time.Time
+	Size         int64
+}
+
+// Expunged is an expunge history entry.
+type Expunged struct {
+	UID    uint32
+	ModSeq uint64
+}
+
+// LoadBox returns a mailbox with its messages (ascending by UID) and
+// expunge history; ok is false when the index does not know it.
+func (d *DB) LoadBox(name string) (b Box, msgs []Msg, exp []Expunged, ok bool, err error) {
+	var su string
+	err = d.db.QueryRow(`SELECT id, name, uidvalidity, uidnext, highestmodseq, historyfrom, recentfrom, specialuse
+		FROM mailboxes WHERE name = ?`, name).Scan(&b.ID, &b.Name, &b.UIDValidity, &b.UIDNext, &b.ModSeq,
+		&b.HistoryFrom, &b.RecentFrom, &su)
+	if err == sql.ErrNoRows {
+		return b, nil, nil, false, nil
+	}
+	if err != nil {
+		return b, nil, nil, false, Err(err)
+	}
+	b.SpecialUse = strings.Fields(su)
+	rows, err := d.db.Query(`SELECT uid, file, flags, modseq, internaldate, savedate, size
+		FROM messages WHERE mailbox = ? ORDER BY uid`, b.ID)
+	if err != nil {
+		return b, nil, nil, false, Err(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m Msg
+		var flags string
+		var idate, sdate int64
+		if err := rows.Scan(&m.UID, &m.File, &flags, &m.ModSeq, &idate, &sdate, &m.Size); err != nil {
+			return b, nil, nil, false, Err(err)
+		}
+		if flags != "" {
+			m.Flags = strings.Split(flags, " ")
+		}
+		m.InternalDate = time.Unix(0, idate)
+		m.SaveDate = time.Unix(0, sdate)
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return b, nil, nil, false, Err(err)
+	}
+	erows, err := d.db.Query(`SELECT uid, modseq FROM expunged WHERE mailbox = ? ORDER BY modseq, uid`, b.ID)
+	if err != nil {
+		return b, nil, nil, false, Err(err)
+	}
+	defer erows.Close()
+	for erows.Next() {
+		var x Expunged
+		if err := erows.Scan(&x.UID, &x.ModSeq); err != nil {
+			return b, nil, nil, false, Err(err)
+		}
+		exp = append(exp, x)
+	}
+	return b, msgs, exp, true, Err(erows.Err())
+}
+
+// Names returns every mailbox name in the index.
+func (d *DB) Names() ([]string, error) {
+	rows, err := d.db.Query(`SELECT name FROM mailboxes ORDER BY name`)
+	if err != nil {
+		return nil, Err(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, Err(err)
+		}
+		out = append(out, n)
+	}
+	return out, Err(rows.Err())
+}
+
+// DeleteBox forgets a mailbox and everything of it.
+func (d *DB) DeleteBox(name string) error {
+	_, err := d.db.Exec(`DELETE FROM mailboxes WHERE name = ?`, name)
+	return Err(err)
+}
+
+// RenameBox renames a mailbox and, when children is true, the mailboxes
+// whose names start with oldName+delim.
+func (d *DB) RenameBox(oldName, newName string, delim rune, children bool) error {
+	tx, err := d.db.Begin()
+	if err != nil {
+		return Err(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`DELETE FROM mailboxes WHERE name = ?`, newName); err != nil {
+		return Err(err)
+	}
+	if _, err := tx.Exec(`UPDATE mailboxes SET name = ? WHERE name = ?`, newName, oldName); err != nil {
+		return Err(err)
+	}
+	if children {
+		prefix := oldName + string(delim)
+		if _, err := tx.Exec(`UPDATE mailboxes SET name = ? || substr(name, ?) WHERE substr(name, 1, ?) = ?`,
+			newName+string(delim), len(prefix)+1, len(prefix), prefix); err != nil {
+			return Err(err)
+		}
+	}
+	return Err(tx.Commit())
+}
+
+// SetSubscriptions mirrors the subscription list.
+func (d *DB) SetSubscriptions(names []string) error {
+	tx, err := d.db.Begin()
+	if err != nil {
+		return Err(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`UPDATE mailboxes SET subscribed = 0`); err != nil {
+		return Err(err)
+	}
+	for _, n := range names {
+		if _, err := tx.Exec(`UPDATE mailboxes SET subscribed = 1 WHERE name = ?`, n); err != nil {
+			return Err(err)
+		}
+	}
+	return Err(tx.Commit())
+}
+
+// Usage returns the quota counters: the sum of sizes and the number of
+// messages over all mailboxes.
+func (d *DB) Usage() (bytes, messages int64, err error) {
+	err = d.db.QueryRow(`SELECT bytes, messages FROM usage WHERE id = 1`).Scan(&bytes, &messages)
+	return bytes, messages, Err(err)
+}
+
+// Tx is a write transaction.
+type Tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+}
+
+// Begin starts a write transaction (BEGIN IMMEDIATE).
+func (d *DB) Begin() (*Tx, error) {
+	tx, err := d.db.Begin()
+	if err != nil {
+		return nil, Err(err)
+	}
+	return &Tx{tx: tx, ctx: context.Background()}, nil
+}
+
+// Commit commits; the transaction is durable when it returns (WAL with
+// synchronous=FULL).
+func (t *Tx) Commit() error { return Err(t.tx.Commit()) }
+
+// Rollback abandons the transaction; it is a no-op after Commit.
+func (t *Tx) Rollback() { t.tx.Rollback() }
+
+// PutBox inserts or updates a mailbox's row and sets b.ID.
+func (t *Tx) PutBox(b *Box) error {
+	su := strings.Join(b.SpecialUse, " ")
+	if b.ID == 0 {
+		if _, err := t.tx.Exec(`DELETE FROM mailboxes WHERE name = ?`, b.Name); err != nil {
+			return Err(err)
+		}
+		res, err := t.tx.Exec(`INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq, historyfrom, recentfrom, specialuse)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, b.Name, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom, b.RecentFrom, su)
+		if err != nil {
+			return Err(err)
+		}
+		b.ID, err = res.LastInsertId()
+		return Err(err)
+	}
+	_, err := t.tx.Exec(`UPDATE mailboxes SET name = ?, uidvalidity = ?, uidnext = ?, highestmodseq = ?, historyfrom = ?,
+		recentfrom = ?, specialuse = ? WHERE id = ?`, b.Name, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom,
+		b.RecentFrom, su, b.ID)
+	return Err(err)
+}
+
+// PutMsg inserts or updates a message's row. A row whose file has
+// another base name is a different message: its cache and text index go.
+func (t *Tx) PutMsg(box int64, m Msg) error {
+	flags := strings.Join(m.Flags, " ")
+	res, err := t.tx.Exec(`UPDATE messages SET file = ?, flags = ?, modseq = ?, internaldate = ?, savedate = ?, size = ?
+		WHERE mailbox = ? AND uid = ?`, m.File, flags, m.ModSeq, m.InternalDate.UnixNano(), m.SaveDate.UnixNano(),
+		m.Size, box, m.UID)
+	if err != nil {
+		return Err(err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	_, err = t.tx.Exec(`INSERT INTO messages (mailbox, uid, file, flags, modseq, internaldate, savedate, size)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, box, m.UID, m.File, flags, m.ModSeq, m.InternalDate.UnixNano(),
+		m.SaveDate.UnixNano(), m.Size)
+	return Err(err)
+}
+
+// SetFlags updates a message's file name, flags and MODSEQ.
+func (t *Tx) SetFlags(box int64, uid uint32, file string, flags []string, modseq uint64) error {
+	_, err := t.tx.Exec(`UPDATE messages SET file = ?, flags = ?, modseq = ? WHERE mailbox = ? AND uid = ?`,
+		file, strings.Join(flags, " "), modseq, box, uid)
+	return Err(err)
+}
+
+// Expunge removes a message and records it in the expunge history.
+func (t *Tx) Expunge(box int64, uid uint32, modseq uint64) error {
+	if _, err := t.tx.Exec(`DELETE FROM messages WHERE mailbox = ? AND uid = ?`, box, uid); err != nil {
+		return Err(err)
+	}
+	_, err := t.tx.Exec(`INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?, ?, ?)`, box, uid, modseq)
+	return Err(err)
+}
+
+// TrimHistory drops expunge history at or below modseq.
+func (t *Tx) TrimHistory(box int64, modseq uint64) error {
+	_, err := t.tx.Exec(`DELETE FROM expunged WHERE mailbox = ? AND modseq <= ?`, box, modseq)
+	return Err(err)
+}
+
+// DropBoxMessages deletes every message row of a mailbox (its history
+// stays), for a mailbox whose UIDVALIDITY changed or that is rebuilt.
+func (t *Tx) DropBoxMessages(box int64) error {
+	_, err := t.tx.Exec(`DELETE FROM messages WHERE mailbox = ?`, box)
+	return Err(err)
+}

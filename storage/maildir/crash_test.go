@@ -1,0 +1,210 @@
+package maildir
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cote/storage"
+)
+
+// The crash test re-executes the test binary as a child that appends in
+// a loop and prints "ACK <uid> <n>" after each Append returns; the parent
+// kills it with SIGKILL at random moments and checks the Maildir after
+// each kill.
+const crashEnv = "COTE_MAILDIR_CRASH_CHILD"
+
+// crashMsg is message n of the crash test: its size varies so that kills
+// land inside writes of every size, and its last line names it, so a
+// half message is seen.
+func crashMsg(n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: crash@example.com\r\nSubject: crash %d\r\n\r\n", n)
+	line := strings.Repeat("0123456789", 7) + "\r\n"
+	for i := 0; i < (n*37)%700; i++ {
+		b.WriteString(line)
+	}
+	fmt.Fprintf(&b, "END %d\r\n", n)
+	return b.String()
+}
+
+func TestCrashChild(t *testing.T) {
+	root := os.Getenv(crashEnv)
+	if root == "" {
+		t.Skip("runs only as the crash test's child")
+	}
+	s, err := Open(Options{Location: "maildir:" + root, PollInterval: -1})
+	if err != nil {
+		fmt.Printf("OPENERR %v\n", err)
+		os.Exit(2)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	start, _ := strconv.Atoi(os.Getenv(crashEnv + "_N"))
+	for n := start; ; n++ {
+		flags := []string{}
+		if n%3 == 0 {
+			flags = append(flags, storage.FlagSeen, "Crash"+strconv.Itoa(n%5))
+		}
+		_, uid, err := s.Append("INBOX", strings.NewReader(crashMsg(n)), storage.AppendOptions{Flags: flags})
+		if err != nil {
+			fmt.Fprintf(w, "ERR %v\n", err)
+			w.Flush()
+			os.Exit(3)
+		}
+		fmt.Fprintf(w, "ACK %d %d\n", uid, n)
+		w.Flush()
+		if n%7 == 0 {
+			// Flag changes and expunges happen too.
+			mb, err := s.Open("INBOX", false)
+			if err == nil {
+				mb.Store([]uint32{uid}, storage.FlagsAdd, []string{storage.FlagFlagged}, 0)
+				mb.Close()
+			}
+		}
+	}
+}
+
+func TestCrash(t *testing.T) {
+	if os.Getenv(crashEnv) != "" {
+		t.Skip("child")
+	}
+	root := filepath.Join(t.TempDir(), "Maildir")
+	rounds := 30
+	if testing.Short() {
+		rounds = 8
+	}
+	acked := map[uint32]int{} // UID -> message number
+	next := 0
+	deadline := time.Now().Add(50 * time.Second)
+	for round := 0; round < rounds && time.Now().Before(deadline); round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), crashEnv+"="+root, crashEnv+"_N="+strconv.Itoa(next))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 1024)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		// Kill at a random moment after the child has started saving.
+		var kill <-chan time.Time
+		timeout := time.After(20 * time.Second)
+		done := false
+		for !done {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					done = true
+					break
+				}
+				var uid uint32
+				var n int
+				if _, err := fmt.Sscanf(l, "ACK %d %d", &uid, &n); err != nil {
+					if strings.HasPrefix(l, "ERR") || strings.HasPrefix(l, "OPENERR") {
+						t.Fatalf("round %d: child: %s", round, l)
+					}
+					continue
+				}
+				if prev, dup := acked[uid]; dup {
+					t.Fatalf("round %d: UID %d acknowledged twice (messages %d and %d)", round, uid, prev, n)
+				}
+				acked[uid] = n
+				next = max(next, n+1)
+				if kill == nil {
+					kill = time.After(time.Duration(rand.IntN(150)) * time.Millisecond)
+				}
+			case <-kill:
+				cmd.Process.Signal(syscall.SIGKILL)
+				kill = nil
+			case <-timeout:
+				cmd.Process.Kill()
+				t.Fatalf("round %d: child made no progress", round)
+			}
+		}
+		cmd.Wait()
+		checkAfterCrash(t, root, acked)
+	}
+	t.Logf("%d messages acknowledged across the kills", len(acked))
+}
+
+// checkAfterCrash reopens the Maildir and checks every acknowledged
+// message, the UID order, whole messages only, and the index against the
+// files.
+func checkAfterCrash(t *testing.T, root string, acked map[uint32]int) {
+	t.Helper()
+	s := openAt(t, root, Options{})
+	defer s.Close()
+	mb, err := s.Open("INBOX", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	msgs := mb.Messages()
+	byUID := map[uint32]bool{}
+	for i, m := range msgs {
+		if i > 0 && m.UID <= msgs[i-1].UID {
+			t.Fatalf("UIDs not increasing: %d after %d", m.UID, msgs[i-1].UID)
+		}
+		byUID[m.UID] = true
+		body := readMsg(t, mb, m.UID)
+		var n int
+		if _, err := fmt.Sscanf(body[strings.Index(body, "Subject: crash ")+len("Subject: crash "):], "%d", &n); err != nil {
+			t.Fatalf("UID %d: unreadable message %q", m.UID, body)
+		}
+		if body != crashMsg(n) || m.Size != int64(len(body)) {
+			t.Fatalf("UID %d: half or wrong message (%d bytes, size %d, want message %d)", m.UID, len(body), m.Size, n)
+		}
+		if want, ok := acked[m.UID]; ok && want != n {
+			t.Fatalf("UID %d holds message %d, was acknowledged as %d", m.UID, n, want)
+		}
+	}
+	for uid, n := range acked {
+		if !byUID[uid] {
+			t.Fatalf("acknowledged message %d (UID %d) lost", n, uid)
+		}
+	}
+	// The index agrees with the files and the state.
+	row, rows, _, ok, err := s.s.idx.LoadBox("INBOX")
+	if err != nil || !ok {
+		t.Fatalf("index LoadBox = %v, %v", ok, err)
+	}
+	if len(rows) != len(msgs) {
+		t.Fatalf("index has %d messages, Maildir %d", len(rows), len(msgs))
+	}
+	st, _ := s.Status("INBOX")
+	if row.UIDNext != st.UIDNext || row.ModSeq != st.HighestModSeq {
+		t.Fatalf("index row %+v, Status %+v", row, st)
+	}
+	for i, r := range rows {
+		if r.UID != msgs[i].UID || r.ModSeq != msgs[i].ModSeq {
+			t.Fatalf("index row %+v, message %+v", r, msgs[i])
+		}
+		if _, err := os.Stat(filepath.Join(root, "cur", r.File)); err != nil {
+			t.Fatalf("index file of UID %d: %v", r.UID, err)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, "cur"))
+	if len(ents) != len(msgs) {
+		t.Fatalf("cur/ has %d files, mailbox %d messages", len(ents), len(msgs))
+	}
+	if q, _ := s.Quota(); q.MessagesUsed != int64(len(msgs)) {
+		t.Fatalf("quota counts %d messages, mailbox has %d", q.MessagesUsed, len(msgs))
+	}
+}

@@ -1,0 +1,363 @@
+package maildir
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"cote/storage"
+	"cote/storage/index"
+	"cote/storage/internal/mailstate"
+)
+
+// IndexFile is the index's file name. It lives in the INDEX= directory of
+// mail_location when there is one, otherwise in the Maildir root (beside
+// Dovecot's own dovecot.index files; neither layout takes a plain file
+// there for a mailbox).
+const IndexFile = "cote-index.db"
+
+// maxExpungeHistory bounds the expunge history kept for QRESYNC.
+const maxExpungeHistory = 10000
+
+// freshModSeq is the first HIGHESTMODSEQ of a mailbox the index does not
+// know but whose messages may have been seen by clients before (under
+// Dovecot, or under a lost index): the time in microseconds, above any
+// MODSEQ a former index can have handed out at fewer than a million
+// changes a second. HistoryFrom starts there too, so QRESYNC clients
+// resynchronize instead of trusting MODSEQs from before.
+func (s *store) freshModSeq() uint64 {
+	ms := uint64(time.Now().UnixMicro())
+	if ms <= s.lastFresh {
+		ms = s.lastFresh + 1
+	}
+	s.lastFresh = ms
+	return ms
+}
+
+// boxRow returns b's index row as it should be.
+func boxRow(b *mailstate.Box, id int64) index.Box {
+	return index.Box{
+		ID:          id,
+		Name:        b.Name,
+		UIDValidity: b.UIDValidity,
+		UIDNext:     b.UIDNext,
+		ModSeq:      b.ModSeq,
+		HistoryFrom: b.HistoryFrom,
+		RecentFrom:  b.RecentFrom,
+		SpecialUse:  b.SpecialUse,
+	}
+}
+
+func msgRow(m *mailstate.Msg) index.Msg {
+	return index.Msg{
+		UID:          m.UID,
+		File:         m.Ext.(*mmsg).name,
+		Flags:        m.Flags,
+		ModSeq:       m.ModSeq,
+		InternalDate: m.InternalDate,
+		SaveDate:     m.SaveDate,
+		Size:         m.Size,
+	}
+}
+
+// loadFromIndex fills b from the index when the index knows the mailbox
+// with the UIDVALIDITY of its dovecot-uidlist; it reports whether it did.
+func (s *store) loadFromIndex(b *mailstate.Box) (bool, error) {
+	mb := ext(b)
+	row, msgs, exps, ok, err := s.idx.LoadBox(b.Name)
+	if err != nil || !ok || row.UIDValidity != mb.uid.UIDValidity {
+		return false, err
+	}
+	recExt := make(map[uint32][]string)
+	for _, r := range mb.uid.Recs {
+		if len(r.Ext) > 0 {
+			recExt[r.UID] = r.Ext
+		}
+	}
+	b.Msgs = make([]*mailstate.Msg, 0, len(msgs))
+	for _, r := range msgs {
+		b.Msgs = append(b.Msgs, &mailstate.Msg{
+			UID:          r.UID,
+			Flags:        r.Flags,
+			ModSeq:       r.ModSeq,
+			InternalDate: r.InternalDate,
+			SaveDate:     r.SaveDate,
+			Size:         r.Size,
+			Ext:          &mmsg{name: r.File, ext: recExt[r.UID]},
+		})
+		b.DefineKeywords(r.Flags)
+	}
+	b.UIDNext = max(row.UIDNext, 1)
+	b.ModSeq = max(row.ModSeq, 1)
+	b.HistoryFrom = row.HistoryFrom
+	b.RecentFrom = max(row.RecentFrom, 1)
+	b.SpecialUse = row.SpecialUse
+	for _, x := range exps {
+		b.Expunges = append(b.Expunges, mailstate.Expunged{UID: x.UID, ModSeq: x.ModSeq})
+	}
+	mb.row = row
+	mb.expDone = len(b.Expunges)
+	return true, nil
+}
+
+// markDirty notes a message whose row Commit must write.
+func (mb *mbox) markDirty(uid uint32) {
+	if mb.dirty == nil {
+		mb.dirty = make(map[uint32]bool)
+	}
+	mb.dirty[uid] = true
+}
+
+// Commit implements mailstate.Backend: it writes the mailbox's row, the
+// rows of messages a scan changed, and the expunges not yet written, in
+// one transaction.
+func (s *store) Commit(b *mailstate.Box) error {
+	mb := ext(b)
+	if n := len(b.Expunges) - maxExpungeHistory; n > 0 {
+		b.HistoryFrom = max(b.HistoryFrom, b.Expunges[n-1].ModSeq)
+		b.Expunges = append([]mailstate.Expunged(nil), b.Expunges[n:]...)
+		mb.expDone = max(0, mb.expDone-n)
+		mb.trim = true
+	}
+	row := boxRow(b, mb.row.ID)
+	same := row.ID != 0 && row.UIDValidity == mb.row.UIDValidity && row.UIDNext == mb.row.UIDNext &&
+		row.ModSeq == mb.row.ModSeq && row.HistoryFrom == mb.row.HistoryFrom &&
+		slices.Equal(row.SpecialUse, mb.row.SpecialUse) && row.Name == mb.row.Name
+	if same && len(mb.dirty) == 0 && mb.expDone == len(b.Expunges) && !mb.trim {
+		return nil
+	}
+	tx, err := s.idx.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := tx.PutBox(&row); err != nil {
+		return err
+	}
+	if mb.row.ID != row.ID {
+		// A new row: every message goes in.
+		for _, m := range b.Msgs {
+			mb.markDirty(m.UID)
+		}
+	}
+	for _, x := range b.Expunges[mb.expDone:] {
+		if err := tx.Expunge(row.ID, x.UID, x.ModSeq); err != nil {
+			return err
+		}
+	}
+	if mb.trim {
+		if err := tx.TrimHistory(row.ID, b.HistoryFrom); err != nil {
+			return err
+		}
+	}
+	for uid := range mb.dirty {
+		if m := b.Find(uid); m != nil {
+			if err := tx.PutMsg(row.ID, msgRow(m)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	mb.row = row
+	mb.dirty = nil
+	mb.expDone = len(b.Expunges)
+	mb.trim = false
+	return nil
+}
+
+// commitChange writes one change a hook made, with the MODSEQ the state
+// gives it (b.ModSeq+1): fn writes the message rows.
+func (s *store) commitChange(b *mailstate.Box, uidNext uint32, fn func(tx *index.Tx, id int64, modseq uint64) error) error {
+	mb := ext(b)
+	if mb.row.ID == 0 || len(mb.dirty) > 0 || mb.expDone != len(b.Expunges) {
+		if err := s.Commit(b); err != nil {
+			return err
+		}
+	}
+	row := boxRow(b, mb.row.ID)
+	row.ModSeq = b.ModSeq + 1
+	row.UIDNext = max(row.UIDNext, uidNext)
+	tx, err := s.idx.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := tx.PutBox(&row); err != nil {
+		return err
+	}
+	if err := fn(tx, row.ID, row.ModSeq); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	mb.row = row
+	return nil
+}
+
+// structureOfFile is analyzeFile for a save: the structure now, the text
+// later in a batch.
+func structureOfFile(path string) (*index.Content, error) {
+	raw, err := readForIndex(path)
+	if raw == nil || err != nil {
+		return nil, err
+	}
+	return &index.Content{Cached: index.ParseStructure(raw), TextLater: true}, nil
+}
+
+// analyzeFile reads a stored message for the index; it returns nil for
+// messages over index.MaxParse.
+func analyzeFile(path string) (*index.Content, error) {
+	raw, err := readForIndex(path)
+	if raw == nil || err != nil {
+		return nil, err
+	}
+	c := index.Analyze(raw)
+	return &c, nil
+}
+
+func readForIndex(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > index.MaxParse {
+		return nil, nil
+	}
+	return io.ReadAll(io.LimitReader(mailstate.CRLFReader(f), 2*index.MaxParse))
+}
+
+// Cached implements mailstate.ContentBackend. A message saved by another
+// program is parsed now and its cache kept.
+func (s *store) Cached(b *mailstate.Box, m *mailstate.Msg) (storage.Cached, bool, error) {
+	mb := ext(b)
+	if mb.row.ID != 0 {
+		c, ok, err := s.idx.Cached(mb.row.ID, m.UID)
+		if err != nil || ok {
+			return c, ok, err
+		}
+	}
+	content, err := s.readContent(b, m)
+	if err != nil || content == nil {
+		return storage.Cached{}, false, err
+	}
+	if err := s.putContent(b, map[uint32]*index.Content{m.UID: content}); err != nil {
+		s.log.Warn("index cache", "mailbox", b.Name, "uid", m.UID, "err", err)
+	}
+	return content.Cached, true, nil
+}
+
+func (s *store) readContent(b *mailstate.Box, m *mailstate.Msg) (*index.Content, error) {
+	mb := ext(b)
+	c, err := analyzeFile(filepath.Join(mb.dir, "cur", m.Ext.(*mmsg).name))
+	if os.IsNotExist(err) {
+		files, lerr := s.listCur(mb)
+		if lerr == nil {
+			if n, ok := files[baseName(m.Ext.(*mmsg).name)]; ok {
+				c, err = analyzeFile(filepath.Join(mb.dir, "cur", n))
+			}
+		}
+	}
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("uid %d: %w", m.UID, storage.ErrNoSuchMessage)
+	}
+	return c, ioErr(err)
+}
+
+func (s *store) putContent(b *mailstate.Box, cs map[uint32]*index.Content) error {
+	mb := ext(b)
+	if err := s.Commit(b); err != nil {
+		return err
+	}
+	tx, err := s.idx.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for uid, c := range cs {
+		if err := tx.PutContent(mb.row.ID, uid, *c); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// indexBatch is how many messages a search indexes in one transaction.
+const indexBatch = 256
+
+// SearchText implements mailstate.ContentBackend: messages not yet in the
+// full-text index (saved by another program, or copied) are indexed
+// first, so the answer is exact unless a message cannot be indexed.
+func (s *store) SearchText(b *mailstate.Box, query string, body bool, uids []uint32) ([]uint32, bool, error) {
+	if !index.Answerable(query) {
+		return uids, false, nil
+	}
+	mb := ext(b)
+	if err := s.Commit(b); err != nil {
+		return nil, false, err
+	}
+	todo, never, err := s.idx.Unindexed(mb.row.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	batch := make(map[uint32]*index.Content)
+	for _, uid := range todo {
+		m := b.Find(uid)
+		if m == nil {
+			continue
+		}
+		c, err := s.readContent(b, m)
+		if err != nil {
+			s.log.Warn("index text", "mailbox", b.Name, "uid", uid, "err", err)
+			never = append(never, uid)
+			continue
+		}
+		if c == nil {
+			c = &index.Content{}
+		}
+		if c.Text == nil {
+			never = append(never, uid)
+		}
+		batch[uid] = c
+		if len(batch) >= indexBatch {
+			if err := s.putContent(b, batch); err != nil {
+				return nil, false, err
+			}
+			clear(batch)
+		}
+	}
+	if len(batch) > 0 {
+		if err := s.putContent(b, batch); err != nil {
+			return nil, false, err
+		}
+	}
+	found, err := s.idx.Search(mb.row.ID, query, body)
+	if err != nil {
+		return nil, false, err
+	}
+	slices.Sort(never)
+	cand := append(found, never...)
+	slices.Sort(cand)
+	cand = slices.Compact(cand)
+	var out []uint32
+	exact := true
+	for _, u := range uids {
+		if _, ok := slices.BinarySearch(cand, u); ok {
+			out = append(out, u)
+			if _, bad := slices.BinarySearch(never, u); bad {
+				exact = false
+			}
+		}
+	}
+	return out, exact, nil
+}

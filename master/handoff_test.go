@@ -176,7 +176,7 @@ func newFakeLogin(t *testing.T, m *Master, pid int) *fakeLogin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := proto.FileConn(int(bf.Fd()), "fake-login")
+	b, err := proto.ConnFromFile(bf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,8 +247,9 @@ func TestForgedHandoff(t *testing.T) {
 		t.Errorf("request presented by another process: %+v, want refused", reply)
 	}
 	// ... while the real owner still can.
-	stolen.Seq = 5
-	if reply, _ := me.handoff(t, m, stolen); reply.Status != proto.HandoffOK {
+	owned := *stolen
+	owned.Seq = 5
+	if reply, _ := me.handoff(t, m, &owned); reply.Status != proto.HandoffOK {
 		t.Errorf("owner's handoff after a foreign attempt: %+v, want OK", reply)
 	}
 

@@ -30,16 +30,27 @@ func NewConn(c *net.UnixConn) *Conn {
 }
 
 // FileConn makes a Conn of an inherited descriptor, checking that it is a
-// SOCK_SEQPACKET socket.
+// SOCK_SEQPACKET socket. It takes ownership of fd.
 func FileConn(fd int, name string) (*Conn, error) {
+	return ConnFromFile(os.NewFile(uintptr(fd), name))
+}
+
+// ConnFromFile makes a Conn of a SOCK_SEQPACKET socket file, such as the
+// child end of Pair, and closes f.
+func ConnFromFile(f *os.File) (*Conn, error) {
+	fd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(d uintptr) { fd = int(d) })
+	}
 	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("control descriptor %d: %w", fd, err)
 	}
 	if typ != unix.SOCK_SEQPACKET {
+		f.Close()
 		return nil, fmt.Errorf("control descriptor %d is not a SOCK_SEQPACKET socket", fd)
 	}
-	f := os.NewFile(uintptr(fd), name)
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {

@@ -85,7 +85,7 @@ func TestPairPassesDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := FileConn(int(bf.Fd()), "b")
+	b, err := ConnFromFile(bf)
 	if err != nil {
 		t.Fatal(err)
 	}

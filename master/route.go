@@ -149,7 +149,7 @@ func (m *Master) refuse(p *proc, h *proto.Handoff, client *os.File, status uint3
 func (m *Master) routeConfirmed(ev userEvent) {
 	if ev.err != nil {
 		if errors.Is(ev.err, masterclient.ErrRefused) {
-			m.log.Warn("handoff refused: auth does not confirm it (forged or replayed)",
+			m.log.Warn("handoff refused: auth does not confirm it (forged or replayed, or the user has no userdb entry)",
 				"login_pid", ev.login.pid, "auth_id", ev.h.AuthID, "remote", ev.h.Conn.RemoteAddr, "err", ev.err)
 			m.refuse(ev.login, ev.h, ev.client, proto.HandoffRefused, ev.err)
 			return

@@ -201,7 +201,7 @@ func TestFailureDelay(t *testing.T) {
 	s := startServer(t, serverOpts{extra: "auth_failure_delay = 2 secs"})
 	bad := rawDial(t, s.addr("imap"))
 	start := time.Now()
-	bad.send("a LOGIN demo wrong\r\n")
+	bad.send("a LOGIN demo Wr0ngSecret\r\n")
 	good := make(chan time.Duration, 1)
 	go func() {
 		c, err := imapclient.DialInsecure(s.addr("imap"), nil)
@@ -230,5 +230,8 @@ func TestFailureDelay(t *testing.T) {
 	}
 	if okAfter >= failedAfter {
 		t.Errorf("correct login took %v, not before the failed one (%v): the delay blocks other logins", okAfter, failedAfter)
+	}
+	if strings.Contains(s.log.String(), "Wr0ngSecret") {
+		t.Errorf("a password reached the log:\n%s", s.log.String())
 	}
 }

@@ -38,7 +38,7 @@ func TestPrivilegeSeparation(t *testing.T) {
 	demo := login(t, s, "demo")
 	alice := login(t, s, "alice")
 	demo2 := login(t, s, "demo")
-	ps := s.waitChildren(t, func(ps []procInfo) bool { return len(byRole(ps, "worker")) == 2 && hasRoles("auth", "imap-login")(ps) })
+	ps := s.waitChildren(t, func(ps []procInfo) bool { return len(byRole(ps, "worker")) == 2 && hasRoles("auth", "imap-login", "pop3-login")(ps) })
 
 	empty := filepath.Join(s.dir, "run", "empty")
 	for _, p := range ps {
@@ -53,15 +53,15 @@ func TestPrivilegeSeparation(t *testing.T) {
 			if !allIDs(p.uid, 50003) || !allIDs(p.gid, 50003) {
 				t.Errorf("auth ids uid %v gid %v, want 50003", p.uid, p.gid)
 			}
-		case "imap-login":
+		case "imap-login", "pop3-login":
 			if !allIDs(p.uid, 50002) || !allIDs(p.gid, 50002) {
-				t.Errorf("imap-login ids uid %v gid %v, want 50002", p.uid, p.gid)
+				t.Errorf("%s ids uid %v gid %v, want 50002", p.role, p.uid, p.gid)
 			}
 			if p.root != empty {
-				t.Errorf("imap-login root is %q, want chroot %q", p.root, empty)
+				t.Errorf("%s root is %q, want chroot %q", p.role, p.root, empty)
 			}
 			if len(p.groups) != 0 {
-				t.Errorf("imap-login has supplementary groups %v", p.groups)
+				t.Errorf("%s has supplementary groups %v", p.role, p.groups)
 			}
 		case "worker":
 			if !allIDs(p.uid, 50100) && !allIDs(p.uid, 50101) {
@@ -275,5 +275,30 @@ func TestSystemdNotify(t *testing.T) {
 	n, err := l.Read(buf)
 	if err != nil || !strings.Contains(string(buf[:n]), "READY=1") {
 		t.Fatalf("notify socket got %q, %v; want READY=1", buf[:n], err)
+	}
+}
+
+// TestUIDRange: a userdb uid outside first_valid_uid..last_valid_uid, or
+// 0, is refused by the master and logged, whatever auth said.
+func TestUIDRange(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("this test needs root (CI runs as root)")
+	}
+	s := startServer(t, serverOpts{users: map[string]int{"low": -50000, "rooty": -50100}})
+	for _, user := range []string{"low", "rooty"} {
+		rc := rawDial(t, s.addr("imap"))
+		rc.send("a LOGIN " + user + " " + user + "\r\n")
+		if line := rc.expect("a "); !strings.HasPrefix(line, "a NO") {
+			t.Errorf("LOGIN %s (uid out of range) answered %q", user, line)
+		}
+	}
+	log := s.log.String()
+	// uid 0 is already refused by the passwd-file userdb (Dovecot's rule);
+	// the master's own uid-0 check is tested in package master.
+	if !strings.Contains(log, "outside first_valid_uid") {
+		t.Errorf("refusals not logged:\n%s", log)
+	}
+	for _, p := range byRole(children(s.cmd.Process.Pid), "worker") {
+		t.Errorf("a worker runs (uid %v) for a refused user", p.uid)
 	}
 }

@@ -45,4 +45,3 @@ func TestCheckUser(t *testing.T) {
 		t.Errorf("non-root master accepted uid %d", other)
 	}
 }
-

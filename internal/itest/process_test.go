@@ -38,7 +38,9 @@ func TestPrivilegeSeparation(t *testing.T) {
 	demo := login(t, s, "demo")
 	alice := login(t, s, "alice")
 	demo2 := login(t, s, "demo")
-	ps := s.waitChildren(t, func(ps []procInfo) bool { return len(byRole(ps, "worker")) == 2 && hasRoles("auth", "imap-login", "pop3-login")(ps) })
+	ps := s.waitChildren(t, func(ps []procInfo) bool {
+		return len(byRole(ps, "worker")) == 2 && hasRoles("auth", "imap-login", "pop3-login")(ps)
+	})
 
 	empty := filepath.Join(s.dir, "run", "empty")
 	for _, p := range ps {

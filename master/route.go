@@ -35,11 +35,18 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 			}
 		}
 	case *proto.AuthConnect:
-		if !isLogin(p.role) {
-			bad("auth connection asked by a non-login process")
+		socket := msg.Socket
+		if socket == "" {
+			socket = proto.AuthSocketLogin
+		}
+		switch {
+		case socket == proto.AuthSocketLogin && isLogin(p.role):
+		case socket == proto.AuthSocketUserdb && p.role == proto.RoleLMTP:
+		default:
+			bad("auth socket " + socket + " is not for this role")
 			return
 		}
-		path := filepath.Join(m.cfg.BaseDir, "auth-login")
+		path := filepath.Join(m.cfg.BaseDir, socket)
 		go func() {
 			reply := &proto.AuthConnectReply{Seq: msg.Seq}
 			f, err := dialFile(path)

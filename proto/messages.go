@@ -19,6 +19,8 @@ const (
 	TypeUserSession      Type = 9
 	TypeWorkerIdle       Type = 10
 	TypeWorkerExit       Type = 11
+	TypeDeliver          Type = 12
+	TypeDeliverReply     Type = 13
 )
 
 // Message is one control message.
@@ -52,6 +54,10 @@ func newMessage(t Type) (Message, error) {
 		return new(WorkerIdle), nil
 	case TypeWorkerExit:
 		return new(WorkerExit), nil
+	case TypeDeliver:
+		return new(Deliver), nil
+	case TypeDeliverReply:
+		return new(DeliverReply), nil
 	}
 	return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 }
@@ -59,7 +65,7 @@ func newMessage(t Type) (Message, error) {
 // fdCount is how many descriptors each message type carries.
 func fdCount(t Type) int {
 	switch t {
-	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession:
+	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession, TypeDeliver:
 		return 1
 	}
 	return 0
@@ -135,16 +141,32 @@ func (*Shutdown) Type() Type          { return TypeShutdown }
 func (m *Shutdown) encode(e *Encoder) { e.Bool(m.Now) }
 func (m *Shutdown) decode(d *Decoder) { m.Now = d.Bool() }
 
-// AuthConnect asks the master, login to master, for a new connection to the
-// auth process's login socket. A login process is chrooted into an empty
-// directory and cannot connect by path.
+// Auth sockets a child may ask the master to connect it to.
+const (
+	AuthSocketLogin  = "auth-login"  // auth-client protocol; login processes only
+	AuthSocketUserdb = "auth-userdb" // auth-master protocol (USER, PASS); the lmtp process only
+)
+
+// AuthConnect asks the master for a new connection to one of auth's
+// sockets. A login process is chrooted into an empty directory and cannot
+// connect by path; the lmtp process gets a userdb connection made by the
+// master (root), so that auth does not restrict it to its own uid. Socket
+// empty means AuthSocketLogin. The master refuses a socket the role may not
+// have.
 type AuthConnect struct {
-	Seq uint64
+	Seq    uint64
+	Socket string
 }
 
-func (*AuthConnect) Type() Type          { return TypeAuthConnect }
-func (m *AuthConnect) encode(e *Encoder) { e.Uint(m.Seq) }
-func (m *AuthConnect) decode(d *Decoder) { m.Seq = d.Uint() }
+func (*AuthConnect) Type() Type { return TypeAuthConnect }
+func (m *AuthConnect) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.String(m.Socket)
+}
+func (m *AuthConnect) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.Socket = d.String()
+}
 
 // AuthConnectReply answers AuthConnect. When OK, the attached descriptor
 // is a connected stream socket to auth speaking the auth-client protocol.
@@ -328,3 +350,73 @@ type WorkerExit struct{}
 func (*WorkerExit) Type() Type      { return TypeWorkerExit }
 func (*WorkerExit) encode(*Encoder) {}
 func (*WorkerExit) decode(*Decoder) {}
+
+// Deliver hands one recipient's copy of a message, lmtp to master and
+// master to worker, with the message attached as a sealed memfd (or an
+// unlinked temp file) the receiver can only read. The lmtp process resolved
+// the recipient with a userdb lookup; User and Fields are what auth
+// answered. The master routes by User, like a session, and renumbers Seq
+// for the worker; the DeliverReply travels back the same way.
+type Deliver struct {
+	Seq        uint64
+	User       string
+	Fields     []string // userdb fields
+	MailFrom   string   // envelope sender, without <>
+	RcptTo     string   // the recipient address as given in RCPT TO
+	Detail     string   // the +detail part of the address, if any
+	Mailbox    string   // mailbox to deliver to, "" for INBOX (lmtp_save_to_detail_mailbox)
+	Size       uint64
+	RemoteAddr string // the MTA's address
+	SessionID  string
+}
+
+func (*Deliver) Type() Type { return TypeDeliver }
+func (m *Deliver) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.String(m.User)
+	e.Strings(m.Fields)
+	e.String(m.MailFrom)
+	e.String(m.RcptTo)
+	e.String(m.Detail)
+	e.String(m.Mailbox)
+	e.Uint(m.Size)
+	e.String(m.RemoteAddr)
+	e.String(m.SessionID)
+}
+func (m *Deliver) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.User = d.String()
+	m.Fields = d.Strings(1024)
+	m.MailFrom = d.String()
+	m.RcptTo = d.String()
+	m.Detail = d.String()
+	m.Mailbox = d.String()
+	m.Size = d.Uint()
+	m.RemoteAddr = d.String()
+	m.SessionID = d.String()
+}
+
+// DeliverReply answers Deliver with the LMTP reply for that recipient: Code
+// 250 only once the copy is durable; 4xx for temporary failures (a worker
+// that died, disk full), 5xx for permanent ones (over quota, rejected by
+// Sieve).
+type DeliverReply struct {
+	Seq      uint64
+	Code     uint32 // SMTP reply code
+	Enhanced string // enhanced status code, e.g. "2.0.0"
+	Message  string
+}
+
+func (*DeliverReply) Type() Type { return TypeDeliverReply }
+func (m *DeliverReply) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.Uint(uint64(m.Code))
+	e.String(m.Enhanced)
+	e.String(m.Message)
+}
+func (m *DeliverReply) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.Code = d.Uint32()
+	m.Enhanced = d.String()
+	m.Message = d.String()
+}

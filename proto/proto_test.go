@@ -17,7 +17,7 @@ func sampleMessages() []Message {
 		&Config{Generation: 3, Size: 1234},
 		&Status{Clients: 7, Available: 993},
 		&Shutdown{Now: true},
-		&AuthConnect{Seq: 9},
+		&AuthConnect{Seq: 9, Socket: AuthSocketUserdb},
 		&AuthConnectReply{Seq: 9, OK: true},
 		&Handoff{Seq: 1, AuthPID: 100, AuthID: 5, Cookie: "00112233445566778899aabbccddeeff",
 			Conn: ConnInfo{Protocol: "imap", LocalAddr: "127.0.0.1:143", RemoteAddr: "127.0.0.1:5555",
@@ -28,6 +28,9 @@ func sampleMessages() []Message {
 			Conn: ConnInfo{Protocol: "imap"}, Tag: "x", Leftover: []byte{}},
 		&WorkerIdle{LastSeq: 2},
 		&WorkerExit{},
+		&Deliver{Seq: 3, User: "demo", Fields: []string{"home=/h"}, MailFrom: "a@example.org", RcptTo: "demo+x@example.org",
+			Detail: "x", Mailbox: "x", Size: 1234, RemoteAddr: "127.0.0.1:2525", SessionID: "s"},
+		&DeliverReply{Seq: 3, Code: 250, Enhanced: "2.0.0", Message: "Saved"},
 	}
 }
 

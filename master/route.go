@@ -65,12 +65,22 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 			return
 		}
 		m.confirm(p, msg, files[0])
+	case *proto.Deliver:
+		if p.role != proto.RoleLMTP {
+			bad("delivery from a process that is not lmtp")
+			return
+		}
+		m.confirmDelivery(p, msg, files[0])
+	case *proto.DeliverReply:
+		if p.role != proto.RoleWorker || !m.deliveryReply(p, msg) {
+			bad("delivery reply nobody asked for")
+		}
 	case *proto.WorkerIdle:
 		if p.role != proto.RoleWorker {
 			bad("idle report from a non-worker")
 			return
 		}
-		if msg.LastSeq == p.lastSent && !p.exiting {
+		if msg.LastSeq == p.lastSent && len(p.deliveries) == 0 && !p.exiting {
 			p.exiting = true
 			if m.workers[p.user] == p {
 				delete(m.workers, p.user)
@@ -93,21 +103,35 @@ func dialFile(path string) (*os.File, error) {
 	return c.(*net.UnixConn).File()
 }
 
-// pendingUser is a login that auth confirmed, on its way to a worker.
+// pendingUser is work for a user's worker that auth confirmed: a session
+// handed over by a login process, or a delivery from the lmtp process.
 type pendingUser struct {
-	login  *proc
-	h      *proto.Handoff
-	client *os.File
+	login  *proc          // the login or lmtp process it came from
+	h      *proto.Handoff // a session, or
+	d      *proto.Deliver // a delivery
+	client *os.File       // the client socket, or the message
 	user   string
 	fields []string
 	uid    int
 	gid    int
 }
 
-// userEvent is the result of redeeming a handoff with auth.
+// fail answers the process the work came from and drops the work.
+func (m *Master) fail(pu *pendingUser, status uint32, err error) {
+	if pu.d != nil {
+		pu.client.Close()
+		pu.login.ctl.Send(&proto.DeliverReply{Seq: pu.d.Seq, Code: 451, Enhanced: "4.3.0", Message: "Temporary internal failure"})
+		return
+	}
+	m.refuse(pu.login, pu.h, pu.client, status, err)
+}
+
+// userEvent is the result of asking auth who a user is: redeeming a
+// handoff (h set) or looking up a delivery's recipient (d set).
 type userEvent struct {
 	login  *proc
 	h      *proto.Handoff
+	d      *proto.Deliver
 	client *os.File
 	authc  *masterclient.Client
 	user   string
@@ -154,6 +178,10 @@ func (m *Master) refuse(p *proc, h *proto.Handoff, client *os.File, status uint3
 }
 
 func (m *Master) routeConfirmed(ev userEvent) {
+	if ev.d != nil {
+		m.routeDelivery(ev)
+		return
+	}
 	if ev.err != nil {
 		if errors.Is(ev.err, masterclient.ErrRefused) {
 			m.log.Warn("handoff refused: auth does not confirm it (forged or replayed, or the user has no userdb entry)",
@@ -175,6 +203,11 @@ func (m *Master) routeConfirmed(ev userEvent) {
 		m.refuse(ev.login, ev.h, ev.client, proto.HandoffInternal, errors.New("user cannot log in"))
 		return
 	}
+	m.route(pu)
+}
+
+// route gives confirmed work to the user's worker, starting one if needed.
+func (m *Master) route(pu *pendingUser) {
 	if w := m.workers[pu.user]; w != nil {
 		m.deliver(w, pu)
 		return
@@ -265,7 +298,7 @@ func (m *Master) startWorker(user string, pending []*pendingUser) {
 	}
 	fail := func(err error) {
 		for _, pu := range pending {
-			m.refuse(pu.login, pu.h, pu.client, proto.HandoffInternal, err)
+			m.fail(pu, proto.HandoffInternal, err)
 		}
 	}
 	if m.workerCount() >= limit {
@@ -292,8 +325,12 @@ func (m *Master) startWorker(user string, pending []*pendingUser) {
 	}
 }
 
-// deliver hands a confirmed session to its user's worker.
+// deliver hands confirmed work to its user's worker.
 func (m *Master) deliver(w *proc, pu *pendingUser) {
+	if pu.d != nil {
+		m.sendDelivery(w, pu)
+		return
+	}
 	defer pu.client.Close()
 	w.lastSent++
 	us := &proto.UserSession{
@@ -313,12 +350,13 @@ func (m *Master) deliver(w *proc, pu *pendingUser) {
 	pu.login.ctl.Send(&proto.HandoffReply{Seq: pu.h.Seq, Status: proto.HandoffOK, WorkerPID: uint32(w.pid)})
 }
 
-// workerGone forgets an exited worker and starts a new one for sessions
-// that waited for it.
+// workerGone forgets an exited worker, fails the deliveries it had not
+// answered, and starts a new one for work that waited for it.
 func (m *Master) workerGone(p *proc) {
 	if m.workers[p.user] == p {
 		delete(m.workers, p.user)
 	}
+	m.failDeliveries(p)
 	pending := m.waiting[p.user]
 	delete(m.waiting, p.user)
 	if len(pending) > 0 && !m.stopping {

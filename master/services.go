@@ -30,9 +30,11 @@ var implemented = map[string]string{
 	"auth":       proto.RoleAuth,
 	"imap-login": proto.RoleIMAPLogin,
 	"pop3-login": proto.RolePOP3Login,
+	"lmtp":       proto.RoleLMTP,
 }
 
-// startOrder is the order services start in: auth first, logins need it.
+// startOrder is the order services start in: auth first, the others
+// need it.
 var startOrder = []string{"auth", "imap-login", "pop3-login"}
 
 // plan binds the listeners of every service cfg enables and computes its

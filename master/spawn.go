@@ -34,8 +34,9 @@ type proc struct {
 	exited   bool
 
 	// workers
-	lastSent uint64
-	exiting  bool // WorkerExit granted
+	lastSent   uint64
+	exiting    bool                     // WorkerExit granted
+	deliveries map[uint64]deliveryRoute // by worker-side Seq, until answered
 }
 
 type spawnSpec struct {

@@ -1,0 +1,107 @@
+package master
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"cote/auth/masterclient"
+	"cote/proto"
+)
+
+// deliveryRoute remembers where a worker's DeliverReply goes back to.
+type deliveryRoute struct {
+	lmtp *proc
+	seq  uint64 // the lmtp process's Seq
+}
+
+// confirmDelivery looks the recipient up in userdb itself: the lmtp
+// process talks to the outside world and is not trusted for the uid, gid
+// and home a worker is started with.
+func (m *Master) confirmDelivery(p *proc, d *proto.Deliver, msg *os.File) {
+	tempFail := func() {
+		msg.Close()
+		p.ctl.Send(&proto.DeliverReply{Seq: d.Seq, Code: 451, Enhanced: "4.3.0", Message: "Temporary internal failure"})
+	}
+	if m.authc == nil {
+		c, err := masterclient.Dial(m.cfg.RuntimePath("auth-master"))
+		if err != nil {
+			m.log.Error("delivery: connect to auth", "err", err)
+			tempFail()
+			return
+		}
+		m.authc = c
+	}
+	authc := m.authc
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		user, fields, err := authc.User(ctx, d.User, "lmtp")
+		m.events <- userEvent{login: p, d: d, client: msg, authc: authc, user: user, fields: fields, err: err}
+	}()
+}
+
+func (m *Master) routeDelivery(ev userEvent) {
+	pu := &pendingUser{login: ev.login, d: ev.d, client: ev.client, user: ev.user, fields: ev.fields}
+	if ev.err != nil {
+		if m.authc == ev.authc {
+			m.authc.Close()
+			m.authc = nil
+		}
+		m.log.Error("delivery: userdb lookup failed", "user", ev.d.User, "err", ev.err)
+		m.fail(pu, 0, ev.err)
+		return
+	}
+	if err := m.checkUser(pu); err != nil {
+		m.log.Error("delivery refused", "user", ev.user, "err", err)
+		m.fail(pu, 0, err)
+		return
+	}
+	m.route(pu)
+}
+
+// sendDelivery gives a delivery to the worker under the worker's own
+// sequence number.
+func (m *Master) sendDelivery(w *proc, pu *pendingUser) {
+	defer pu.client.Close()
+	w.lastSent++
+	d := *pu.d
+	d.Seq = w.lastSent
+	d.User = pu.user
+	d.Fields = pu.fields
+	if err := w.ctl.Send(&d, pu.client); err != nil {
+		m.log.Error("hand delivery to worker", "user", pu.user, "worker_pid", w.pid, "err", err)
+		pu.login.ctl.Send(&proto.DeliverReply{Seq: pu.d.Seq, Code: 451, Enhanced: "4.3.0", Message: "Temporary internal failure"})
+		return
+	}
+	if w.deliveries == nil {
+		w.deliveries = map[uint64]deliveryRoute{}
+	}
+	w.deliveries[d.Seq] = deliveryRoute{lmtp: pu.login, seq: pu.d.Seq}
+}
+
+// deliveryReply passes a worker's answer back to the lmtp process.
+func (m *Master) deliveryReply(w *proc, r *proto.DeliverReply) bool {
+	route, ok := w.deliveries[r.Seq]
+	if !ok {
+		return false
+	}
+	delete(w.deliveries, r.Seq)
+	reply := *r
+	reply.Seq = route.seq
+	if !route.lmtp.exited {
+		route.lmtp.ctl.Send(&reply)
+	}
+	return true
+}
+
+// failDeliveries answers every delivery a dead worker left unanswered
+// with a temporary failure, so the MTA retries; nothing was acknowledged.
+func (m *Master) failDeliveries(w *proc) {
+	for seq, route := range w.deliveries {
+		delete(w.deliveries, seq)
+		if !route.lmtp.exited {
+			route.lmtp.ctl.Send(&proto.DeliverReply{Seq: route.seq, Code: 451, Enhanced: "4.3.0", Message: "Temporary internal failure"})
+		}
+	}
+}

@@ -56,6 +56,9 @@ type Master struct {
 	stopping  bool
 	root      bool
 
+	restarts map[string]int // crashes per role, for coteadm stats
+	stopReq  chan struct{}  // coteadm stop
+
 	// inject runs functions on the event loop; tests use it to act as a
 	// compromised child. Nil (never ready) outside tests.
 	inject chan func(*Master)
@@ -103,7 +106,9 @@ func newMaster(o Options) (*Master, *config.Settings, error) {
 		svcs:    map[string]*service{},
 		workers: map[string]*proc{},
 		waiting: map[string][]*pendingUser{},
-		root:    os.Getuid() == 0,
+		root:     os.Getuid() == 0,
+		restarts: map[string]int{},
+		stopReq:  make(chan struct{}, 1),
 	}
 	return m, cfg, nil
 }
@@ -121,6 +126,11 @@ func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(cfg.BaseDir, "master.pid"))
+	al, err := m.listenAdmin(cfg.BaseDir)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer al.Close()
 	if err := m.apply(cfg); err != nil {
 		m.stopAll(5 * time.Second)
 		return err
@@ -153,6 +163,9 @@ func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
 			m.handle(ev)
 		case f := <-m.inject:
 			f(m)
+		case <-m.stopReq:
+			m.log.Info("stopping", "by", "coteadm")
+			return m.shutdown()
 		case <-tick.C:
 			m.maintain()
 		}
@@ -317,6 +330,10 @@ func (m *Master) handle(ev any) {
 		}
 	case userEvent:
 		m.routeConfirmed(ev)
+	case adminEvent:
+		m.handleAdmin(ev)
+	case func():
+		ev()
 	}
 }
 
@@ -328,6 +345,7 @@ func (m *Master) reap(p *proc, err error) {
 	crashed := err != nil && !p.shutdown && !m.stopping
 	if crashed {
 		m.log.Error("child died", "child_role", p.role, "child_pid", p.pid, "err", err)
+		m.restarts[p.role]++
 	}
 	if p.role == proto.RoleWorker {
 		m.workerGone(p)

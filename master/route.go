@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"cote/admin"
 	"cote/auth/masterclient"
 	"cote/privsep"
 	"cote/proto"
@@ -75,12 +76,16 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 		if p.role != proto.RoleWorker || !m.deliveryReply(p, msg) {
 			bad("delivery reply nobody asked for")
 		}
+	case *proto.AdminReply:
+		if p.role != proto.RoleWorker || !m.adminReply(p, msg) {
+			bad("admin reply nobody asked for")
+		}
 	case *proto.WorkerIdle:
 		if p.role != proto.RoleWorker {
 			bad("idle report from a non-worker")
 			return
 		}
-		if msg.LastSeq == p.lastSent && len(p.deliveries) == 0 && !p.exiting {
+		if msg.LastSeq == p.lastSent && len(p.deliveries) == 0 && len(p.admins) == 0 && !p.exiting {
 			p.exiting = true
 			if m.workers[p.user] == p {
 				delete(m.workers, p.user)
@@ -106,10 +111,12 @@ func dialFile(path string) (*os.File, error) {
 // pendingUser is work for a user's worker that auth confirmed: a session
 // handed over by a login process, or a delivery from the lmtp process.
 type pendingUser struct {
-	login  *proc          // the login or lmtp process it came from
-	h      *proto.Handoff // a session, or
-	d      *proto.Deliver // a delivery
-	client *os.File       // the client socket, or the message
+	login     *proc          // the login or lmtp process it came from
+	h         *proto.Handoff // a session, or
+	d         *proto.Deliver // a delivery, or
+	a         *proto.Admin   // an admin command
+	client    *os.File       // the client socket, or the message
+	adminConn net.Conn       // where the admin command's answer goes
 	user   string
 	fields []string
 	uid    int
@@ -118,6 +125,10 @@ type pendingUser struct {
 
 // fail answers the process the work came from and drops the work.
 func (m *Master) fail(pu *pendingUser, status uint32, err error) {
+	if pu.a != nil {
+		answer(pu.adminConn, admin.Errorf("%v", err))
+		return
+	}
 	if pu.d != nil {
 		pu.client.Close()
 		pu.login.ctl.Send(&proto.DeliverReply{Seq: pu.d.Seq, Code: 451, Enhanced: "4.3.0", Message: "Temporary internal failure"})
@@ -327,6 +338,10 @@ func (m *Master) startWorker(user string, pending []*pendingUser) {
 
 // deliver hands confirmed work to its user's worker.
 func (m *Master) deliver(w *proc, pu *pendingUser) {
+	if pu.a != nil {
+		m.sendAdmin(w, pu)
+		return
+	}
 	if pu.d != nil {
 		m.sendDelivery(w, pu)
 		return
@@ -357,6 +372,7 @@ func (m *Master) workerGone(p *proc) {
 		delete(m.workers, p.user)
 	}
 	m.failDeliveries(p)
+	m.failAdmins(p)
 	pending := m.waiting[p.user]
 	delete(m.waiting, p.user)
 	if len(pending) > 0 && !m.stopping {

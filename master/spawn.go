@@ -3,6 +3,7 @@ package master
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -37,6 +38,7 @@ type proc struct {
 	lastSent   uint64
 	exiting    bool                     // WorkerExit granted
 	deliveries map[uint64]deliveryRoute // by worker-side Seq, until answered
+	admins     map[uint64]net.Conn      // coteadm connections waiting for the worker
 }
 
 type spawnSpec struct {

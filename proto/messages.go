@@ -21,6 +21,8 @@ const (
 	TypeWorkerExit       Type = 11
 	TypeDeliver          Type = 12
 	TypeDeliverReply     Type = 13
+	TypeAdmin            Type = 14
+	TypeAdminReply       Type = 15
 )
 
 // Message is one control message.
@@ -58,6 +60,10 @@ func newMessage(t Type) (Message, error) {
 		return new(Deliver), nil
 	case TypeDeliverReply:
 		return new(DeliverReply), nil
+	case TypeAdmin:
+		return new(Admin), nil
+	case TypeAdminReply:
+		return new(AdminReply), nil
 	}
 	return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 }
@@ -419,4 +425,49 @@ func (m *DeliverReply) decode(d *Decoder) {
 	m.Code = d.Uint32()
 	m.Enhanced = d.String()
 	m.Message = d.String()
+}
+
+// MaxAdminPayload bounds an admin request or reply body.
+const MaxAdminPayload = 96 << 10
+
+// Admin carries an admin command (coteadm through the master's admin
+// socket) to the worker of the user it concerns, master to worker, so that
+// mailbox changes never race the user's live sessions. Request is the
+// JSON-encoded admin.Request; the master has checked the caller.
+type Admin struct {
+	Seq     uint64
+	User    string
+	Fields  []string // userdb fields
+	Request []byte
+}
+
+func (*Admin) Type() Type { return TypeAdmin }
+func (m *Admin) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.String(m.User)
+	e.Strings(m.Fields)
+	e.Blob(m.Request)
+}
+func (m *Admin) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.User = d.String()
+	m.Fields = d.Strings(1024)
+	m.Request = d.Blob(MaxAdminPayload)
+}
+
+// AdminReply answers Admin, worker to master, with the JSON-encoded
+// admin.Response.
+type AdminReply struct {
+	Seq      uint64
+	Response []byte
+}
+
+func (*AdminReply) Type() Type { return TypeAdminReply }
+func (m *AdminReply) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.Blob(m.Response)
+}
+func (m *AdminReply) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.Response = d.Blob(MaxAdminPayload)
 }

@@ -44,10 +44,12 @@ type ctlMsg struct {
 
 // Worker serves one user.
 type Worker struct {
-	o     Options
+	o  Options
+	wg sync.WaitGroup
+
+	mu    sync.Mutex // guards user and store while they are set up
 	user  string
 	store storage.Store
-	wg    sync.WaitGroup
 	// pop3Locks holds the POP3 maildrop lock (RFC 1939 section 8): every
 	// session of the user lives in this process, so the lock is in memory
 	// and never goes stale.
@@ -82,8 +84,9 @@ func Run(o Options) error {
 		}
 	}()
 
-	ended := make(chan struct{}, 16)
-	sessions := 0
+	ended := make(chan struct{}, 16)    // a session ended
+	taskDone := make(chan struct{}, 16) // a delivery or admin command finished
+	sessions, tasks := 0, 0
 	var lastSeq uint64
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -95,6 +98,17 @@ func Run(o Options) error {
 			return w.store.Close()
 		}
 		return nil
+	}
+	// idle starts the linger, or ends a stopping worker, once nothing runs.
+	idle := func() bool {
+		if sessions+tasks > 0 {
+			return false
+		}
+		if stopping {
+			return true
+		}
+		linger.Reset(o.Linger)
+		return false
 	}
 	for {
 		select {
@@ -117,37 +131,85 @@ func Run(o Options) error {
 				}
 				if err := w.start(ctx, m, cm.files[0], ended); err != nil {
 					o.Log.Error("session start failed", "user", m.User, "err", err)
+					if idle() {
+						return finish()
+					}
 					continue
 				}
 				sessions++
 				linger.Stop()
 				o.Ctl.Send(&proto.Status{Clients: uint32(sessions), Available: 1})
+			case *proto.Admin:
+				lastSeq = m.Seq
+				tasks++
+				linger.Stop()
+				w.runTask(func() { w.admin(m) }, taskDone)
 			case *proto.WorkerExit:
 				return finish()
 			case *proto.Shutdown:
 				stopping = true
-				if m.Now || sessions == 0 {
+				if m.Now || sessions+tasks == 0 {
 					return finish()
 				}
 			default:
+				for _, f := range cm.files {
+					f.Close()
+				}
 				finish()
 				return fmt.Errorf("unexpected control message type %d", cm.msg.Type())
 			}
 		case <-ended:
 			sessions--
 			o.Ctl.Send(&proto.Status{Clients: uint32(sessions), Available: 1})
-			if sessions == 0 {
-				if stopping {
-					return finish()
-				}
-				linger.Reset(o.Linger)
+			if idle() {
+				return finish()
+			}
+		case <-taskDone:
+			tasks--
+			if idle() {
+				return finish()
 			}
 		case <-linger.C:
-			if sessions == 0 {
+			if sessions+tasks == 0 {
 				o.Ctl.Send(&proto.WorkerIdle{LastSeq: lastSeq})
 			}
 		}
 	}
+}
+
+// runTask runs a delivery or admin command in the background.
+func (w *Worker) runTask(f func(), done chan<- struct{}) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() { done <- struct{}{} }()
+		defer func() {
+			if r := recover(); r != nil {
+				w.o.Log.Error("task panic", "panic", r)
+			}
+		}()
+		f()
+	}()
+}
+
+// ensureStore opens the user's store on first use.
+func (w *Worker) ensureStore(user string, fields []string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.user == "" {
+		w.user = user
+	} else if w.user != user {
+		return fmt.Errorf("work for %q routed to the worker of %q", user, w.user)
+	}
+	if w.store != nil {
+		return nil
+	}
+	st, err := w.openStore(fields)
+	if err != nil {
+		return err
+	}
+	w.store = st
+	return nil
 }
 
 // start opens the store on the first session and serves the session.
@@ -157,14 +219,8 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 	if err != nil {
 		return err
 	}
-	if w.user == "" {
-		w.user = m.User
-	} else if w.user != m.User {
-		conn.Close()
-		return fmt.Errorf("session for %q routed to the worker of %q", m.User, w.user)
-	}
-	if w.store == nil {
-		st, err := w.openStore(m.Fields)
+	{
+		err := w.ensureStore(m.User, m.Fields)
 		if err != nil {
 			if m.Conn.Protocol == "pop3" {
 				fmt.Fprintf(conn, "-ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information.\r\n")
@@ -174,7 +230,6 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 			conn.Close()
 			return err
 		}
-		w.store = st
 	}
 	log := w.o.Log.With("session", m.Conn.SessionID, "remote", m.Conn.RemoteAddr)
 	log.Info("session started", "protocol", m.Conn.Protocol, "secured", m.Conn.Secured, "tls", m.Conn.TLS)

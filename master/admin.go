@@ -1,0 +1,225 @@
+package master
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"cote/admin"
+	"cote/auth/masterclient"
+	"cote/proto"
+)
+
+// adminEvent is a coteadm request for the event loop.
+type adminEvent struct {
+	req  *admin.Request
+	conn net.Conn
+}
+
+// masterCommands are answered by the master itself; every other command
+// names a user and goes to that user's worker.
+var masterCommands = map[string]bool{
+	"who": true, "kick": true, "reload": true, "stop": true,
+	"log reopen": true, "stats": true, "user": true,
+}
+
+// listenAdmin opens base_dir/admin, for root (or the master's own uid in
+// the non-root development mode), checked by peer credentials.
+func (m *Master) listenAdmin(baseDir string) (net.Listener, error) {
+	path := baseDir + "/" + admin.SocketName
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	os.Chmod(path, 0o600)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go m.adminConn(c)
+		}
+	}()
+	return l, nil
+}
+
+func (m *Master) adminConn(c net.Conn) {
+	uc := c.(*net.UnixConn)
+	raw, err := uc.SyscallConn()
+	var cred *unix.Ucred
+	if err == nil {
+		raw.Control(func(fd uintptr) { cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	}
+	if err != nil || (cred.Uid != 0 && int(cred.Uid) != os.Getuid()) {
+		admin.WriteMessage(c, admin.Errorf("permission denied"))
+		c.Close()
+		return
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Minute))
+	var req admin.Request
+	if err := admin.ReadMessage(bufio.NewReader(c), &req); err != nil {
+		admin.WriteMessage(c, admin.Errorf("bad request: %v", err))
+		c.Close()
+		return
+	}
+	m.events <- adminEvent{req: &req, conn: c}
+}
+
+func answer(c net.Conn, r *admin.Response) {
+	go func() {
+		admin.WriteMessage(c, r)
+		c.Close()
+	}()
+}
+
+// handleAdmin runs on the event loop.
+func (m *Master) handleAdmin(ev adminEvent) {
+	req, c := ev.req, ev.conn
+	if !masterCommands[req.Command] {
+		if req.User == "" {
+			answer(c, admin.Errorf("%s: a user is required (-u USER)", req.Command))
+			return
+		}
+		m.lookupUser(req.User, func(user string, fields []string, err error) {
+			if err != nil {
+				answer(c, admin.Errorf("user %s: %v", req.User, err))
+				return
+			}
+			body, _ := json.Marshal(req)
+			pu := &pendingUser{a: &proto.Admin{User: user, Fields: fields, Request: body}, adminConn: c, user: user, fields: fields}
+			if err := m.checkUser(pu); err != nil {
+				answer(c, admin.Errorf("user %s: %v", user, err))
+				return
+			}
+			m.route(pu)
+		})
+		return
+	}
+	switch req.Command {
+	case "who":
+		var rows [][]string
+		for _, p := range m.procs {
+			if p.role == proto.RoleWorker {
+				rows = append(rows, []string{p.user, strconv.Itoa(p.pid), strconv.Itoa(int(p.status.Clients))})
+			}
+		}
+		sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+		answer(c, admin.Table([]string{"user", "pid", "sessions"}, rows))
+	case "kick":
+		n := 0
+		for _, p := range m.procs {
+			if p.role == proto.RoleWorker && (p.user == req.User || (req.User == "" && len(req.Args) > 0 && p.user == req.Args[0])) {
+				p.ctl.Send(&proto.Shutdown{Now: true})
+				n++
+			}
+		}
+		answer(c, admin.Table([]string{"kicked"}, [][]string{{strconv.Itoa(n)}}))
+	case "reload":
+		m.reload()
+		answer(c, admin.Table([]string{"generation"}, [][]string{{strconv.FormatUint(m.gen, 10)}}))
+	case "stop":
+		answer(c, admin.Table([]string{"stopping"}, [][]string{{"yes"}}))
+		m.stopReq <- struct{}{}
+	case "log reopen":
+		if err := m.sink.reopen(); err != nil {
+			answer(c, admin.Errorf("%v", err))
+			return
+		}
+		answer(c, admin.Table(nil, nil))
+	case "stats":
+		count := map[string]int{}
+		for _, p := range m.procs {
+			count[p.role]++
+		}
+		var rows [][]string
+		for role, n := range count {
+			rows = append(rows, []string{role, strconv.Itoa(n), strconv.Itoa(m.restarts[role])})
+		}
+		sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+		answer(c, admin.Table([]string{"role", "processes", "restarts"}, rows))
+	case "user":
+		m.lookupUser(req.User, func(user string, fields []string, err error) {
+			if err != nil {
+				answer(c, admin.Errorf("user %s: %v", req.User, err))
+				return
+			}
+			rows := [][]string{{"user", user}}
+			for _, f := range fields {
+				k, v, _ := strings.Cut(f, "=")
+				rows = append(rows, []string{k, v})
+			}
+			answer(c, admin.Table([]string{"field", "value"}, rows))
+		})
+	}
+}
+
+// lookupUser asks auth's userdb and calls then on the event loop.
+func (m *Master) lookupUser(user string, then func(string, []string, error)) {
+	if m.authc == nil {
+		c, err := masterclient.Dial(m.cfg.RuntimePath("auth-master"))
+		if err != nil {
+			then("", nil, err)
+			return
+		}
+		m.authc = c
+	}
+	authc := m.authc
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		u, fields, err := authc.User(ctx, user, "doveadm")
+		m.events <- func() {
+			if err != nil && !errors.Is(err, masterclient.ErrNotFound) && m.authc == authc {
+				m.authc.Close()
+				m.authc = nil
+			}
+			then(u, fields, err)
+		}
+	}()
+}
+
+// sendAdmin gives an admin command to the user's worker.
+func (m *Master) sendAdmin(w *proc, pu *pendingUser) {
+	w.lastSent++
+	a := *pu.a
+	a.Seq = w.lastSent
+	if err := w.ctl.Send(&a); err != nil {
+		answer(pu.adminConn, admin.Errorf("worker unavailable: %v", err))
+		return
+	}
+	if w.admins == nil {
+		w.admins = map[uint64]net.Conn{}
+	}
+	w.admins[a.Seq] = pu.adminConn
+}
+
+func (m *Master) adminReply(w *proc, r *proto.AdminReply) bool {
+	c, ok := w.admins[r.Seq]
+	if !ok {
+		return false
+	}
+	delete(w.admins, r.Seq)
+	go func() {
+		c.Write(append(r.Response, '\n'))
+		c.Close()
+	}()
+	return true
+}
+
+func (m *Master) failAdmins(w *proc) {
+	for seq, c := range w.admins {
+		delete(w.admins, seq)
+		answer(c, admin.Errorf("the user's worker exited"))
+	}
+}

@@ -117,10 +117,10 @@ type pendingUser struct {
 	a         *proto.Admin   // an admin command
 	client    *os.File       // the client socket, or the message
 	adminConn net.Conn       // where the admin command's answer goes
-	user   string
-	fields []string
-	uid    int
-	gid    int
+	user      string
+	fields    []string
+	uid       int
+	gid       int
 }
 
 // fail answers the process the work came from and drops the work.

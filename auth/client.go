@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -46,10 +47,22 @@ type request struct {
 	info    requestInfo
 
 	// Written by the step goroutine before it finishes; read after.
+	v          *verifier
 	user       string   // normalized user, once known
 	passFields []string // passdb extra fields of the successful passdb
 	nodelay    bool
 	reason     string // passdb reason= for a failure
+	failCode   string // user_disabled or pass_expired from a passdb
+	origUser   string // the login name before a passdb's user= changed it
+	masterUser string // set for a master user login
+	// pendingLogin is the user a master user asked to log in as, until
+	// the exchange succeeds; masterPass is the master passdb's pass.
+	pendingLogin string
+	masterPass   bool
+	anonymous    bool
+	penaltySum   uint32 // checksum of password and user, 0 when none
+	proxyPass    string // the client's password, for a proxy reply only
+	finalData    []byte // success data waiting for the client's empty CONT
 
 	state      int       // guarded by clientConn.mu
 	finishedAt time.Time // guarded by clientConn.mu
@@ -59,6 +72,11 @@ type request struct {
 type requestInfo struct {
 	service, lip, rip, lport, rport, session string
 	secured                                  bool
+	noPenalty, validCert, finalRespOK        bool
+	certUser                                 string
+	// cbind is the TLS channel-binding data by type, from the login
+	// process (cbind_exporter=, cbind_endpoint=; docs/auth.md).
+	cbind map[string][]byte
 }
 
 // clientConn is one auth-client connection
@@ -72,6 +90,10 @@ type clientConn struct {
 	log    *slog.Logger
 
 	wmu sync.Mutex // serializes writes
+
+	// ctx ends when the connection does: penalty waits stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex // guards the fields below
 	pid     uint32     // CPID, 0 until the handshake
@@ -97,6 +119,7 @@ func (s *Server) newClientConn(c io.ReadWriteCloser, login bool) *clientConn {
 		log:    s.log.With("proto", "auth-client", "cuid", cuid),
 		reqs:   map[uint32]*request{},
 	}
+	cc.ctx, cc.cancel = context.WithCancel(s.ctx)
 	s.mu.Lock()
 	s.clients[cc] = struct{}{}
 	s.mu.Unlock()
@@ -117,6 +140,11 @@ func (cc *clientConn) write(lines ...string) {
 func (cc *clientConn) handshake() []string {
 	lines := []string{proto.AuthLine("VERSION", strconv.Itoa(clientMajor), strconv.Itoa(clientMinor))}
 	for _, m := range cc.s.mechs {
+		if m.ChannelBinding() && !cc.login {
+			// Only cote's login processes pass channel-binding
+			// data; Postfix and others must not see -PLUS.
+			continue
+		}
 		lines = append(lines, proto.AuthLine(append([]string{"MECH", m.Name}, m.Flags...)...))
 	}
 	return append(lines,
@@ -161,6 +189,7 @@ func readLine(r *bufio.Reader) (string, error) {
 // shutdown forgets the connection's requests and its CPID.
 func (cc *clientConn) shutdown() {
 	cc.c.Close()
+	cc.cancel()
 	cc.mu.Lock()
 	cc.closing = true
 	pid := cc.pid
@@ -299,6 +328,27 @@ func (cc *clientConn) handleAuth(f []string) error {
 			req.info.session = v
 		case "secured":
 			req.info.secured = true
+		case "no-penalty":
+			req.info.noPenalty = true
+		case "valid-client-cert":
+			req.info.validCert = true
+		case "cert_username":
+			req.info.certUser = v
+		case "final-resp-ok":
+			req.info.finalRespOK = true
+		case "cbind_exporter", "cbind_endpoint":
+			data, derr := base64.StdEncoding.DecodeString(v)
+			if derr != nil || len(data) == 0 || len(data) > 128 {
+				return protocolError("AUTH: bad " + k)
+			}
+			if req.info.cbind == nil {
+				req.info.cbind = map[string][]byte{}
+			}
+			typ := mech.CBTLSExporter
+			if k == "cbind_endpoint" {
+				typ = mech.CBTLSServerEndPoint
+			}
+			req.info.cbind[typ] = data
 		case "resp":
 			if i != len(f[3:])-1 {
 				return protocolError("AUTH: resp= must be the last parameter")
@@ -329,7 +379,7 @@ func (cc *clientConn) handleAuth(f []string) error {
 
 	var m *mech.Mechanism
 	for i := range cc.s.mechs {
-		if cc.s.mechs[i].Name == req.mech {
+		if cc.s.mechs[i].Name == req.mech && (cc.login || !cc.s.mechs[i].ChannelBinding()) {
 			m = &cc.s.mechs[i]
 		}
 	}
@@ -345,13 +395,21 @@ func (cc *clientConn) handleAuth(f []string) error {
 		cc.fail(req, "invalid_base64", "Invalid base64 data in initial response")
 		return nil
 	}
-	req.sess = m.New(&verifier{cc: cc, req: req})
+	req.v = &verifier{cc: cc, req: req}
+	req.sess = m.New(req.v)
 	if !hasResp {
 		resp = nil
 	} else if resp == nil {
 		resp = []byte{}
 	}
-	cc.step(req, resp)
+	var wait time.Duration
+	if !req.info.noPenalty {
+		wait = cc.s.penalty.Delay(req.info.rip)
+	}
+	if wait > 0 {
+		cc.log.Info("delaying request for the address's failed logins", "id", id, "rip", req.info.rip, "delay", wait)
+	}
+	cc.stepAfter(req, resp, wait)
 	return nil
 }
 
@@ -392,6 +450,16 @@ func (cc *clientConn) handleCont(f []string) error {
 		cc.fail(req, "invalid_base64", "Invalid base64 data in continued response")
 		return nil
 	}
+	if req.finalData != nil {
+		// The client acknowledged the success data (RFC 4422
+		// section 5): anything but an empty response fails.
+		if len(data) != 0 {
+			cc.fail(req, "", "")
+			return nil
+		}
+		cc.succeed(req, nil)
+		return nil
+	}
 	cc.step(req, data)
 	return nil
 }
@@ -412,11 +480,26 @@ func (cc *clientConn) handleCancel(f []string) error {
 }
 
 // step runs one mechanism step without blocking the connection's reader.
-func (cc *clientConn) step(req *request, resp []byte) {
+func (cc *clientConn) step(req *request, resp []byte) { cc.stepAfter(req, resp, 0) }
+
+// stepAfter runs the step after wait (the address's penalty).
+func (cc *clientConn) stepAfter(req *request, resp []byte, wait time.Duration) {
 	cc.steps.Add(1)
 	go func() {
 		defer cc.steps.Done()
-		chal, done, err := req.sess.Step(cc.s.ctx, resp)
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-cc.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		chal, done, err := req.sess.Step(cc.ctx, resp)
+		if done && err == nil {
+			err = req.v.finish(cc.ctx)
+		}
 		if !done {
 			cc.mu.Lock()
 			live := !cc.closing && cc.reqs[req.id] == req
@@ -430,7 +513,7 @@ func (cc *clientConn) step(req *request, resp []byte) {
 			return
 		}
 		if err == nil {
-			cc.succeed(req)
+			cc.succeed(req, chal)
 			return
 		}
 		var f *mech.Failure
@@ -443,23 +526,63 @@ func (cc *clientConn) step(req *request, resp []byte) {
 	}()
 }
 
-// succeed sends OK; on a login connection the request stays for REQUEST.
-func (cc *clientConn) succeed(req *request) {
+// succeed sends OK; on a login connection the request stays for
+// REQUEST, unless the reply forbids a local login (nologin, proxy).
+// final is the mechanism's success data: it goes in the OK (resp=) when
+// the client said final-resp-ok, else in a CONT the client answers
+// empty first.
+func (cc *clientConn) succeed(req *request, final []byte) {
+	id := strconv.FormatUint(uint64(req.id), 10)
+	if final != nil && !req.info.finalRespOK {
+		cc.mu.Lock()
+		live := !cc.closing && cc.reqs[req.id] == req
+		if live {
+			req.finalData = final
+			req.state = stateWaitCont
+		}
+		cc.mu.Unlock()
+		if live {
+			cc.write(proto.AuthLine("CONT", id, base64.StdEncoding.EncodeToString(final)))
+		}
+		return
+	}
+	noLocal := hasField(req.passFields, "nologin") || hasField(req.passFields, "proxy")
 	cc.mu.Lock()
 	if cc.closing || cc.reqs[req.id] != req {
 		cc.mu.Unlock()
 		return
 	}
-	if cc.login {
+	if cc.login && !noLocal {
 		req.state = stateDone
 		req.finishedAt = cc.s.now()
 	} else {
 		delete(cc.reqs, req.id)
 	}
 	cc.mu.Unlock()
-	fields := []string{"OK", strconv.FormatUint(uint64(req.id), 10), "user=" + req.user}
+	if !req.info.noPenalty {
+		cc.s.penalty.Success(req.info.rip)
+	}
+	fields := []string{"OK", id, "user=" + req.user}
+	if req.origUser != "" {
+		fields = append(fields, "original_user="+req.origUser)
+	}
+	if req.masterUser != "" {
+		fields = append(fields, "auth_user="+req.masterUser)
+	}
+	if req.anonymous {
+		fields = append(fields, "anonymous")
+	}
 	fields = append(fields, visibleFields(req.passFields)...)
-	cc.log.Info("login ok", "id", req.id, "user", req.user, "mech", req.mech, "service", req.info.service, "rip", req.info.rip)
+	if noLocal && req.reason != "" && !hasField(req.passFields, "reason") {
+		fields = append(fields, "reason="+req.reason)
+	}
+	if req.proxyPass != "" {
+		fields = append(fields, "pass="+req.proxyPass)
+	}
+	if final != nil {
+		fields = append(fields, "resp="+base64.StdEncoding.EncodeToString(final))
+	}
+	cc.log.Info("login ok", "id", req.id, "user", req.user, "master_user", req.masterUser, "mech", req.mech, "service", req.info.service, "rip", req.info.rip, "nologin", noLocal)
 	cc.write(proto.AuthLine(fields...))
 }
 
@@ -470,7 +593,8 @@ func visibleFields(fields []string) []string {
 	for _, f := range fields {
 		k, _, _ := cutParam(f)
 		switch {
-		case k == "nodelay" || k == "nopassword" || k == "user" || k == "password" || k == "reason":
+		case k == "nodelay" || k == "nopassword" || k == "user" || k == "password" || k == "allow_nets" || k == "code":
+		case k == "reason" && !hasField(fields, "nologin") && !hasField(fields, "proxy"):
 		case len(k) >= 7 && k[:7] == "userdb_":
 		default:
 			out = append(out, f)
@@ -489,6 +613,9 @@ func (cc *clientConn) fail(req *request, code, reason string) {
 	}
 	delete(cc.reqs, req.id)
 	cc.mu.Unlock()
+	if code != mech.CodeTempFail && !req.info.noPenalty {
+		cc.s.penalty.Failure(req.info.rip, req.penaltySum)
+	}
 	fields := []string{"FAIL", strconv.FormatUint(uint64(req.id), 10)}
 	if req.user != "" {
 		fields = append(fields, "user="+req.user)
@@ -500,9 +627,9 @@ func (cc *clientConn) fail(req *request, code, reason string) {
 		fields = append(fields, "code="+code)
 	}
 	if req.reason != "" {
-		reason = req.reason
-	}
-	if reason != "" && code != "" {
+		// A passdb's reason= is meant for the user.
+		fields = append(fields, "reason="+req.reason)
+	} else if reason != "" && code != "" {
 		fields = append(fields, "reason="+reason)
 	}
 	cc.log.Info("login failed", "id", req.id, "user", req.user, "mech", req.mech, "service", req.info.service, "rip", req.info.rip, "code", code)

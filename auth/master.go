@@ -155,8 +155,15 @@ func (mc *masterConn) handleLine(line string, versioned *bool) error {
 		if mc.userdbOnly {
 			return protocolError("CACHE-FLUSH is not allowed on a userdb socket")
 		}
-		// There is no auth cache yet: nothing to flush.
-		mc.write("OK", f[1], "0")
+		users := f[2:]
+		for i, u := range users {
+			if n, ok := mc.s.normalizeUser(u, varexpand.Values{}); ok {
+				users[i] = n
+			}
+		}
+		n := mc.s.cache.flush(users)
+		mc.log.Info("auth cache flushed", "entries", n, "users", len(users))
+		mc.write("OK", f[1], strconv.Itoa(n))
 		return nil
 	default:
 		return protocolError("unknown command " + safeName(f[0]))
@@ -214,6 +221,9 @@ func (mc *masterConn) request(id uint32, pidStr, authIDStr, cookie string) {
 	}
 	fields := append([]string{"USER", sid, req.user}, r.Fields...)
 	fields = append(fields, "auth_mech="+req.mech)
+	if req.masterUser != "" {
+		fields = append(fields, "master_user="+req.masterUser, "auth_user="+req.masterUser)
+	}
 	mc.log.Info("login redeemed", "user", req.user, "client_pid", pid, "auth_id", authID)
 	mc.write(fields...)
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -18,8 +19,12 @@ import (
 	"sync"
 	"time"
 
+	"cote/auth/ldap"
 	"cote/auth/mech"
+	"cote/auth/oauth2"
+	"cote/auth/pam"
 	"cote/auth/passdb"
+	"cote/auth/sql"
 	"cote/auth/userdb"
 	"cote/auth/varexpand"
 )
@@ -29,8 +34,19 @@ var ErrServerClosed = errors.New("auth: server closed")
 
 // DBConfig configures one passdb or userdb.
 type DBConfig struct {
-	Driver string // passdb: passwd-file; userdb: passwd-file, static
+	Driver string // passdb: passwd-file, ldap, sql; userdb: passwd-file, static, ldap, sql
 	Args   string
+	// Skip, ResultSuccess, ResultFailure and ResultInternalfail are
+	// Dovecot's skip and result_* settings; "" is the default.
+	Skip                                             string
+	ResultSuccess, ResultFailure, ResultInternalfail string
+	// DefaultFields and OverrideFields are space-separated key=value
+	// templates.
+	DefaultFields, OverrideFields string
+	// Master marks a master passdb (master = yes): it checks master
+	// users' passwords; with Pass (pass = yes) the user logged in as
+	// must also be in a normal passdb. See verifier.go.
+	Master, Pass bool
 }
 
 // Options configure a Server.
@@ -48,6 +64,24 @@ type Options struct {
 	UsernameChars string
 	Log           *slog.Logger
 	Now           func() time.Time
+
+	// The rest is in verifier.go, cache.go and penalty.go; defaults
+	// in setExtraDefaults.
+
+	// MasterUserSeparator is auth_master_user_separator ("*": log in
+	// as user*master with the master's password).
+	MasterUserSeparator string
+	// DefaultRealm is auth_default_realm, appended as @realm to a
+	// login name without one. Realms is auth_realms, kept for the
+	// mechanisms that announce realms (cote has none yet).
+	DefaultRealm string
+	Realms       []string
+	// AnonymousUsername is auth_anonymous_username; default anonymous.
+	AnonymousUsername string
+	// CacheSize is auth_cache_size in bytes; 0 disables the cache.
+	// CacheTTL and CacheNegativeTTL default to an hour.
+	CacheSize                  int64
+	CacheTTL, CacheNegativeTTL time.Duration
 }
 
 // Defaults as in Dovecot 2.3.
@@ -76,20 +110,26 @@ type userLister interface {
 
 // Server is the auth service.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
-	passdbs  []passdbDriver
-	userdbs  []userdbDriver
-	mechs    []mech.Mechanism
-	chars    *[256]bool // allowed username bytes; nil allows all
-	pid      int
-	delay    *delayQueue
-	timeout  time.Duration
-	ctx      context.Context
-	cancel   context.CancelFunc
-	peerUID  func(net.Conn) (uint32, bool)
-	randRead func([]byte) (int, error)
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	passdbs []passdbDriver
+	userdbs []userdbDriver
+	// passRules and userRules are the skip and result_* settings of
+	// passdbs and userdbs, index for index.
+	passRules, userRules []dbRules
+	mechs                []mech.Mechanism
+	chars                *[256]bool // allowed username bytes; nil allows all
+	pid                  int
+	delay                *delayQueue
+	timeout              time.Duration
+	ctx                  context.Context
+	cancel               context.CancelFunc
+	peerUID              func(net.Conn) (uint32, bool)
+	randRead             func([]byte) (int, error)
+	masters              []masterPassdb // master = yes passdbs
+	cache                *passCache     // nil when auth_cache_size is 0
+	penalty              *penaltyTable
 
 	mu        sync.Mutex // guards the fields below
 	closed    bool
@@ -125,6 +165,7 @@ func New(o Options) (*Server, error) {
 	if err := varexpand.Check(o.UsernameFormat); err != nil {
 		return nil, fmt.Errorf("auth_username_format: %w", err)
 	}
+	setExtraDefaults(&o)
 	s := &Server{
 		opts:      o,
 		log:       o.Log,
@@ -138,6 +179,8 @@ func New(o Options) (*Server, error) {
 		conns:     map[net.Conn]struct{}{},
 		logins:    map[uint32]*clientConn{},
 		clients:   map[*clientConn]struct{}{},
+		cache:     newPassCache(o.CacheSize, o.CacheTTL, o.CacheNegativeTTL, o.Now),
+		penalty:   newPenaltyTable(o.Now),
 	}
 	for _, name := range o.Mechanisms {
 		m, ok := mech.Lookup(name)
@@ -158,13 +201,27 @@ func New(o Options) (*Server, error) {
 		switch c.Driver {
 		case "passwd-file":
 			d, err = passdb.OpenPasswdFile(c.Args, o.Log)
+		case "ldap":
+			d, err = ldap.OpenPassDB(c.Args, o.Log)
+		case "sql":
+			d, err = sql.Open(c.Args, o.Log)
+		case "pam":
+			d, err = pam.Open(c.Args, o.Log)
+		case "oauth2":
+			d, err = oauth2.Open(c.Args, o.Log)
 		default:
 			err = errors.New("unknown driver")
 		}
+		var rules dbRules
+		if err == nil {
+			s.passdbs = append(s.passdbs, s.wrapPassdb(d, len(s.passdbs)+1))
+			rules, err = parseRules(c, false)
+		}
 		if err != nil {
+			s.closeDBs()
 			return nil, fmt.Errorf("passdb %s (args %q): %w", c.Driver, c.Args, err)
 		}
-		s.passdbs = append(s.passdbs, d)
+		s.passRules = append(s.passRules, rules)
 	}
 	for _, c := range o.Userdbs {
 		var d userdbDriver
@@ -174,19 +231,45 @@ func New(o Options) (*Server, error) {
 			d, err = userdb.OpenPasswdFile(c.Args, o.Log)
 		case "static":
 			d, err = userdb.OpenStatic(c.Args)
+		case "ldap":
+			d, err = ldap.OpenUserDB(c.Args, o.Log)
+		case "sql":
+			d, err = sql.OpenUserDB(c.Args, o.Log)
 		default:
 			err = errors.New("unknown driver")
 		}
+		var rules dbRules
+		if err == nil {
+			s.userdbs = append(s.userdbs, d)
+			rules, err = parseRules(c, true)
+		}
 		if err != nil {
+			s.closeDBs()
 			return nil, fmt.Errorf("userdb %s (args %q): %w", c.Driver, c.Args, err)
 		}
-		s.userdbs = append(s.userdbs, d)
+		s.userRules = append(s.userRules, rules)
 	}
+	s.splitMasters()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.delay = newDelayQueue(o.FailureDelay, o.Now)
 	s.wg.Add(1)
 	go s.janitor(10 * time.Second)
 	return s, nil
+}
+
+// closeDBs releases the drivers that hold connections (LDAP, SQL).
+func (s *Server) closeDBs() {
+	s.closeMasters()
+	for _, d := range s.passdbs {
+		if c, ok := d.(io.Closer); ok {
+			c.Close()
+		}
+	}
+	for _, d := range s.userdbs {
+		if c, ok := d.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 // janitor expires old requests until the server closes.
@@ -252,6 +335,9 @@ func parseChars(spec string) *[256]bool {
 func (s *Server) normalizeUser(user string, v varexpand.Values) (string, bool) {
 	if user == "" {
 		return "", false
+	}
+	if s.opts.DefaultRealm != "" && !strings.Contains(user, "@") {
+		user += "@" + s.opts.DefaultRealm
 	}
 	if s.chars != nil {
 		for i := 0; i < len(user); i++ {
@@ -366,5 +452,6 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	s.delay.close()
+	s.closeDBs()
 	return nil
 }

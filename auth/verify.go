@@ -27,51 +27,39 @@ func (v *verifier) values() varexpand.Values {
 	return varexpand.Values{Service: i.service, LocalIP: i.lip, RemoteIP: i.rip}
 }
 
-// VerifyPlain checks the password against the passdbs in order: the first
-// that accepts wins; an unknown user or a wrong password moves on to the
-// next (Dovecot's default result_failure=continue).
-func (v *verifier) VerifyPlain(ctx context.Context, authcid, password string) error {
+// VerifyPlain checks the password against the passdb chain (chain.go);
+// a master user (authzid, or "user*master") against the master passdbs.
+func (v *verifier) VerifyPlain(ctx context.Context, id mech.Identity, password string) error {
+	login, master, err := v.resolve(id)
+	if err != nil {
+		return err
+	}
 	s := v.cc.s
-	user, ok := s.normalizeUser(authcid, v.values())
-	if !ok {
-		v.cc.log.Info("username refused by auth_username_chars or format", "id", v.req.id)
-		return &mech.Failure{Reason: "Invalid username"}
+	user := login
+	if master != "" {
+		user = master
 	}
 	v.req.user = user
+	v.req.penaltySum = penaltyChecksum(password, user)
+	if master != "" && len(s.masters) > 0 {
+		return v.verifyMaster(ctx, login, master, password)
+	}
 	vals := v.values()
 	vals.User = user
-	temp := false
-	for _, db := range s.passdbs {
-		r, err := db.Lookup(ctx, vals)
-		if errors.Is(err, passdb.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			v.cc.log.Error("passdb lookup failed", "user", user, "err", err)
-			temp = true
-			continue
-		}
-		fields := r.Fields
-		if hasField(fields, "nodelay") {
-			v.req.nodelay = true
-		}
-		if reason, ok := fieldValue(fields, "reason"); ok {
-			v.req.reason = reason
-		}
-		if !checkPassword(v.cc, user, r, password) {
-			continue
-		}
-		if u, ok := fieldValue(fields, "user"); ok && u != "" {
-			v.req.user = u
-		}
-		v.req.passFields = fields
-		v.req.reason = ""
-		return nil
-	}
-	if temp {
+	pc := s.runPassdbs(ctx, vals, password, func(r passdb.Result) bool { return checkPassword(v.cc, user, r, password) })
+	switch pc.Outcome {
+	case outInternal:
 		return errTemporary
+	case outFail:
+		v.noteFields(pc.FailFields)
+		return &mech.Failure{Code: v.req.failCode}
 	}
-	return &mech.Failure{}
+	v.noteFields(pc.Result.Fields)
+	if master != "" {
+		// Without master passdbs only the user itself may be asked for.
+		return errAuthzDenied
+	}
+	return v.accept(pc.Result.Fields, password)
 }
 
 // checkPassword verifies one passdb entry; it logs why it refused, never
@@ -107,33 +95,16 @@ func fieldValue(fields []string, key string) (string, bool) {
 	return "", false
 }
 
-// lookupUser runs the userdbs in order; the first that knows the user
-// wins. A static userdb without allow_all_users only answers for users a
-// passdb knows, unless checkPassdb is false (the login was just
-// authenticated).
+// lookupUser runs the userdbs in order under their skip and result_*
+// rules (chain.go); by default the first that knows the user wins. A
+// static userdb without allow_all_users only answers for users a passdb
+// knows, unless checkPassdb is false (the login was just authenticated).
 func (s *Server) lookupUser(ctx context.Context, v varexpand.Values, checkPassdb bool) (userdb.Result, error) {
-	temp := false
-	for _, db := range s.userdbs {
-		if st, ok := db.(*userdb.Static); ok && checkPassdb && !st.AllowAllUsers {
-			if _, err := s.lookupPass(ctx, v); err != nil {
-				if !errors.Is(err, passdb.ErrNotFound) {
-					temp = true
-				}
-				continue
-			}
-		}
-		r, err := db.Lookup(ctx, v)
-		if errors.Is(err, userdb.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			s.log.Error("userdb lookup failed", "user", v.User, "err", err)
-			temp = true
-			continue
-		}
+	r, o := s.runUserdbs(ctx, v, checkPassdb)
+	switch o {
+	case outOK:
 		return r, nil
-	}
-	if temp {
+	case outInternal:
 		return userdb.Result{}, errTemporary
 	}
 	return userdb.Result{}, userdb.ErrNotFound
@@ -141,20 +112,11 @@ func (s *Server) lookupUser(ctx context.Context, v varexpand.Values, checkPassdb
 
 // lookupPass finds the user in the passdbs without checking a password.
 func (s *Server) lookupPass(ctx context.Context, v varexpand.Values) (passdb.Result, error) {
-	temp := false
-	for _, db := range s.passdbs {
-		r, err := db.Lookup(ctx, v)
-		if errors.Is(err, passdb.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			s.log.Error("passdb lookup failed", "user", v.User, "err", err)
-			temp = true
-			continue
-		}
-		return r, nil
-	}
-	if temp {
+	pc := s.runPassdbs(ctx, v, "", nil)
+	switch pc.Outcome {
+	case outOK:
+		return pc.Result, nil
+	case outInternal:
 		return passdb.Result{}, errTemporary
 	}
 	return passdb.Result{}, passdb.ErrNotFound

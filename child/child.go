@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"cote/config"
+	"cote/metrics"
 	"cote/privsep"
 	"cote/proto"
 )
@@ -41,6 +42,9 @@ type Process struct {
 	// Done is closed when the master is gone (EOF on the master-dead
 	// pipe). The process must then stop at once.
 	Done <-chan struct{}
+	// Metrics is the process's registry; its snapshot goes to the master
+	// every few seconds while metrics_listen is set.
+	Metrics *metrics.Registry
 }
 
 // ErrNotFromMaster is returned when a role is run by hand.
@@ -85,8 +89,36 @@ func Start(role string) (*Process, error) {
 		return nil, err
 	}
 	p.Done = watchMaster()
+	if p.Config.MetricsListen != "" {
+		p.Metrics = metrics.NewRegistry()
+		go p.reportMetrics()
+	}
 	return p, nil
 }
+
+// reportMetrics sends the registry's snapshot to the master periodically.
+func (p *Process) reportMetrics() {
+	t := time.NewTicker(metricsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.Done:
+			return
+		case <-t.C:
+			b := p.Metrics.Snapshot().Encode()
+			if len(b) > proto.MaxPacket-16 {
+				p.Log.Warn("metrics snapshot too large to send", "bytes", len(b))
+				continue
+			}
+			if err := p.Ctl.Send(&proto.Metrics{Snapshot: b}); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// metricsInterval is how often children report metrics.
+const metricsInterval = 2 * time.Second
 
 func logLevel(s *config.Settings) slog.Level {
 	if s != nil && (s.MailDebug || s.AuthDebug) {

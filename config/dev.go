@@ -40,6 +40,7 @@ func DevText(dir string, ids DevIDs) string {
 	kv(0, "base_dir", p("run"))
 	kv(0, "state_dir", p("state"))
 	kv(0, "log_path", "/dev/stderr")
+	kv(0, "metrics_listen", "127.0.0.1:10090")
 	kv(0, "ssl", "yes")
 	fmt.Fprintf(&b, "ssl_cert = <%s\nssl_key = <%s\n", p("ssl", "cert.pem"), p("ssl", "key.pem"))
 	kv(0, "mail_location", "maildir:~/Maildir")

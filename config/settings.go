@@ -155,6 +155,7 @@ type Settings struct {
 
 	// Logging.
 	LogPath        string `cote:"log_path"`
+	MetricsListen  string `cote:"metrics_listen"`
 	InfoLogPath    string `cote:"info_log_path"`
 	DebugLogPath   string `cote:"debug_log_path"`
 	LogTimestamp   string `cote:"log_timestamp"`

@@ -254,6 +254,7 @@ func globalTable() []info {
 
 		// Logging.
 		{"log_path", "syslog", "", "Where to log: `syslog`, a file path, or /dev/stderr."},
+		{"metrics_listen", "", "", "Address (host:port) where the master serves Prometheus metrics of every process at /metrics. Empty: off. Keep it on loopback or a management network: the metrics name users."},
 		{"info_log_path", "", "", "Separate file for info messages. Empty: log_path."},
 		{"debug_log_path", "", "", "Separate file for debug messages. Empty: info_log_path."},
 		{"log_timestamp", "%b %d %H:%M:%S ", "", "strftime prefix of lines logged to files."},

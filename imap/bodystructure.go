@@ -6,7 +6,8 @@ import (
 )
 
 // writeBodyStructure writes BODYSTRUCTURE (ext true) or BODY (RFC 3501
-// section 7.4.2, section 9 "body").
+// section 7.4.2, section 9 "body"). raw may be nil when p came from the
+// store's cache.
 func writeBodyStructure(e *enc, raw []byte, p *part, ext bool) {
 	if p.isMultipart() {
 		e.open()
@@ -32,7 +33,6 @@ func writeBodyStructure(e *enc, raw []byte, p *part, ext bool) {
 		e.close()
 		return
 	}
-	body := raw[p.bodyStart:p.end]
 	e.open().str(p.typ).sp().str(p.sub).sp()
 	writeParams(e, p.params)
 	id, hasID := p.get("Content-ID")
@@ -43,16 +43,16 @@ func writeBodyStructure(e *enc, raw []byte, p *part, ext bool) {
 	} else {
 		e.str("7bit")
 	}
-	e.sp().num(uint32(len(body)))
+	e.sp().num(uint32(p.end - p.bodyStart))
 	switch {
 	case p.isMessage():
 		e.sp()
 		writeEnvelope(e, p.msg)
 		e.sp()
 		writeBodyStructure(e, raw, p.msg, ext)
-		e.sp().num(countLines(body))
+		e.sp().num(p.lineCount(raw))
 	case p.isType("text", ""):
-		e.sp().num(countLines(body))
+		e.sp().num(p.lineCount(raw))
 	}
 	if ext {
 		md5, hasMD5 := p.get("Content-MD5")

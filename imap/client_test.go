@@ -48,7 +48,7 @@ func dialClient(t *testing.T, st storage.Store, h *imapclient.UnilateralDataHand
 			leftover, _ = br.Peek(n)
 		}
 		done <- Serve(ctx, conn, Options{Store: st, User: "u", Tag: tag, Leftover: leftover,
-			Log: slog.New(slog.DiscardHandler)})
+			Log: slog.New(slog.DiscardHandler), NoAutoMailboxes: true})
 	}()
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

@@ -9,7 +9,8 @@ import (
 	"cote/storage"
 )
 
-// fetchKind is a FETCH data item (RFC 3501 section 6.4.5).
+// fetchKind is a FETCH data item (RFC 9051 section 6.4.5, RFC 3501
+// section 6.4.5).
 type fetchKind int
 
 const (
@@ -17,6 +18,8 @@ const (
 	fetchUID
 	fetchInternalDate
 	fetchSize
+	fetchModSeq   // RFC 7162 section 3.1.4.1
+	fetchSaveDate // RFC 8514 section 4
 	fetchEnvelope
 	fetchBodyStructure
 	fetchBody // BODY without a section: BODYSTRUCTURE without extension data
@@ -24,6 +27,9 @@ const (
 	fetchRFC822
 	fetchRFC822Header
 	fetchRFC822Text
+	fetchBinary     // RFC 3516 section 4.2
+	fetchBinarySize // RFC 3516 section 4.2
+	fetchPreview    // RFC 8970 section 3
 )
 
 type fetchItem struct {
@@ -32,11 +38,11 @@ type fetchItem struct {
 	peek bool
 }
 
-// setsSeen reports items that set \Seen when fetched (RFC 3501 section
+// setsSeen reports items that set \Seen when fetched (RFC 9051 section
 // 6.4.5).
 func (it fetchItem) setsSeen() bool {
 	switch it.kind {
-	case fetchSection:
+	case fetchSection, fetchBinary:
 		return !it.peek
 	case fetchRFC822, fetchRFC822Text:
 		return true
@@ -44,12 +50,26 @@ func (it fetchItem) setsSeen() bool {
 	return false
 }
 
-func (it fetchItem) needsContent() bool {
+// Content an item needs.
+const (
+	needNone      = iota // the message's metadata
+	needStructure        // the MIME structure and cached header fields
+	needRaw              // the message's bytes
+)
+
+func (it fetchItem) needs() int {
 	switch it.kind {
-	case fetchFlags, fetchUID, fetchInternalDate, fetchSize:
-		return false
+	case fetchFlags, fetchUID, fetchInternalDate, fetchSize, fetchModSeq, fetchSaveDate:
+		return needNone
+	case fetchEnvelope, fetchBodyStructure, fetchBody:
+		return needStructure
+	case fetchSection:
+		if it.sec.specifier == "HEADER.FIELDS" && len(it.sec.path) == 0 &&
+			!slices.ContainsFunc(it.sec.fields, func(f string) bool { return !storage.CachedField(f) }) {
+			return needStructure
+		}
 	}
-	return true
+	return needRaw
 }
 
 // parseFetchItems parses the macro, the item or the item list.
@@ -64,7 +84,7 @@ func parseFetchItems(p *parser) []fetchItem {
 
 func parseFetchItem(p *parser) []fetchItem {
 	name := strings.ToUpper(p.takeWhile(func(c byte) bool {
-		return isDigit(c) || c == '.' || (c|0x20 >= 'a' && c|0x20 <= 'z')
+		return isDigit(c) || c == '.' || c == '-' || (c|0x20 >= 'a' && c|0x20 <= 'z')
 	}))
 	if p.err != nil {
 		return nil
@@ -85,6 +105,10 @@ func parseFetchItem(p *parser) []fetchItem {
 		return item(fetchInternalDate)
 	case "RFC822.SIZE":
 		return item(fetchSize)
+	case "MODSEQ":
+		return item(fetchModSeq)
+	case "SAVEDATE":
+		return item(fetchSaveDate)
 	case "ENVELOPE":
 		return item(fetchEnvelope)
 	case "BODYSTRUCTURE":
@@ -95,6 +119,19 @@ func parseFetchItem(p *parser) []fetchItem {
 		return item(fetchRFC822Header)
 	case "RFC822.TEXT":
 		return item(fetchRFC822Text)
+	case "PREVIEW":
+		// RFC 8970 section 3: an optional (LAZY) modifier; the preview
+		// is always computed.
+		if p.peek() == ' ' && p.pos+1 < len(p.b) && p.b[p.pos+1] == '(' &&
+			len(p.b)-p.pos >= 7 && strings.EqualFold(string(p.b[p.pos+2:min(len(p.b), p.pos+6)]), "LAZY") {
+			p.sp()
+			p.list(func() {
+				if !strings.EqualFold(p.atom(), "LAZY") {
+					p.fail("unknown PREVIEW modifier")
+				}
+			})
+		}
+		return item(fetchPreview)
 	case "BODY", "BODY.PEEK":
 		if !p.tryByte('[') {
 			if name == "BODY.PEEK" {
@@ -103,40 +140,81 @@ func parseFetchItem(p *parser) []fetchItem {
 			return item(fetchBody)
 		}
 		return []fetchItem{{kind: fetchSection, sec: p.section(), peek: name == "BODY.PEEK"}}
+	case "BINARY", "BINARY.PEEK", "BINARY.SIZE":
+		if !p.tryByte('[') {
+			p.fail("%s needs a section", name)
+			return nil
+		}
+		it := fetchItem{kind: fetchBinary, sec: p.binarySection(), peek: name == "BINARY.PEEK"}
+		if name == "BINARY.SIZE" {
+			it.kind = fetchBinarySize
+			if it.sec.partial {
+				p.fail("BINARY.SIZE takes no partial")
+			}
+		}
+		return []fetchItem{it}
 	}
 	p.fail("unknown FETCH item %q", truncate(name, 20))
 	return nil
 }
 
-// cmdFetch: FETCH and UID FETCH, RFC 3501 sections 6.4.5 and 6.4.8.
+// cmdFetch: FETCH and UID FETCH, RFC 9051 sections 6.4.5 and 6.4.9, with
+// CHANGEDSINCE and VANISHED (RFC 7162 sections 3.1.4.1 and 3.2.6).
 func (s *session) cmdFetch(c *command) error {
 	p := c.p
 	p.sp()
 	set := p.seqSet()
 	p.sp()
 	items := parseFetchItems(p)
+	var mods fetchModifiers
+	if p.trySP() {
+		mods = parseFetchModifiers(p)
+	}
 	p.end()
 	if p.err != nil {
 		return p.err
 	}
-	if c.uid && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.kind == fetchUID }) {
+	if mods.vanished && (!c.uid || !s.mode.qresync || !mods.hasChangedSince) {
+		return errBad("VANISHED needs UID FETCH, QRESYNC enabled and CHANGEDSINCE.")
+	}
+	has := func(k fetchKind) bool {
+		return slices.ContainsFunc(items, func(it fetchItem) bool { return it.kind == k })
+	}
+	if c.uid && !has(fetchUID) {
 		items = append([]fetchItem{{kind: fetchUID}}, items...)
+	}
+	if mods.hasChangedSince && !has(fetchModSeq) {
+		items = append(items, fetchItem{kind: fetchModSeq})
+	}
+	if has(fetchModSeq) {
+		s.enableCondstore()
 	}
 	idx, err := s.view.resolve(set, c.uid)
 	if err != nil {
 		return err
 	}
+	if mods.vanished {
+		if err := s.sendVanishedEarlier(set, mods.changedSince); err != nil {
+			return err
+		}
+	}
+	if mods.hasChangedSince {
+		idx = slices.DeleteFunc(idx, func(i int) bool { return s.view.msgs[i].ModSeq <= mods.changedSince })
+	}
 	seen, err := s.markSeen(idx, items)
 	if err != nil {
 		return err
 	}
-	needContent := slices.ContainsFunc(items, fetchItem.needsContent)
+	need := needNone
+	for _, it := range items {
+		need = max(need, it.needs())
+	}
 	expunged := false
 	for _, i := range idx {
 		m := s.view.msgs[i]
-		var raw []byte
-		if needContent {
-			raw, err = s.readMessage(m.UID)
+		var mc msgContent
+		if need > needNone {
+			mc, err = s.content(m.UID, need)
 			if errors.Is(err, storage.ErrNoSuchMessage) {
 				expunged = true
 				continue
@@ -145,7 +223,11 @@ func (s *session) cmdFetch(c *command) error {
 				return err
 			}
 		}
-		s.writeEnc(fetchResponse(uint32(i+1), m, raw, items, seen[m.UID]))
+		e, err := s.fetchResponse(uint32(i+1), m, mc, items, seen[m.UID])
+		if err != nil {
+			return err
+		}
+		s.writeEnc(e)
 	}
 	if expunged {
 		// RFC 2180 section 4.1.2.
@@ -193,22 +275,47 @@ func (s *session) readMessage(uid uint32) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(rc, maxFetchMessage))
 }
 
+// msgContent is what FETCH and SEARCH know of a message's content: its
+// MIME structure, and its bytes unless the structure came from the
+// store's cache.
+type msgContent struct {
+	raw  []byte // nil when root came from storage.CacheMailbox
+	root *part
+}
+
+// content returns a message's structure from the store's cache when
+// need allows it and the store has one (storage.CacheMailbox), and
+// otherwise reads and parses the message.
+func (s *session) content(uid uint32, need int) (msgContent, error) {
+	if cm, ok := s.mbox.(storage.CacheMailbox); ok && need == needStructure {
+		c, ok, err := cm.Cached(uid)
+		if err != nil {
+			return msgContent{}, err
+		}
+		if ok {
+			return msgContent{root: partFromCache(&c.Part, false)}, nil
+		}
+	}
+	raw, err := s.readMessage(uid)
+	if err != nil {
+		return msgContent{}, err
+	}
+	return msgContent{raw: raw, root: parseMessage(raw)}, nil
+}
+
 // fetchResponse builds one "* n FETCH (...)" response. flagsChanged adds
 // FLAGS when a fetch set \Seen and FLAGS was not asked for.
-func fetchResponse(seq uint32, m storage.Message, raw []byte, items []fetchItem, flagsChanged bool) *enc {
+func (s *session) fetchResponse(seq uint32, m storage.Message, mc msgContent, items []fetchItem, flagsChanged bool) (*enc, error) {
 	e := untagged().num(seq).raw(" FETCH (")
-	var root *part
-	if raw != nil {
-		root = parseMessage(raw)
-	}
-	wroteFlags := false
+	raw, root := mc.raw, mc.root
+	wroteFlags, wroteModSeq := false, false
 	for i, it := range items {
 		if i > 0 {
 			e.sp()
 		}
 		switch it.kind {
 		case fetchFlags:
-			e.raw("FLAGS ").flags(sessionFlags(m))
+			e.raw("FLAGS ").flags(s.view.flagsOf(m))
 			wroteFlags = true
 		case fetchUID:
 			e.raw("UID ").num(m.UID)
@@ -216,6 +323,16 @@ func fetchResponse(seq uint32, m storage.Message, raw []byte, items []fetchItem,
 			e.raw("INTERNALDATE ").dateTime(m.InternalDate)
 		case fetchSize:
 			e.raw("RFC822.SIZE ").num64(uint64(max(m.Size, 0)))
+		case fetchModSeq:
+			e.raw("MODSEQ (").num64(m.ModSeq).raw(")")
+			wroteModSeq = true
+		case fetchSaveDate:
+			e.raw("SAVEDATE ")
+			if m.SaveDate.IsZero() {
+				e.nil()
+			} else {
+				e.dateTime(m.SaveDate)
+			}
 		case fetchEnvelope:
 			e.raw("ENVELOPE ")
 			writeEnvelope(e, root)
@@ -240,10 +357,20 @@ func fetchResponse(seq uint32, m storage.Message, raw []byte, items []fetchItem,
 			} else {
 				e.nil()
 			}
+		case fetchBinary, fetchBinarySize:
+			if err := writeBinary(e, it, raw, root); err != nil {
+				return nil, err
+			}
+		case fetchPreview:
+			e.raw("PREVIEW ")
+			e.str(preview(raw, root))
 		}
 	}
 	if flagsChanged && !wroteFlags {
-		e.raw(" FLAGS ").flags(sessionFlags(m))
+		e.raw(" FLAGS ").flags(s.view.flagsOf(m))
+		if s.mode.condstore && !wroteModSeq {
+			e.raw(" MODSEQ (").num64(m.ModSeq).raw(")")
+		}
 	}
-	return e.close()
+	return e.close(), nil
 }

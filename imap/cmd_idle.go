@@ -31,8 +31,9 @@ func (s *session) cmdIdle(c *command) error {
 	}
 	done := make(chan lineResult, 1)
 	if !s.armRead(autologoutTimeout) {
+		// Shutdown began while "+ idling" was on its way.
 		c.abort = true
-		return nil
+		return s.bye("Server shutting down.")
 	}
 	s.readers.Add(1)
 	go func() {

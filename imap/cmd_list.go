@@ -15,10 +15,13 @@ type listOptions struct {
 	recursiveMatch bool
 	specialUse     bool // selection SPECIAL-USE
 	retSubscribed  bool
+	retChildren    bool
+	status         []string // RETURN (STATUS (...)), RFC 5819
 }
 
-// cmdList: LIST, RFC 3501 section 6.3.8 with RFC 5258 (LIST-EXTENDED),
-// RFC 3348 (CHILDREN) and RFC 6154 (SPECIAL-USE).
+// cmdList: LIST, RFC 9051 section 6.3.9 with RFC 5258 (LIST-EXTENDED),
+// RFC 3348 (CHILDREN), RFC 6154 (SPECIAL-USE) and RFC 5819
+// (LIST-STATUS).
 func (s *session) cmdList(c *command) error {
 	p := c.p
 	var o listOptions
@@ -56,7 +59,12 @@ func (s *session) cmdList(c *command) error {
 			switch strings.ToUpper(p.atom()) {
 			case "SUBSCRIBED":
 				o.retSubscribed = true
-			case "CHILDREN", "SPECIAL-USE":
+			case "CHILDREN":
+				o.retChildren = true
+			case "SPECIAL-USE":
+			case "STATUS":
+				p.sp()
+				o.status = parseStatusItems(p)
 			default:
 				p.fail("unknown LIST return option")
 			}
@@ -75,7 +83,7 @@ func (s *session) cmdList(c *command) error {
 		if i := strings.IndexRune(ref, s.o.Store.Delimiter()); i >= 0 {
 			root = ref[:i+1]
 		}
-		s.writeEnc(untagged().raw(`LIST (\Noselect) `).str(string(s.o.Store.Delimiter())).sp().mailbox(root))
+		s.writeEnc(untagged().raw(`LIST (\Noselect) `).str(string(s.o.Store.Delimiter())).sp().mailbox(root, s.utf8Names()))
 		return nil
 	}
 	infos, err := s.o.Store.List()
@@ -88,6 +96,14 @@ func (s *session) cmdList(c *command) error {
 	}
 	for _, e := range listEntries(infos, s.o.Store.Delimiter(), res, o) {
 		s.writeListEntry("LIST", e)
+		if len(o.status) > 0 && !slices.Contains(e.attrs, storage.AttrNoselect) &&
+			!slices.Contains(e.attrs, storage.AttrNonExistent) {
+			// RFC 5819 section 2: STATUS after the LIST line; a
+			// mailbox whose status fails is skipped.
+			if st, err := s.statusResponse(e.name, o.status); err == nil {
+				s.writeEnc(st)
+			}
+		}
 	}
 	return nil
 }
@@ -109,7 +125,9 @@ func listEntries(infos []storage.MailboxInfo, delim rune, res []*regexp.Regexp, 
 		exists[mi.Name] = mi
 		for i := strings.LastIndex(mi.Name, d); i > 0; i = strings.LastIndex(mi.Name[:i], d) {
 			parents[mi.Name[:i]] = true
-			if mi.Subscribed {
+			// CHILDINFO is for descendants that are not listed
+			// themselves (RFC 5258 section 3.5).
+			if mi.Subscribed && !matchAny(res, mi.Name) {
 				subscribedBelow[mi.Name[:i]] = true
 			}
 		}
@@ -155,6 +173,14 @@ func listEntries(infos []storage.MailboxInfo, delim rune, res []*regexp.Regexp, 
 			if !(o.recursiveMatch && o.subscribed && subscribedBelow[name]) {
 				continue
 			}
+			// An existing mailbox listed only for CHILDINFO gets
+			// no attributes (as Dovecot; RFC 5258 section 5).
+			if ok && !slices.Contains(e.attrs, storage.AttrNoselect) {
+				e.attrs = []string{}
+				if o.retChildren {
+					e.attrs = append(e.attrs, storage.AttrHasChildren)
+				}
+			}
 			e.childInfo = true
 		} else if !ok && (o.subscribed || o.specialUse) {
 			continue
@@ -192,6 +218,13 @@ func matchAny(res []*regexp.Regexp, name string) bool {
 // case-insensitively (section 5.1).
 func (s *session) patternRegexp(ref, pat string) *regexp.Regexp {
 	d := string(s.o.Store.Delimiter())
+	if !s.utf8Names() {
+		// Patterns are in modified UTF-7 like names (RFC 3501
+		// section 5.1.3); a pattern that does not decode stays.
+		if dec, err := decodeMailboxName(pat); err == nil {
+			pat = dec
+		}
+	}
 	full := pat
 	if ref != "" && !strings.HasPrefix(pat, d) {
 		full = ref + pat
@@ -216,7 +249,7 @@ func (s *session) patternRegexp(ref, pat string) *regexp.Regexp {
 }
 
 func (s *session) writeListEntry(kind string, e listEntry) {
-	out := untagged().raw(kind).sp().flags(e.attrs).sp().str(string(s.o.Store.Delimiter())).sp().mailbox(e.name)
+	out := untagged().raw(kind).sp().flags(e.attrs).sp().str(string(s.o.Store.Delimiter())).sp().mailbox(e.name, s.utf8Names())
 	if e.childInfo {
 		out.raw(` ("CHILDINFO" ("SUBSCRIBED"))`)
 	}

@@ -1,7 +1,10 @@
 package imap
 
 import (
+	"slices"
 	"strings"
+
+	"cote/storage"
 )
 
 // cmdCreate: RFC 3501 section 6.3.3, with RFC 6154 section 3's USE
@@ -24,6 +27,9 @@ func (s *session) cmdCreate(c *command) error {
 	p.end()
 	if p.err != nil {
 		return p.err
+	}
+	if p.badName {
+		return errNo("CANNOT", "Mailbox name is not valid modified UTF-7.")
 	}
 	name = strings.TrimSuffix(name, string(s.o.Store.Delimiter()))
 	if name == "" {
@@ -68,6 +74,9 @@ func (s *session) cmdRename(c *command) error {
 	if p.err != nil {
 		return p.err
 	}
+	if p.badName {
+		return errNo("CANNOT", "Mailbox name is not valid modified UTF-7.")
+	}
 	to = strings.TrimSuffix(to, string(s.o.Store.Delimiter()))
 	if to == "INBOX" {
 		return errNo("ALREADYEXISTS", "Mailbox already exists.")
@@ -88,23 +97,15 @@ func (s *session) cmdSubscribe(c *command) error {
 	return s.o.Store.SetSubscribed(name, c.name == "SUBSCRIBE")
 }
 
-// cmdStatus: RFC 3501 section 6.3.10, with SIZE (RFC 8438) and DELETED
-// (RFC 9051 section 6.3.11).
+// cmdStatus: RFC 9051 section 6.3.11, with SIZE (RFC 8438),
+// HIGHESTMODSEQ (RFC 7162 section 3.1.6), APPENDLIMIT (RFC 7889 section
+// 3.2) and DELETED-STORAGE (RFC 9208 section 4.2.1).
 func (s *session) cmdStatus(c *command) error {
 	p := c.p
 	p.sp()
 	name := normalizeInbox(p.mailbox())
 	p.sp()
-	var items []string
-	p.list(func() {
-		it := strings.ToUpper(p.atom())
-		switch it {
-		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "DELETED":
-			items = append(items, it)
-		default:
-			p.fail("unknown STATUS item %q", truncate(it, 20))
-		}
-	})
+	items := parseStatusItems(p)
 	p.end()
 	if p.err != nil {
 		return p.err
@@ -112,11 +113,37 @@ func (s *session) cmdStatus(c *command) error {
 	if len(items) == 0 {
 		return errBad("STATUS needs at least one item.")
 	}
-	st, err := s.o.Store.Status(name)
+	e, err := s.statusResponse(name, items)
 	if err != nil {
 		return err
 	}
-	out := untagged().raw("STATUS ").mailbox(name).raw(" (")
+	s.writeEnc(e)
+	return nil
+}
+
+// parseStatusItems parses "(" status-att *(SP status-att) ")".
+func parseStatusItems(p *parser) []string {
+	var items []string
+	p.list(func() {
+		it := strings.ToUpper(p.atom())
+		switch it {
+		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "DELETED",
+			"HIGHESTMODSEQ", "APPENDLIMIT", "DELETED-STORAGE":
+			items = append(items, it)
+		default:
+			p.fail("unknown STATUS item %q", truncate(it, 20))
+		}
+	})
+	return items
+}
+
+// statusResponse builds "* STATUS name (...)".
+func (s *session) statusResponse(name string, items []string) (*enc, error) {
+	st, err := s.o.Store.Status(name)
+	if err != nil {
+		return nil, err
+	}
+	out := untagged().raw("STATUS ").mailbox(name, s.utf8Names()).raw(" (")
 	for i, it := range items {
 		if i > 0 {
 			out.sp()
@@ -137,11 +164,42 @@ func (s *session) cmdStatus(c *command) error {
 			out.num64(uint64(max(st.Size, 0)))
 		case "DELETED":
 			out.num(st.Deleted)
+		case "HIGHESTMODSEQ":
+			s.enableCondstore()
+			out.num64(st.HighestModSeq)
+		case "APPENDLIMIT":
+			out.num64(uint64(s.o.MaxLiteral))
+		case "DELETED-STORAGE":
+			n, err := s.deletedStorage(name)
+			if err != nil {
+				return nil, err
+			}
+			out.num64(uint64(n))
 		}
 	}
-	s.writeEnc(out.close())
-	return nil
+	return out.close(), nil
 }
+
+// deletedStorage is the size in KiB of the messages marked \Deleted
+// (RFC 9208 section 4.2.1).
+func (s *session) deletedStorage(name string) (int64, error) {
+	mb, err := s.o.Store.Open(name, true)
+	if err != nil {
+		return 0, err
+	}
+	defer mb.Close()
+	var n int64
+	for _, m := range mb.Messages() {
+		if slices.Contains(m.Flags, storage.FlagDeleted) {
+			n += m.Size
+		}
+	}
+	return (n + 1023) / 1024, nil
+}
+
+// utf8Names reports that mailbox names go as UTF-8 rather than modified
+// UTF-7.
+func (s *session) utf8Names() bool { return s.mode.utf8 || s.mode.rev2 }
 
 // normalizeInbox spells INBOX in upper case however the client wrote it
 // (RFC 3501 section 5.1).

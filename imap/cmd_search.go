@@ -9,15 +9,22 @@ import (
 	"cote/storage"
 )
 
-// searchKey is one node of a SEARCH program (RFC 3501 section 6.4.4).
+// searchKey is one node of a SEARCH program (RFC 9051 section 6.4.4).
 type searchKey struct {
-	op   string // upper-case key name; "SEQ" for a sequence set, "AND" for a list
-	set  seqSet
-	str  string // string argument, or header field name for HEADER
-	str2 string // HEADER's value
-	num  int64
-	date time.Time
-	sub  []*searchKey // AND, NOT (one), OR (two)
+	op     string // upper-case key name; "SEQ" for a sequence set, "AND" for a list
+	set    seqSet
+	str    string // string argument, or header field name for HEADER
+	str2   string // HEADER's value
+	num    int64
+	modseq uint64
+	date   time.Time
+	sub    []*searchKey // AND, NOT (one), OR (two)
+
+	// fts holds the candidates of a BODY or TEXT key from the store's
+	// text index (storage.TextSearchMailbox); ftsExact says they are
+	// exactly the matches. nil: no index, scan.
+	fts      map[uint32]bool
+	ftsExact bool
 }
 
 // maxSearchDepth bounds nesting of NOT, OR and parentheses.
@@ -48,13 +55,13 @@ func parseSearchKey(p *parser, depth int) *searchKey {
 		p.expect(')')
 		return k
 	}
-	if isDigit(c) || c == '*' {
+	if isDigit(c) || c == '*' || c == '$' {
 		return &searchKey{op: "SEQ", set: p.seqSet()}
 	}
 	k := &searchKey{op: strings.ToUpper(p.atom())}
 	switch k.op {
 	case "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN",
-		"UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN":
+		"UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "SAVEDATESUPPORTED":
 	case "BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO":
 		p.sp()
 		k.str = p.astring()
@@ -66,12 +73,32 @@ func parseSearchKey(p *parser, depth int) *searchKey {
 		k.str = p.astring()
 		p.sp()
 		k.str2 = p.astring()
-	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
+	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE",
+		"SAVEDBEFORE", "SAVEDON", "SAVEDSINCE": // RFC 8514 section 5
 		p.sp()
 		k.date = p.date()
 	case "LARGER", "SMALLER":
 		p.sp()
 		k.num = int64(p.number64())
+	case "OLDER", "YOUNGER": // RFC 5032 section 3
+		p.sp()
+		k.num = int64(p.number())
+		if k.num == 0 && p.err == nil {
+			p.fail("interval must be positive")
+		}
+	case "MODSEQ": // RFC 7162 section 3.1.5
+		p.sp()
+		if p.peek() == '"' {
+			p.quoted() // entry-name: per-flag modseqs are not kept
+			p.sp()
+			switch strings.ToLower(p.atom()) {
+			case "priv", "shared", "all":
+			default:
+				p.fail("invalid MODSEQ entry type")
+			}
+			p.sp()
+		}
+		k.modseq = p.number64()
 	case "UID":
 		p.sp()
 		k.set = p.seqSet()
@@ -89,92 +116,171 @@ func parseSearchKey(p *parser, depth int) *searchKey {
 	return k
 }
 
-// cmdSearch: SEARCH and UID SEARCH, RFC 3501 sections 6.4.4 and 6.4.8.
+// parseCharset checks a SEARCH/SORT/THREAD charset (RFC 9051 section
+// 6.4.4: UTF-8 and US-ASCII).
+func parseCharset(cs string) error {
+	if !strings.EqualFold(cs, "UTF-8") && !strings.EqualFold(cs, "US-ASCII") {
+		return errNo("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset.")
+	}
+	return nil
+}
+
+// cmdSearch: SEARCH and UID SEARCH, RFC 9051 sections 6.4.4 and 6.4.9,
+// with ESEARCH (RFC 4731), SEARCHRES (RFC 5182), WITHIN (RFC 5032),
+// SAVEDATE (RFC 8514) and MODSEQ (RFC 7162 section 3.1.5).
 func (s *session) cmdSearch(c *command) error {
 	p := c.p
 	p.sp()
 	if p.err != nil {
 		return p.err
 	}
+	ro := parseReturnOpts(p)
 	save := p.pos
+	var csErr error
 	if strings.EqualFold(p.atom(), "CHARSET") {
 		p.sp()
-		cs := p.astring()
-		if p.err == nil && !strings.EqualFold(cs, "UTF-8") && !strings.EqualFold(cs, "US-ASCII") {
-			return errNo("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset.")
-		}
+		csErr = parseCharset(p.astring())
 		p.sp()
 	} else {
 		p.pos, p.err = save, nil
 	}
 	prog := parseSearchKeys(p, 0)
 	p.end()
+	if ro.save {
+		// RFC 5182 section 2.1: a failed SEARCH empties "$".
+		s.view.saved = nil
+	}
 	if p.err != nil {
 		return p.err
 	}
-	if err := s.checkSearchSets(prog, c.uid); err != nil {
+	if csErr != nil {
+		return csErr
+	}
+	found, modseq, err := s.search(prog)
+	if err != nil {
 		return err
 	}
-	var found []uint32
-	for i := range s.view.msgs {
-		ctx := &searchMsg{s: s, seq: uint32(i + 1), m: s.view.msgs[i]}
-		ok, err := ctx.match(prog)
-		if err != nil {
-			return err
+	s.saveResult(ro, found, false)
+	if ro.given || s.mode.rev2 {
+		if !ro.given {
+			ro.all = true
 		}
-		if ok {
-			if c.uid {
-				found = append(found, ctx.m.UID)
-			} else {
-				found = append(found, ctx.seq)
-			}
-		}
+		s.writeESearch(c.tag, c.uid, ro, found, modseq)
+		return nil
 	}
 	e := untagged().raw("SEARCH")
-	for _, n := range found {
-		e.sp().num(n)
+	for _, i := range found {
+		if c.uid {
+			e.sp().num(s.view.msgs[i].UID)
+		} else {
+			e.sp().num(uint32(i + 1))
+		}
+	}
+	if modseq > 0 && len(found) > 0 {
+		e.raw(" (MODSEQ ").num64(modseq).raw(")")
 	}
 	s.writeEnc(e)
 	return nil
 }
 
-// checkSearchSets refuses sequence numbers above EXISTS, like FETCH.
-func (s *session) checkSearchSets(k *searchKey, uid bool) error {
+// search runs a program over the view and returns the matching indexes,
+// ascending, and when the program has a MODSEQ key the highest MODSEQ of
+// the matches (else 0).
+func (s *session) search(prog *searchKey) ([]int, uint64, error) {
+	usesModSeq := false
+	walkKeys(prog, func(k *searchKey) {
+		if k.op == "MODSEQ" {
+			usesModSeq = true
+		}
+	})
+	if usesModSeq {
+		s.enableCondstore()
+	}
+	if err := s.prepareTextSearch(prog); err != nil {
+		return nil, 0, err
+	}
+	var found []int
+	var modseq uint64
+	now := time.Now()
+	for i := range s.view.msgs {
+		sm := &searchMsg{s: s, idx: i, m: s.view.msgs[i], now: now}
+		ok, err := sm.match(prog)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			found = append(found, i)
+			if usesModSeq {
+				modseq = max(modseq, sm.m.ModSeq)
+			}
+		}
+	}
+	return found, modseq, nil
+}
+
+func walkKeys(k *searchKey, f func(*searchKey)) {
 	if k == nil {
+		return
+	}
+	f(k)
+	for _, sub := range k.sub {
+		walkKeys(sub, f)
+	}
+}
+
+// prepareTextSearch asks the store's full-text index for the candidates
+// of every BODY and TEXT key (storage.TextSearchMailbox).
+func (s *session) prepareTextSearch(prog *searchKey) error {
+	ts, ok := s.mbox.(storage.TextSearchMailbox)
+	if !ok {
 		return nil
 	}
-	if k.op == "SEQ" {
-		if _, err := s.view.resolve(k.set, false); err != nil {
-			return err
+	var err error
+	walkKeys(prog, func(k *searchKey) {
+		if (k.op != "BODY" && k.op != "TEXT") || err != nil || k.str == "" {
+			return
 		}
-	}
-	for _, sub := range k.sub {
-		if err := s.checkSearchSets(sub, uid); err != nil {
-			return err
+		uids, exact, e := ts.SearchText(k.str, k.op == "BODY")
+		if e != nil {
+			err = e
+			return
 		}
-	}
-	return nil
+		k.fts, k.ftsExact = make(map[uint32]bool, len(uids)), exact
+		for _, u := range uids {
+			k.fts[u] = true
+		}
+	})
+	return err
 }
 
 // searchMsg evaluates search keys against one message, reading and
-// parsing its content only when a key needs it.
+// parsing its content only when a key needs it, and taking the header
+// fields the store caches from its cache.
 type searchMsg struct {
 	s    *session
-	seq  uint32
+	idx  int
 	m    storage.Message
+	now  time.Time
 	raw  []byte
-	root *part
-	read bool
-	gone bool // expunged meanwhile: content keys do not match
-	text *messageText
+	root *part // parsed from raw, or from the cache when cached
+	// cached says root came from the cache: only storage.CachedField
+	// fields are there.
+	cached bool
+	gone   bool // expunged meanwhile: content keys do not match
+	text   *messageText
 }
 
-func (sm *searchMsg) content() error {
-	if sm.read {
+// content loads the message's bytes; with headerOnly, a header field
+// that the store caches is enough.
+func (sm *searchMsg) content(field string) error {
+	if sm.gone || (sm.root != nil && (!sm.cached || (field != "" && storage.CachedField(field)))) {
 		return nil
 	}
-	sm.read = true
-	raw, err := sm.s.readMessage(sm.m.UID)
+	need := needRaw
+	if field != "" && storage.CachedField(field) {
+		need = needStructure
+	}
+	mc, err := sm.s.content(sm.m.UID, need)
 	if errors.Is(err, storage.ErrNoSuchMessage) {
 		sm.gone = true
 		return nil
@@ -182,7 +288,7 @@ func (sm *searchMsg) content() error {
 	if err != nil {
 		return err
 	}
-	sm.raw, sm.root = raw, parseMessage(raw)
+	sm.raw, sm.root, sm.cached = mc.raw, mc.root, mc.raw == nil
 	return nil
 }
 
@@ -208,10 +314,10 @@ func (sm *searchMsg) match(k *searchKey) (bool, error) {
 		}
 		return sm.match(k.sub[1])
 	case "SEQ":
-		return k.set.contains(sm.seq, sm.s.view.exists()), nil
+		return sm.s.view.matches(k.set, false, sm.idx), nil
 	case "UID":
-		return k.set.contains(sm.m.UID, sm.s.view.maxUID()), nil
-	case "ALL":
+		return sm.s.view.matches(k.set, true, sm.idx), nil
+	case "ALL", "SAVEDATESUPPORTED":
 		return true, nil
 	case "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "SEEN":
 		return sm.hasFlag(`\` + k.op), nil
@@ -231,10 +337,46 @@ func (sm *searchMsg) match(k *searchKey) (bool, error) {
 		return sm.m.Size > k.num, nil
 	case "SMALLER":
 		return sm.m.Size < k.num, nil
+	case "MODSEQ":
+		return sm.m.ModSeq >= k.modseq, nil
+	case "OLDER":
+		return sm.now.Sub(sm.m.InternalDate) >= time.Duration(k.num)*time.Second, nil
+	case "YOUNGER":
+		return sm.now.Sub(sm.m.InternalDate) <= time.Duration(k.num)*time.Second, nil
 	case "BEFORE", "ON", "SINCE":
 		return compareDate(k.op, dateOf(sm.m.InternalDate), k.date), nil
+	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
+		d := sm.m.SaveDate
+		if d.IsZero() {
+			d = sm.m.InternalDate
+		}
+		return compareDate(k.op[5:], dateOf(d), k.date), nil
+	case "BODY", "TEXT":
+		if k.fts != nil {
+			if !k.fts[sm.m.UID] {
+				return false, nil
+			}
+			if k.ftsExact {
+				return true, nil
+			}
+		}
 	}
-	if err := sm.content(); err != nil || sm.gone {
+	return sm.matchContent(k)
+}
+
+// matchContent evaluates the keys that need the message's header or
+// body (RFC 9051 section 6.4.4).
+func (sm *searchMsg) matchContent(k *searchKey) (bool, error) {
+	field := ""
+	switch k.op {
+	case "SENTBEFORE", "SENTON", "SENTSINCE":
+		field = "Date"
+	case "HEADER":
+		field = k.str
+	case "BCC", "CC", "FROM", "SUBJECT", "TO":
+		field = k.op
+	}
+	if err := sm.content(field); err != nil || sm.gone {
 		return false, err
 	}
 	switch k.op {
@@ -260,7 +402,7 @@ func (sm *searchMsg) match(k *searchKey) (bool, error) {
 	return false, nil
 }
 
-// dateOf is t's calendar date, in t's own zone (RFC 3501 section 6.4.4:
+// dateOf is t's calendar date, in t's own zone (RFC 9051 section 6.4.4:
 // "disregarding time and timezone").
 func dateOf(t time.Time) time.Time {
 	y, m, d := t.Date()

@@ -2,6 +2,7 @@ package imap
 
 import (
 	"slices"
+	"strings"
 
 	"cote/storage"
 )
@@ -12,18 +13,45 @@ func systemFlags() []string {
 	return []string{storage.FlagAnswered, storage.FlagFlagged, storage.FlagDeleted, storage.FlagSeen, storage.FlagDraft}
 }
 
-// cmdSelect: SELECT and EXAMINE, RFC 3501 sections 6.3.1 and 6.3.2.
+// cmdSelect: SELECT and EXAMINE, RFC 9051 sections 6.3.2 and 6.3.3,
+// with the CONDSTORE and QRESYNC parameters (RFC 7162 sections 3.1.8
+// and 3.2.5).
 func (s *session) cmdSelect(c *command) error {
 	p := c.p
 	p.sp()
 	name := p.mailbox()
+	var qr *qresyncParams
+	condstore := false
+	if p.trySP() {
+		p.list(func() {
+			switch strings.ToUpper(p.atom()) {
+			case "CONDSTORE":
+				condstore = true
+			case "QRESYNC":
+				p.sp()
+				qr = parseQresync(p)
+			default:
+				p.fail("unknown SELECT parameter")
+			}
+		})
+	}
 	p.end()
 	if p.err != nil {
 		return p.err
 	}
+	if qr != nil && !s.mode.qresync {
+		return errBad("QRESYNC not enabled.")
+	}
 	// Selecting closes the previous mailbox without expunging, even
-	// when the new selection fails.
-	s.closeMailbox()
+	// when the new selection fails; the client learns it from [CLOSED]
+	// (RFC 7162 section 3.2.11, RFC 9051 section 7.1).
+	if s.mbox != nil {
+		s.closeMailbox()
+		s.writeLine("* OK [CLOSED] Previous mailbox closed.")
+	}
+	if condstore {
+		s.enableCondstore()
+	}
 	readOnly := c.name == "EXAMINE"
 	mbox, err := s.o.Store.Open(name, readOnly)
 	if err != nil {
@@ -34,13 +62,15 @@ func (s *session) cmdSelect(c *command) error {
 		mbox.Close()
 		return err
 	}
-	s.mbox, s.view = mbox, newView(mbox.Messages())
+	s.mbox, s.view = mbox, newView(mbox.Messages(), &s.mode)
+	s.view.noteModSeq(st.HighestModSeq)
 	readOnly = readOnly || mbox.ReadOnly()
 
 	flags := mbox.Flags()
 	if len(flags) == 0 {
 		flags = systemFlags()
 	}
+	s.view.flags = flags
 	s.writeEnc(untagged().raw("FLAGS ").flags(flags))
 	perm := []string{}
 	if !readOnly {
@@ -48,17 +78,26 @@ func (s *session) cmdSelect(c *command) error {
 	}
 	s.writeEnc(untagged().raw("OK [PERMANENTFLAGS ").flags(perm).raw("] Flags permitted."))
 	s.writeEnc(untagged().num(s.view.exists()).raw(" EXISTS"))
-	s.writeEnc(untagged().num(s.view.recent()).raw(" RECENT"))
-	if i := slices.IndexFunc(s.view.msgs, func(m storage.Message) bool {
-		return !slices.Contains(m.Flags, storage.FlagSeen)
-	}); i >= 0 {
-		s.writeEnc(untagged().raw("OK [UNSEEN ").num(uint32(i + 1)).raw("] First unseen."))
+	if !s.mode.rev2 {
+		s.writeEnc(untagged().num(s.view.recent()).raw(" RECENT"))
+		if i := slices.IndexFunc(s.view.msgs, func(m storage.Message) bool {
+			return !slices.Contains(m.Flags, storage.FlagSeen)
+		}); i >= 0 {
+			s.writeEnc(untagged().raw("OK [UNSEEN ").num(uint32(i + 1)).raw("] First unseen."))
+		}
 	}
 	s.writeEnc(untagged().raw("OK [UIDVALIDITY ").num(st.UIDValidity).raw("] UIDs valid"))
 	uidNext := max(st.UIDNext, s.view.maxUID()+1)
 	s.writeEnc(untagged().raw("OK [UIDNEXT ").num(uidNext).raw("] Predicted next UID"))
-	if st.HighestModSeq > 0 {
-		s.writeEnc(untagged().raw("OK [HIGHESTMODSEQ ").num64(st.HighestModSeq).raw("] Highest"))
+	if s.view.highestModSeq > 0 {
+		s.writeEnc(untagged().raw("OK [HIGHESTMODSEQ ").num64(s.view.highestModSeq).raw("] Highest"))
+	} else {
+		s.writeLine("* OK [NOMODSEQ] No permanent modsequences")
+	}
+	if qr != nil && qr.uidValidity == st.UIDValidity {
+		if err := s.qresync(qr); err != nil {
+			return err
+		}
 	}
 	if readOnly {
 		c.ok("READ-ONLY", "Examine completed.")
@@ -127,5 +166,6 @@ func (s *session) cmdExpunge(c *command) error {
 		return err
 	}
 	s.view.expunge(removed, s.writeEnc)
+	c.okModSeq = true
 	return nil
 }

@@ -75,9 +75,36 @@ func (e *enc) astr(s string) *enc {
 	return e.raw(s)
 }
 
-// mailbox writes a mailbox name in modified UTF-7.
-func (e *enc) mailbox(name string) *enc {
-	return e.astr(encodeMailboxName(name))
+// mailbox writes a mailbox name in modified UTF-7, or in UTF-8 once the
+// client enabled UTF8=ACCEPT or IMAP4rev2 (RFC 6855 section 3, RFC 9051
+// section 5.1).
+func (e *enc) mailbox(name string, utf8 bool) *enc {
+	if !utf8 {
+		return e.astr(encodeMailboxName(name))
+	}
+	if quotable(name) {
+		return e.astr(name)
+	}
+	return e.utf8str(name)
+}
+
+// utf8str writes a quoted string that may hold UTF-8 (RFC 6855 section 3
+// quoted-utf8, RFC 9051), or a literal when it cannot be quoted.
+func (e *enc) utf8str(s string) *enc {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c == '\r' || c == '\n' {
+			return e.literal([]byte(s))
+		}
+	}
+	e.b = append(e.b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			e.b = append(e.b, '\\')
+		}
+		e.b = append(e.b, s[i])
+	}
+	e.b = append(e.b, '"')
+	return e
 }
 
 // flags writes a parenthesised flag list.

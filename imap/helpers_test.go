@@ -49,6 +49,9 @@ func serveTest(t *testing.T, store storage.Store, o Options) *tconn {
 	if o.User == "" {
 		o.User = "test"
 	}
+	if o.AutoMailboxes == nil {
+		o.NoAutoMailboxes = true // tests list exactly the mailboxes they make
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -30,6 +30,33 @@ type part struct {
 	params    []param
 	children  []*part // multipart
 	msg       *part   // message/rfc822: the encapsulated message
+	// lines is the body's line count when it came from the cache
+	// (linesKnown); otherwise it is counted from the bytes.
+	lines      int64
+	linesKnown bool
+}
+
+// lineCount returns the body's lines (RFC 9051 body-fld-lines).
+func (p *part) lineCount(raw []byte) uint32 {
+	if p.linesKnown {
+		return uint32(p.lines)
+	}
+	return countLines(raw[p.bodyStart:p.end])
+}
+
+// setType sets the content type from the header, or the default
+// (RFC 2045 section 5.2; message/rfc822 in a digest, RFC 2046 section
+// 5.1.5).
+func (p *part) setType(inDigest bool) {
+	if v, ok := p.get("Content-Type"); ok {
+		p.typ, p.sub, p.params, p.hasCT = parseContentType(v)
+	}
+	if !p.hasCT {
+		p.typ, p.sub, p.params = "text", "plain", []param{{"charset", "us-ascii"}}
+		if inDigest {
+			p.typ, p.sub, p.params = "message", "rfc822", nil
+		}
+	}
 }
 
 type param struct{ name, value string }
@@ -66,15 +93,7 @@ func parsePart(raw []byte, start, end int, inDigest bool, depth int, count *int)
 	*count++
 	p := &part{start: start, end: end}
 	p.header, p.bodyStart = parseHeader(raw, start, end)
-	if v, ok := p.get("Content-Type"); ok {
-		p.typ, p.sub, p.params, p.hasCT = parseContentType(v)
-	}
-	if !p.hasCT {
-		p.typ, p.sub, p.params = "text", "plain", []param{{"charset", "us-ascii"}}
-		if inDigest {
-			p.typ, p.sub, p.params = "message", "rfc822", nil
-		}
-	}
+	p.setType(inDigest)
 	if depth >= maxMIMEDepth || *count >= maxMIMEParts {
 		return p
 	}

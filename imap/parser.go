@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // parser is a cursor over one complete command: its lines joined with CRLF
@@ -17,6 +18,13 @@ type parser struct {
 	b   []byte
 	pos int
 	err error
+	// utf8 takes mailbox names as UTF-8 rather than modified UTF-7
+	// (RFC 6855 section 3, RFC 9051 section 5.1).
+	utf8 bool
+	// badName is set when a mailbox name was not valid modified UTF-7;
+	// it is kept as written, names no existing mailbox and cannot be
+	// created.
+	badName bool
 }
 
 // syntaxError is a client error answered with BAD.
@@ -218,6 +226,13 @@ func (p *parser) quoted() string {
 	return ""
 }
 
+// literal8 reads a literal or a literal8 ("~{n}", RFC 3516 section 4.1);
+// binary reports the latter.
+func (p *parser) literal8() (b []byte, binary bool) {
+	binary = p.tryByte('~')
+	return p.literal(), binary
+}
+
 // literal reads "{n}" or "{n+}", CRLF and n bytes. The returned slice
 // aliases the command buffer.
 func (p *parser) literal() []byte {
@@ -307,10 +322,14 @@ func (p *parser) flagList() []string {
 	return flags
 }
 
-// seqSet reads a sequence set (RFC 3501 section 9 sequence-set).
+// seqSet reads a sequence set (RFC 3501 section 9 sequence-set) or "$",
+// the saved search result (RFC 5182 section 2.1).
 func (p *parser) seqSet() seqSet {
 	if p.err != nil {
 		return nil
+	}
+	if p.tryByte('$') {
+		return seqSet{{saved: true}}
 	}
 	s := p.takeWhile(func(c byte) bool { return isDigit(c) || c == ':' || c == ',' || c == '*' })
 	set, err := parseSeqSet(s)
@@ -327,10 +346,17 @@ func (p *parser) mailbox() string {
 	if p.err != nil {
 		return ""
 	}
+	if p.utf8 {
+		if !utf8.ValidString(raw) {
+			p.fail("mailbox name is not valid UTF-8")
+			return ""
+		}
+		return normalizeInbox(raw)
+	}
 	name, err := decodeMailboxName(raw)
 	if err != nil {
-		p.fail("mailbox name is not valid modified UTF-7")
-		return ""
+		p.badName = true
+		return raw
 	}
 	return normalizeInbox(name)
 }

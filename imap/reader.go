@@ -18,6 +18,9 @@ const (
 	DefaultMaxLiteral = 64 * 1024 * 1024
 	// maxCommandLiterals bounds how many literals one command may carry.
 	maxCommandLiterals = 1000
+	// literalMinusMax is LITERAL-'s bound on non-synchronising
+	// literals (RFC 7888 section 5).
+	literalMinusMax = 4096
 )
 
 // errLineTooLong is answered with "BAD line too long"; the reader has
@@ -40,9 +43,11 @@ func (e *literalError) Error() string { return e.msg }
 // commandReader frames commands: lines, with literals read and the
 // continuation request sent for synchronising ones (RFC 3501 section 7.5).
 type commandReader struct {
+	src          io.Reader // what r reads: the connection, after any leftover bytes
 	r            *bufio.Reader
 	maxLine      int
 	maxLiteral   int64        // APPEND literals
+	literalMinus bool         // LITERAL-: non-synchronising literals up to 4096 bytes
 	continuation func() error // writes "+ Ready" and flushes
 }
 
@@ -113,7 +118,7 @@ func literalAtEnd(line []byte) (n int64, nonSync, ok bool) {
 }
 
 // isAppend reports whether a command's first line is an APPEND, whose
-// literal may be up to maxLiteral.
+// literals may be up to maxLiteral each.
 func isAppend(head []byte) bool {
 	f := strings.Fields(string(head[:min(len(head), 100)]))
 	return len(f) >= 2 && strings.EqualFold(f[1], "APPEND")
@@ -143,6 +148,9 @@ func (cr *commandReader) readCommand() ([]byte, error) {
 		switch {
 		case nlit >= maxCommandLiterals:
 			return nil, &literalError{head: buf, nonSync: nonSync, msg: "too many literals"}
+		case cr.literalMinus && nonSync && n > literalMinusMax:
+			// RFC 7888 section 4: the client broke LITERAL-.
+			return nil, &literalError{head: buf, nonSync: true, msg: "non-synchronizing literal too large"}
 		case n > limit || int64(len(buf))+n > limit+int64(cr.maxLine):
 			return nil, &literalError{head: buf, tooBig: app, nonSync: nonSync,
 				msg: fmt.Sprintf("literal too large (limit %d)", limit)}

@@ -8,7 +8,12 @@ import (
 
 // seqRange is one element of a sequence set; 0 stands for "*", the
 // largest number in use (RFC 3501 section 9 seq-number).
-type seqRange struct{ start, stop uint32 }
+type seqRange struct {
+	start, stop uint32
+	// saved stands for "$", the saved search result (RFC 5182); such a
+	// set has this one element and matches by UID.
+	saved bool
+}
 
 // seqSet is a parsed sequence set, in the client's order.
 type seqSet []seqRange
@@ -39,7 +44,7 @@ func parseSeqSet(s string) (seqSet, error) {
 				return nil, err
 			}
 		}
-		set = append(set, seqRange{start, stop})
+		set = append(set, seqRange{start: start, stop: stop})
 	}
 	return set, nil
 }
@@ -58,9 +63,16 @@ func parseSeqNumber(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// contains reports whether n is in the set, with "*" meaning max.
+// isSaved reports "$".
+func (set seqSet) isSaved() bool { return len(set) == 1 && set[0].saved }
+
+// contains reports whether n is in the set, with "*" meaning max. "$"
+// is resolved by the view, never here.
 func (set seqSet) contains(n, max uint32) bool {
 	for _, r := range set {
+		if r.saved {
+			continue
+		}
 		lo, hi := r.start, r.stop
 		if lo == 0 {
 			lo = max
@@ -84,6 +96,10 @@ func (set seqSet) String() string {
 	for i, r := range set {
 		if i > 0 {
 			sb.WriteByte(',')
+		}
+		if r.saved {
+			sb.WriteByte('$')
+			continue
 		}
 		sb.WriteString(seqNumString(r.start))
 		if r.stop != r.start {

@@ -3,6 +3,7 @@ package imap
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,18 @@ type Options struct {
 	IdleNotify time.Duration
 	// Secured says the connection is TLS or loopback.
 	Secured bool
+	// LiteralMinus advertises LITERAL- instead of LITERAL+ (RFC 7888,
+	// Dovecot's imap_literal_minus): non-synchronising literals over
+	// 4096 bytes are refused.
+	LiteralMinus bool
+	// NoCompress hides COMPRESS=DEFLATE (RFC 4978).
+	NoCompress bool
+	// AutoMailboxes are created (and subscribed when asked) at login
+	// when missing, as Dovecot's namespace "mailbox { auto = ... }"
+	// blocks do; nil means DefaultAutoMailboxes. NoAutoMailboxes turns
+	// the feature off.
+	AutoMailboxes   []AutoMailbox
+	NoAutoMailboxes bool
 }
 
 // Timeouts of a session.
@@ -89,6 +102,9 @@ type session struct {
 	mbox storage.Mailbox // selected mailbox, nil when not selected
 	view *view           // the client's view of mbox
 	bad  int             // consecutive BAD responses
+	mode modes           // what the client enabled
+	// fw compresses output after COMPRESS DEFLATE (RFC 4978); nil before.
+	fw *flate.Writer
 	// readers counts goroutines reading the connection besides Serve's
 	// (IDLE's DONE reader); Serve waits for them after closing conn.
 	readers sync.WaitGroup
@@ -107,6 +123,20 @@ type command struct {
 	// abort ends the session without a tagged reply (the connection
 	// is gone or the server shuts down).
 	abort bool
+	// okModSeq puts [HIGHESTMODSEQ n] in the tagged OK, computed after
+	// the command's mailbox sync (RFC 7162 section 3.2.10).
+	okModSeq bool
+	// after runs once the tagged reply is flushed (COMPRESS).
+	after func() error
+}
+
+// modes are the extensions a client enabled (RFC 5161) or turned on by
+// using them (RFC 7162 section 3.1 "CONDSTORE enabling commands").
+type modes struct {
+	condstore bool // MODSEQ in untagged FETCH, HIGHESTMODSEQ
+	qresync   bool // VANISHED instead of EXPUNGE
+	utf8      bool // UTF8=ACCEPT: mailbox names and strings in UTF-8
+	rev2      bool // IMAP4rev2: no \Recent, ESEARCH for SEARCH
 }
 
 func (c *command) ok(code, text string) { c.okCode, c.okText = code, text }
@@ -128,9 +158,11 @@ func Serve(ctx context.Context, conn net.Conn, o Options) (err error) {
 		in = io.MultiReader(bytes.NewReader(o.Leftover), conn)
 	}
 	s.cr = &commandReader{
-		r:          bufio.NewReaderSize(in, o.MaxLineLength+2),
-		maxLine:    o.MaxLineLength,
-		maxLiteral: o.MaxLiteral,
+		src:          in,
+		r:            bufio.NewReaderSize(in, o.MaxLineLength+2),
+		maxLine:      o.MaxLineLength,
+		maxLiteral:   o.MaxLiteral,
+		literalMinus: o.LiteralMinus,
 		continuation: func() error {
 			s.writeLine("+ Ready for literal data")
 			return s.flush()
@@ -182,6 +214,7 @@ func (s *session) shuttingDown() bool {
 }
 
 func (s *session) run() error {
+	s.autoCreate()
 	s.greet()
 	if err := s.flush(); err != nil {
 		return err
@@ -276,15 +309,19 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// bye sends an untagged BYE and ends the session.
+// bye sends an untagged BYE and ends the session. A client that is
+// already gone does not make the session fail.
 func (s *session) bye(text string) error {
 	s.writeLine("* BYE " + text)
-	return s.flush()
+	if err := s.flush(); err != nil {
+		s.log.Debug("send BYE", "err", err)
+	}
+	return nil
 }
 
 // execute runs one command; it reports whether the session ends.
 func (s *session) execute(buf []byte) (logout bool) {
-	p := &parser{b: buf}
+	p := &parser{b: buf, utf8: s.mode.utf8 || s.mode.rev2}
 	tag, name, uid := p.commandHead()
 	if p.err != nil {
 		s.bad++
@@ -301,7 +338,7 @@ func (s *session) execute(buf []byte) (logout bool) {
 	c := &command{tag: tag, name: name, uid: uid, p: p}
 	if s.mbox != nil {
 		switch name {
-		case "FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE":
+		case "FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD":
 			// Start from fresh flags and messages; EXPUNGE
 			// responses would renumber the client's sequence set.
 			s.sync(uid || name == "EXPUNGE")
@@ -314,7 +351,7 @@ func (s *session) execute(buf []byte) (logout bool) {
 	if s.mbox != nil && !c.logout {
 		// RFC 3501 section 7.4.1: no EXPUNGE while answering FETCH,
 		// STORE or SEARCH (the UID forms may send them).
-		s.sync(c.uid || (name != "FETCH" && name != "STORE" && name != "SEARCH"))
+		s.sync(c.uid || !noExpungeResponses(name))
 	}
 	if err != nil {
 		r := mapError(err, s.log, name)
@@ -331,8 +368,28 @@ func (s *session) execute(buf []byte) (logout bool) {
 	if text == "" {
 		text = commandName(c) + " completed."
 	}
-	s.writeTagged(tag, response{"OK", c.okCode, text})
+	code := c.okCode
+	if c.okModSeq && code == "" && s.mode.condstore && s.view != nil {
+		code = "HIGHESTMODSEQ " + strconv.FormatUint(s.view.highestModSeq, 10)
+	}
+	s.writeTagged(tag, response{"OK", code, text})
+	if c.after != nil {
+		if err := c.after(); err != nil {
+			s.log.Debug("after command", "command", name, "err", err)
+			return true
+		}
+	}
 	return c.logout
+}
+
+// noExpungeResponses reports commands during which EXPUNGE responses
+// are not allowed (RFC 9051 section 7.5.1), unless given as UID commands.
+func noExpungeResponses(name string) bool {
+	switch name {
+	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD":
+		return true
+	}
+	return false
 }
 
 func commandName(c *command) string {
@@ -356,13 +413,14 @@ func (s *session) writeTagged(tag string, r response) {
 func (s *session) dispatch(c *command) error {
 	if c.uid {
 		switch c.name {
-		case "FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE":
+		case "FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD":
 		default:
 			return errBad("Unknown UID command %s.", truncate(c.name, 20))
 		}
 	}
 	switch c.name {
-	case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE":
+	case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE",
+		"SORT", "THREAD":
 		if s.mbox == nil {
 			return errBad("No mailbox selected.")
 		}
@@ -414,6 +472,20 @@ func (s *session) dispatch(c *command) error {
 		return s.cmdCopy(c)
 	case "IDLE":
 		return s.cmdIdle(c)
+	case "SORT":
+		return s.cmdSort(c)
+	case "THREAD":
+		return s.cmdThread(c)
+	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
+		if !quotaSupported(s.o.Store) {
+			break
+		}
+		return s.cmdQuota(c)
+	case "COMPRESS":
+		if s.o.NoCompress {
+			break
+		}
+		return s.cmdCompress(c)
 	case "LOGIN", "AUTHENTICATE":
 		return errBad("Already logged in.")
 	case "STARTTLS":
@@ -436,10 +508,18 @@ func (s *session) writeEnc(e *enc) {
 
 func (s *session) flush() error {
 	s.conn.SetWriteDeadline(time.Now().Add(outputTimeout))
-	return s.w.Flush()
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	if s.fw != nil {
+		return s.fw.Flush()
+	}
+	return nil
 }
 
 // untagged starts an untagged response.
 func untagged() *enc { return &enc{b: []byte("* ")} }
 
 func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -75,7 +75,8 @@ func TestSelectEmptyAndStatus(t *testing.T) {
 		"s1 OK [READ-WRITE] Select completed.",
 	)
 	c.cmd("s2 EXAMINE inbox").has(`* OK [PERMANENTFLAGS ()] Flags permitted.`, "s2 OK [READ-ONLY] Examine completed.")
-	c.cmd("s3 SELECT nosuch").want("s3 NO [NONEXISTENT] Mailbox doesn't exist.")
+	// RFC 7162 section 3.2.11: the failed SELECT closed INBOX.
+	c.cmd("s3 SELECT nosuch").want("* OK [CLOSED] Previous mailbox closed.", "s3 NO [NONEXISTENT] Mailbox doesn't exist.")
 	c.cmd("s4 FETCH 1 FLAGS").want("s4 BAD No mailbox selected.")
 	appendMsg(t, c.store, "INBOX", simpleMsg)
 	c.cmd("s5 STATUS INBOX (MESSAGES UNSEEN UIDNEXT SIZE)").want(

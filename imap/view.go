@@ -18,10 +18,17 @@ type view struct {
 	told uint32            // EXISTS count the client knows
 	// toldRecent is the RECENT count the client knows.
 	toldRecent uint32
+	// highestModSeq is the HIGHESTMODSEQ the client may be told (RFC
+	// 7162 section 3.1.2.1).
+	highestModSeq uint64
+	// saved is the saved search result, ascending UIDs (RFC 5182).
+	saved []uint32
+	mode  *modes   // the session's enabled extensions
+	flags []string // the FLAGS the client was told
 }
 
-func newView(msgs []storage.Message) *view {
-	v := &view{msgs: slices.Clone(msgs), gone: map[uint32]bool{}}
+func newView(msgs []storage.Message, mode *modes) *view {
+	v := &view{msgs: slices.Clone(msgs), gone: map[uint32]bool{}, mode: mode}
 	v.told = uint32(len(v.msgs))
 	v.toldRecent = v.recent()
 	return v
@@ -60,6 +67,14 @@ func (v *view) seqOf(uid uint32) uint32 {
 // error (RFC 9051 section 7.1: BAD for an invalid sequence number).
 func (v *view) resolve(set seqSet, uid bool) ([]int, error) {
 	var idx []int
+	if set.isSaved() {
+		for i, m := range v.msgs {
+			if v.inSaved(m.UID) {
+				idx = append(idx, i)
+			}
+		}
+		return idx, nil
+	}
 	if uid {
 		max := v.maxUID()
 		for i, m := range v.msgs {
@@ -85,6 +100,47 @@ func (v *view) resolve(set seqSet, uid bool) ([]int, error) {
 	return idx, nil
 }
 
+// inSaved reports whether uid is in the saved search result.
+func (v *view) inSaved(uid uint32) bool {
+	_, ok := slices.BinarySearch(v.saved, uid)
+	return ok
+}
+
+// matches reports whether the message at index i is in set, as a
+// sequence set or a UID set.
+func (v *view) matches(set seqSet, uid bool, i int) bool {
+	switch {
+	case set.isSaved():
+		return v.inSaved(v.msgs[i].UID)
+	case uid:
+		return set.contains(v.msgs[i].UID, v.maxUID())
+	}
+	return set.contains(uint32(i+1), v.exists())
+}
+
+// flagsOf returns a message's flags as the client sees them: with
+// \Recent when it applies, except for IMAP4rev2, which has no \Recent
+// (RFC 9051 appendix E item 7).
+func (v *view) flagsOf(m storage.Message) []string {
+	if v.mode != nil && v.mode.rev2 {
+		return m.Flags
+	}
+	return sessionFlags(m)
+}
+
+// fetchFlags writes an unsolicited "* n FETCH (UID u FLAGS (...))", with
+// MODSEQ once CONDSTORE is on (RFC 7162 section 3.1.4).
+func (v *view) fetchFlags(seq uint32, m storage.Message) *enc {
+	e := untagged().num(seq).raw(" FETCH (UID ").num(m.UID).raw(" FLAGS ").flags(v.flagsOf(m))
+	if v.mode != nil && v.mode.condstore {
+		e.raw(" MODSEQ (").num64(m.ModSeq).raw(")")
+	}
+	return e.close()
+}
+
+// noteModSeq raises the HIGHESTMODSEQ the client may be told.
+func (v *view) noteModSeq(ms uint64) { v.highestModSeq = max(v.highestModSeq, ms) }
+
 // uids returns the UIDs at the given indexes.
 func (v *view) uids(idx []int) []uint32 {
 	u := make([]uint32, len(idx))
@@ -104,6 +160,7 @@ func (v *view) setFlags(m storage.Message) {
 		}
 		v.msgs[seq-1] = m
 	}
+	v.noteModSeq(m.ModSeq)
 }
 
 // apply merges changes from Mailbox.Poll and writes the untagged
@@ -125,8 +182,8 @@ func (v *view) apply(ch storage.Changes, allowExpunge bool, out func(*enc)) {
 			old := v.msgs[seq-1]
 			m.Recent = m.Recent || old.Recent
 			v.msgs[seq-1] = m
-			if !sameFlags(old.Flags, m.Flags) {
-				out(untagged().num(seq).raw(" FETCH (UID ").num(m.UID).raw(" FLAGS ").flags(sessionFlags(m)).close())
+			if !sameFlags(old.Flags, m.Flags) || (v.mode != nil && v.mode.condstore && old.ModSeq != m.ModSeq) {
+				out(v.fetchFlags(seq, m))
 			}
 		case m.UID > v.maxUID():
 			v.msgs = append(v.msgs, m)
@@ -134,10 +191,19 @@ func (v *view) apply(ch storage.Changes, allowExpunge bool, out func(*enc)) {
 	}
 	if allowExpunge {
 		v.flushExpunges(out)
+		v.noteModSeq(ch.HighestModSeq)
+	} else if len(v.gone) == 0 {
+		// With expunges pending the client must not learn a
+		// HIGHESTMODSEQ that covers them (RFC 7162 section 3.2.10).
+		v.noteModSeq(ch.HighestModSeq)
 	}
 	if n := v.exists(); n != v.told {
 		v.told = n
 		out(untagged().num(n).raw(" EXISTS"))
+	}
+	if v.mode != nil && v.mode.rev2 {
+		v.toldRecent = v.recent()
+		return
 	}
 	if r := v.recent(); r != v.toldRecent {
 		v.toldRecent = r
@@ -161,9 +227,20 @@ func (v *view) flushExpunges(out func(*enc)) {
 	if len(v.gone) == 0 {
 		return
 	}
-	for i := len(v.msgs) - 1; i >= 0; i-- {
-		if v.gone[v.msgs[i].UID] {
-			out(untagged().num(uint32(i + 1)).raw(" EXPUNGE"))
+	if v.mode != nil && v.mode.qresync {
+		// RFC 7162 section 3.2.10: VANISHED replaces EXPUNGE.
+		uids := make([]uint32, 0, len(v.gone))
+		for _, m := range v.msgs {
+			if v.gone[m.UID] {
+				uids = append(uids, m.UID)
+			}
+		}
+		out(untagged().raw("VANISHED ").raw(formatUIDSet(uids)))
+	} else {
+		for i := len(v.msgs) - 1; i >= 0; i-- {
+			if v.gone[v.msgs[i].UID] {
+				out(untagged().num(uint32(i + 1)).raw(" EXPUNGE"))
+			}
 		}
 	}
 	kept := v.msgs[:0]
@@ -204,5 +281,26 @@ func (s *session) sync(allowExpunge bool) {
 		s.log.Warn("mailbox poll failed", "mailbox", s.mbox.Name(), "err", err)
 		return
 	}
+	s.announceFlags()
 	s.view.apply(ch, allowExpunge, s.writeEnc)
+}
+
+// announceFlags sends FLAGS and PERMANENTFLAGS again when keywords were
+// defined since the client last heard them, before any FETCH uses them
+// (RFC 9051 section 7.3.5).
+func (s *session) announceFlags() {
+	flags := s.mbox.Flags()
+	if len(flags) == 0 {
+		flags = systemFlags()
+	}
+	if sameFlags(flags, s.view.flags) {
+		return
+	}
+	s.view.flags = flags
+	s.writeEnc(untagged().raw("FLAGS ").flags(flags))
+	perm := []string{}
+	if !s.mbox.ReadOnly() {
+		perm = s.mbox.PermanentFlags()
+	}
+	s.writeEnc(untagged().raw("OK [PERMANENTFLAGS ").flags(perm).raw("] Flags permitted."))
 }

@@ -25,6 +25,10 @@ type Mech struct {
 	Plaintext bool
 	// Private mechanisms are never advertised.
 	Private bool
+	// ChannelBinding mechanisms (SCRAM -PLUS) bind to the TLS channel:
+	// offered only over TLS, and the AUTH request carries the binding
+	// data (cbind.go).
+	ChannelBinding bool
 }
 
 // AuthFailure is a FAIL from the auth server (or a failure the login

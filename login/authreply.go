@@ -99,6 +99,8 @@ func (h *handshake) add(l serverLine) error {
 				m.Plaintext = true
 			case "private":
 				m.Private = true
+			case "channel-binding":
+				m.ChannelBinding = true
 			}
 		}
 		h.mechs = append(h.mechs, m)

@@ -145,11 +145,12 @@ func (c *Client) Secured() bool { return c.tlsConn != nil || c.trusted }
 func (c *Client) PlaintextAllowed() bool { return !c.srv.DisablePlaintextAuth || c.Secured() }
 
 // Mechanisms returns the mechanisms to advertise now: those offered,
-// without the plaintext ones when plaintext auth is not allowed.
+// without the plaintext ones when plaintext auth is not allowed, and
+// without the channel-binding (-PLUS) ones outside TLS.
 func (c *Client) Mechanisms() []Mech {
 	var out []Mech
 	for _, m := range c.srv.offered() {
-		if m.Plaintext && !c.PlaintextAllowed() {
+		if m.Plaintext && !c.PlaintextAllowed() || m.ChannelBinding && c.tlsConn == nil {
 			continue
 		}
 		out = append(out, m)
@@ -240,6 +241,11 @@ func (c *Client) Authenticate(ctx context.Context, mech string, ir []byte, chall
 			params = append(params, "local_name="+sni)
 		}
 		params = append(params, "secured=tls")
+		st := c.tlsConn.ConnectionState()
+		params = append(params, clientCertParams(st)...)
+		if m.ChannelBinding {
+			params = append(params, channelBindingParams(st, serverCert(c.srv.TLS, st))...)
+		}
 	} else if c.trusted {
 		params = append(params, "secured")
 	}

@@ -56,7 +56,7 @@ func startMaster(t *testing.T) (*Master, string) {
 		t.Fatal(err)
 	}
 	text := config.DevText(dir, ids)
-	for _, p := range []int{10143, 10993, 10110, 10995, 10024, 14190} {
+	for _, p := range []int{10143, 10993, 10110, 10995, 10024, 14190, 10090} {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

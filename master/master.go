@@ -20,6 +20,7 @@ import (
 
 	"cote/auth/masterclient"
 	"cote/config"
+	"cote/metrics"
 	"cote/proto"
 )
 
@@ -56,8 +57,9 @@ type Master struct {
 	stopping  bool
 	root      bool
 
-	restarts map[string]int // crashes per role, for coteadm stats
-	stopReq  chan struct{}  // coteadm stop
+	restarts map[string]int // crashes per role, for coteadm stats and metrics
+	metrics  *metricsState
+	stopReq  chan struct{} // coteadm stop
 
 	// inject runs functions on the event loop; tests use it to act as a
 	// compromised child. Nil (never ready) outside tests.
@@ -108,6 +110,7 @@ func newMaster(o Options) (*Master, *config.Settings, error) {
 		waiting:  map[string][]*pendingUser{},
 		root:     os.Getuid() == 0,
 		restarts: map[string]int{},
+		metrics:  &metricsState{agg: metrics.NewAggregate()},
 		stopReq:  make(chan struct{}, 1),
 	}
 	return m, cfg, nil
@@ -131,6 +134,13 @@ func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	defer al.Close()
+	if cfg.MetricsListen != "" {
+		ml, err := m.serveMetrics(cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics_listen %s: %w", cfg.MetricsListen, err)
+		}
+		defer ml.Close()
+	}
 	if err := m.apply(cfg); err != nil {
 		m.stopAll(5 * time.Second)
 		return err
@@ -340,6 +350,7 @@ func (m *Master) handle(ev any) {
 // reap handles a child's exit.
 func (m *Master) reap(p *proc, err error) {
 	p.exited = true
+	m.metrics.agg.Retire(p.pid)
 	delete(m.procs, p.pid)
 	p.ctl.Close()
 	crashed := err != nil && !p.shutdown && !m.stopping
@@ -368,6 +379,7 @@ func (m *Master) maintain() {
 	if m.stopping {
 		return
 	}
+	m.refreshSelfMetrics()
 	for _, s := range m.svcs {
 		if len(s.procs) < s.minProcs() && s.throttledUntil.IsZero() {
 			if err := m.fill(s); err != nil {

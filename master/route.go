@@ -14,6 +14,7 @@ import (
 
 	"cote/admin"
 	"cote/auth/masterclient"
+	"cote/metrics"
 	"cote/privsep"
 	"cote/proto"
 )
@@ -76,6 +77,13 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 		if p.role != proto.RoleWorker || !m.deliveryReply(p, msg) {
 			bad("delivery reply nobody asked for")
 		}
+	case *proto.Metrics:
+		snap, err := metrics.Decode(msg.Snapshot)
+		if err != nil {
+			bad("malformed metrics snapshot")
+			return
+		}
+		m.metrics.agg.Update(p.pid, snap)
 	case *proto.AdminReply:
 		if p.role != proto.RoleWorker || !m.adminReply(p, msg) {
 			bad("admin reply nobody asked for")

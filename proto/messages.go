@@ -23,6 +23,7 @@ const (
 	TypeDeliverReply     Type = 13
 	TypeAdmin            Type = 14
 	TypeAdminReply       Type = 15
+	TypeMetrics          Type = 16
 )
 
 // Message is one control message.
@@ -64,6 +65,8 @@ func newMessage(t Type) (Message, error) {
 		return new(Admin), nil
 	case TypeAdminReply:
 		return new(AdminReply), nil
+	case TypeMetrics:
+		return new(Metrics), nil
 	}
 	return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 }
@@ -471,3 +474,13 @@ func (m *AdminReply) decode(d *Decoder) {
 	m.Seq = d.Uint()
 	m.Response = d.Blob(MaxAdminPayload)
 }
+
+// Metrics carries a child's metrics snapshot (package metrics, JSON) to
+// the master, which serves the sum over all processes.
+type Metrics struct {
+	Snapshot []byte
+}
+
+func (*Metrics) Type() Type          { return TypeMetrics }
+func (m *Metrics) encode(e *Encoder) { e.Blob(m.Snapshot) }
+func (m *Metrics) decode(d *Decoder) { m.Snapshot = d.Blob(MaxPacket) }

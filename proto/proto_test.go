@@ -33,6 +33,7 @@ func sampleMessages() []Message {
 		&DeliverReply{Seq: 3, Code: 250, Enhanced: "2.0.0", Message: "Saved"},
 		&Admin{Seq: 4, User: "demo", Fields: []string{"uid=1"}, Request: []byte(`{"command":"mailbox list"}`)},
 		&AdminReply{Seq: 4, Response: []byte(`{"ok":true}`)},
+		&Metrics{Snapshot: []byte(`{"c":[{"n":"x","v":1}]}`)},
 	}
 }
 

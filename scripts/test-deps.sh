@@ -1,12 +1,33 @@
 #!/bin/sh
 # Installs what the test suite needs on a fresh Debian machine, when it is
 # missing: Debian's Dovecot (password-scheme vectors, compatibility tests),
-# Python for imaplib-based tests, and the Go modules.
+# Python for imaplib-based tests, slapd and PostgreSQL for the LDAP and SQL
+# auth tests, and the Go modules.
 set -eu
 need=""
 command -v doveadm >/dev/null 2>&1 || need="$need dovecot-core"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# A real OpenLDAP server and its client tools for auth/ldap's tests, and a
+# PostgreSQL server for auth/sql's.
+[ -x /usr/sbin/slapd ] || need="$need slapd"
+command -v ldapadd >/dev/null 2>&1 || need="$need ldap-utils"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+# Packaging tests (internal/pkgtest): systemd-analyze verify on the units,
+# systemd-sysusers and systemd-tmpfiles, logrotate --debug, man -w, and
+# make for `make install`.
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v logrotate >/dev/null 2>&1 || need="$need logrotate"
+command -v man >/dev/null 2>&1 || need="$need man-db"
+command -v make >/dev/null 2>&1 || need="$need make"
+# ManageSieve: Debian's sieve-connect client for managesieve-login's
+# end-to-end test.
+command -v sieve-connect >/dev/null 2>&1 || need="$need sieve-connect"
+# PAM: headers and a C compiler for the cgo PAM passdb, and pam_wrapper
+# with its pam_matrix and pam_chatty test modules for auth/pam's tests.
+[ -f /usr/include/security/pam_appl.h ] || need="$need libpam0g-dev"
+command -v gcc >/dev/null 2>&1 || need="$need gcc"
+ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so >/dev/null 2>&1 || need="$need libpam-wrapper"
 if [ -n "$need" ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "test-deps: missing:$need (run as root or install them)" >&2

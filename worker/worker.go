@@ -18,6 +18,7 @@ import (
 
 	"cote/config"
 	"cote/imap"
+	"cote/metrics"
 	"cote/pop3"
 	"cote/proto"
 	"cote/storage"
@@ -34,6 +35,8 @@ type Options struct {
 	Linger time.Duration
 	// Done is closed when the master is gone.
 	Done <-chan struct{}
+	// Metrics counts sessions and bytes; nil counts nothing.
+	Metrics *metrics.Registry
 }
 
 type ctlMsg struct {
@@ -63,6 +66,10 @@ func Run(o Options) error {
 		o.Linger = 10 * time.Second
 	}
 	w := &Worker{o: o}
+	o.Metrics.Help("sessions", "Sessions open in per-user workers, by protocol.")
+	o.Metrics.Help("sessions_total", "Sessions started in per-user workers, by protocol.")
+	o.Metrics.Help("bytes_in_total", "Bytes read from clients by per-user workers, by protocol.")
+	o.Metrics.Help("bytes_out_total", "Bytes written to clients by per-user workers, by protocol.")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -243,6 +250,13 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 				log.Error("session panic", "panic", r)
 			}
 		}()
+		reg := w.o.Metrics
+		protocol := m.Conn.Protocol
+		reg.Counter("sessions_total", "protocol", protocol).Inc()
+		live := reg.Gauge("sessions", "protocol", protocol)
+		live.Add(1)
+		defer live.Add(-1)
+		conn = &countingConn{Conn: conn, in: reg.Counter("bytes_in_total", "protocol", protocol), out: reg.Counter("bytes_out_total", "protocol", protocol)}
 		err := w.serve(ctx, conn, m, log)
 		if errors.Is(err, pop3.ErrInUse) {
 			log.Info("disconnected", "reason", "maildrop in use")
@@ -313,6 +327,24 @@ func (w *Worker) openStore(fields []string) (storage.Store, error) {
 		DovecotCompat: w.o.Settings.MaildirDovecotCompat,
 		Log:           w.o.Log,
 	})
+}
+
+// countingConn counts the bytes a session reads and writes.
+type countingConn struct {
+	net.Conn
+	in, out *metrics.Counter
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in.Add(uint64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.out.Add(uint64(n))
+	return n, err
 }
 
 // expandVars expands %u, %n, %d and %h (and %% ) in a mail location.

@@ -41,6 +41,6 @@ func (l *login) Step(ctx context.Context, resp []byte) ([]byte, bool, error) {
 		if bytes.IndexByte(resp, 0) >= 0 {
 			return nil, true, ErrMalformed
 		}
-		return nil, true, l.v.VerifyPlain(ctx, l.user, string(resp))
+		return nil, true, l.v.VerifyPlain(ctx, Identity{Authcid: l.user}, string(resp))
 	}
 }

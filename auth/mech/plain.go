@@ -31,13 +31,7 @@ func (p *plain) Step(ctx context.Context, resp []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, true, err
 	}
-	if err := p.v.VerifyPlain(ctx, authcid, password); err != nil {
-		return nil, true, err
-	}
-	// Only the authenticated identity itself may be asked for; cote has
-	// no master users (yet).
-	if authzid != "" && authzid != authcid {
-		return nil, true, &Failure{Code: CodeAuthzFail, Reason: "Authorization denied"}
-	}
-	return nil, true, nil
+	// An authzid other than authcid is a master user login; the
+	// Verifier decides whether authcid may log in as authzid.
+	return nil, true, p.v.VerifyPlain(ctx, Identity{Authzid: authzid, Authcid: authcid}, password)
 }

@@ -61,7 +61,15 @@ func waitControl(p *child.Process) {
 func dbConfigs(dbs []config.DB) []auth.DBConfig {
 	out := make([]auth.DBConfig, len(dbs))
 	for i, d := range dbs {
-		out[i] = auth.DBConfig{Driver: d.Driver, Args: d.Args}
+		out[i] = auth.DBConfig{
+			Driver: d.Driver, Args: d.Args, Skip: d.Skip,
+			ResultSuccess: d.ResultSuccess, ResultFailure: d.ResultFailure, ResultInternalfail: d.ResultInternalfail,
+			DefaultFields: d.DefaultFields, OverrideFields: d.OverrideFields,
+		}
+		if d.Pass && d.ResultSuccess == "return-ok" {
+			// pass = yes is Dovecot's old spelling of result_success = continue.
+			out[i].ResultSuccess = "continue"
+		}
 	}
 	return out
 }
@@ -191,5 +199,5 @@ func runWorker(p *child.Process) error {
 	if svc := p.Config.Service("worker"); svc != nil {
 		linger = svc.IdleKill
 	}
-	return worker.Run(worker.Options{Ctl: p.Ctl, Settings: p.Config, Log: p.Log, Linger: linger, Done: p.Done})
+	return worker.Run(worker.Options{Ctl: p.Ctl, Settings: p.Config, Log: p.Log, Linger: linger, Done: p.Done, Metrics: p.Metrics})
 }

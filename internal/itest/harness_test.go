@@ -109,7 +109,7 @@ func freePort(t *testing.T) int {
 }
 
 // devPorts are the development default's ports, replaced by free ones.
-var devPorts = map[string]int{"imap": 10143, "imaps": 10993, "pop3": 10110, "pop3s": 10995, "lmtp": 10024, "sieve": 14190}
+var devPorts = map[string]int{"imap": 10143, "imaps": 10993, "pop3": 10110, "pop3s": 10995, "lmtp": 10024, "sieve": 14190, "metrics": 10090}
 
 // startServer writes a config (the development default with free ports)
 // and starts the master on it.

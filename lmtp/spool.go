@@ -1,0 +1,130 @@
+package lmtp
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// spoolSeals are the seals a delivered memfd carries: nobody, the lmtp
+// process included, can change its contents or size any more.
+const spoolSeals = unix.F_SEAL_WRITE | unix.F_SEAL_GROW | unix.F_SEAL_SHRINK | unix.F_SEAL_SEAL
+
+// spool is one message being received. It is written once, then sealed;
+// workers read it with pread (ReadAt), so the shared file offset of the
+// descriptor they all got does not matter.
+type spool struct {
+	f    *os.File // the descriptor written to
+	path string   // temp file name until sealed; "" for a memfd
+	w    *bufio.Writer
+	size int64
+}
+
+// newSpool makes a memfd that can be sealed, or, where memfd_create is not
+// allowed, a temp file in dir ("" is os.TempDir()).
+func newSpool(dir string) (*spool, error) {
+	fd, err := unix.MemfdCreate("cote-lmtp", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err == nil {
+		f := os.NewFile(uintptr(fd), "memfd:cote-lmtp")
+		return &spool{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	}
+	sp, terr := newTempSpool(dir)
+	if terr != nil {
+		return nil, fmt.Errorf("spool: memfd: %v; %w", err, terr)
+	}
+	return sp, nil
+}
+
+// newTempSpool makes a spool in a temp file in dir, which seal unlinks.
+func newTempSpool(dir string) (*spool, error) {
+	f, err := os.CreateTemp(dir, "cote-lmtp-*")
+	if err != nil {
+		return nil, fmt.Errorf("temp file: %w", err)
+	}
+	return &spool{f: f, path: f.Name(), w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.size += int64(n)
+	return n, err
+}
+
+// seal finishes writing and returns a descriptor the receivers can only
+// read: the sealed memfd (reopened read-only when /proc allows), or the
+// temp file opened read-only and unlinked. The spool's own descriptor is
+// closed either way.
+func (s *spool) seal() (*os.File, error) {
+	defer s.f.Close()
+	if err := s.w.Flush(); err != nil {
+		s.discardTemp()
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if s.path != "" {
+		ro, err := os.Open(s.path)
+		s.discardTemp()
+		if err != nil {
+			return nil, fmt.Errorf("spool: reopen: %w", err)
+		}
+		return ro, nil
+	}
+	fd := int(s.f.Fd())
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, spoolSeals); err != nil {
+		return nil, fmt.Errorf("spool: seal: %w", err)
+	}
+	// A read-only open file description, so that even the seals are not
+	// all that stands between a worker and the other recipients' copy.
+	if ro, err := os.Open("/proc/self/fd/" + strconv.Itoa(fd)); err == nil {
+		return ro, nil
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("spool: dup: %w", err)
+	}
+	return os.NewFile(uintptr(dup), s.f.Name()), nil
+}
+
+// discard drops an unfinished spool.
+func (s *spool) discard() {
+	s.f.Close()
+	s.discardTemp()
+}
+
+func (s *spool) discardTemp() {
+	if s.path != "" {
+		os.Remove(s.path)
+		s.path = ""
+	}
+}
+
+// readFrom copies the message into the spool; errors of r (the client's
+// data) are returned as they are, so that go-smtp's typed ones (message
+// too large) reach the client.
+func (s *spool) readFrom(r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := s.Write(buf[:n]); werr != nil {
+				return errSpoolWrite{werr}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// errSpoolWrite is a failure of our side while spooling.
+type errSpoolWrite struct{ err error }
+
+func (e errSpoolWrite) Error() string { return "spool: " + e.err.Error() }
+func (e errSpoolWrite) Unwrap() error { return e.err }

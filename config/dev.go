@@ -36,7 +36,10 @@ func DevText(dir string, ids DevIDs) string {
 	p := func(elem ...string) string { return filepath.Join(append([]string{dir}, elem...)...) }
 
 	b.WriteString("# Development configuration of `cote --dev`. Not for production.\n")
+	kv(0, "protocols", "imap pop3 lmtp sieve")
 	kv(0, "listen", "127.0.0.1")
+	// LMTP recipients are user@domain; the passwd-file has bare names.
+	kv(0, "auth_username_format", "%Ln")
 	kv(0, "base_dir", p("run"))
 	kv(0, "state_dir", p("state"))
 	kv(0, "log_path", "/dev/stderr")

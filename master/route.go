@@ -53,8 +53,13 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 			reply := &proto.AuthConnectReply{Seq: msg.Seq}
 			f, err := dialFile(path)
 			if err != nil {
+				// The message type always carries a descriptor; a refusal
+				// carries /dev/null.
 				reply.Reason = err.Error()
-				p.ctl.Send(reply)
+				if null, nerr := os.Open(os.DevNull); nerr == nil {
+					p.ctl.Send(reply, null)
+					null.Close()
+				}
 				return
 			}
 			defer f.Close()
@@ -105,7 +110,9 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 	}
 }
 
-func isLogin(role string) bool { return role == proto.RoleIMAPLogin || role == proto.RolePOP3Login }
+func isLogin(role string) bool {
+	return role == proto.RoleIMAPLogin || role == proto.RolePOP3Login || role == proto.RoleSieveLogin
+}
 
 func dialFile(path string) (*os.File, error) {
 	c, err := net.DialTimeout("unix", path, 5*time.Second)

@@ -27,15 +27,16 @@ type service struct {
 
 // implemented maps service names to the roles this build can run.
 var implemented = map[string]string{
-	"auth":       proto.RoleAuth,
-	"imap-login": proto.RoleIMAPLogin,
-	"pop3-login": proto.RolePOP3Login,
-	"lmtp":       proto.RoleLMTP,
+	"auth":              proto.RoleAuth,
+	"imap-login":        proto.RoleIMAPLogin,
+	"pop3-login":        proto.RolePOP3Login,
+	"lmtp":              proto.RoleLMTP,
+	"managesieve-login": proto.RoleSieveLogin,
 }
 
 // startOrder is the order services start in: auth first, the others
 // need it.
-var startOrder = []string{"auth", "imap-login", "pop3-login"}
+var startOrder = []string{"auth", "imap-login", "pop3-login", "managesieve-login", "lmtp"}
 
 // plan binds the listeners of every service cfg enables and computes its
 // credentials. keep lists the listener keys in use.

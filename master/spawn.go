@@ -186,7 +186,7 @@ func (m *Master) handshake(p *proc, sp spawnSpec) error {
 // configFile returns a sealed memfd with the configuration a role may see.
 func (m *Master) configFile(s *config.Settings, role string, gen uint64) (*os.File, uint64, error) {
 	c := *s
-	if role != proto.RoleIMAPLogin && role != proto.RolePOP3Login {
+	if !isLogin(role) {
 		c.SSLKey = "" // only login processes hold the TLS key
 	}
 	if role != proto.RoleAuth {

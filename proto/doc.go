@@ -71,10 +71,11 @@ const (
 // Role names, used as hidden subcommands of the cote binary, in EnvRole,
 // and in Hello.
 const (
-	RoleMaster    = "master"
-	RoleAuth      = "auth"
-	RoleIMAPLogin = "imap-login"
-	RolePOP3Login = "pop3-login"
-	RoleWorker    = "worker"
-	RoleLMTP      = "lmtp"
+	RoleMaster     = "master"
+	RoleAuth       = "auth"
+	RoleIMAPLogin  = "imap-login"
+	RolePOP3Login  = "pop3-login"
+	RoleWorker     = "worker"
+	RoleLMTP       = "lmtp"
+	RoleSieveLogin = "managesieve-login"
 )

@@ -178,7 +178,8 @@ func (m *AuthConnect) decode(d *Decoder) {
 }
 
 // AuthConnectReply answers AuthConnect. When OK, the attached descriptor
-// is a connected stream socket to auth speaking the auth-client protocol.
+// is a connected stream socket to the auth socket asked for; a refusal
+// carries /dev/null.
 type AuthConnectReply struct {
 	Seq    uint64
 	OK     bool

@@ -9,18 +9,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"cote/config"
 	"cote/imap"
+	"cote/lmtp/deliver"
 	"cote/metrics"
 	"cote/pop3"
 	"cote/proto"
+	"cote/sieve/managesieve"
 	"cote/storage"
 	"cote/storage/maildir"
 )
@@ -50,9 +54,10 @@ type Worker struct {
 	o  Options
 	wg sync.WaitGroup
 
-	mu    sync.Mutex // guards user and store while they are set up
-	user  string
-	store storage.Store
+	mu     sync.Mutex // guards user, store and filter while they are set up
+	user   string
+	store  storage.Store
+	filter *sieveFilter
 	// pop3Locks holds the POP3 maildrop lock (RFC 1939 section 8): every
 	// session of the user lives in this process, so the lock is in memory
 	// and never goes stale.
@@ -69,6 +74,7 @@ func Run(o Options) error {
 	o.Metrics.Help("sessions", "Sessions open in per-user workers, by protocol.")
 	o.Metrics.Help("sessions_total", "Sessions started in per-user workers, by protocol.")
 	o.Metrics.Help("bytes_in_total", "Bytes read from clients by per-user workers, by protocol.")
+	o.Metrics.Help("deliveries_total", "LMTP deliveries by reply class.")
 	o.Metrics.Help("bytes_out_total", "Bytes written to clients by per-user workers, by protocol.")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -146,6 +152,15 @@ func Run(o Options) error {
 				sessions++
 				linger.Stop()
 				o.Ctl.Send(&proto.Status{Clients: uint32(sessions), Available: 1})
+			case *proto.Deliver:
+				lastSeq = m.Seq
+				tasks++
+				linger.Stop()
+				msg := cm.files[0]
+				w.runTask(func() {
+					defer msg.Close()
+					o.Ctl.Send(w.deliver(ctx, m, msg))
+				}, taskDone)
 			case *proto.Admin:
 				lastSeq = m.Seq
 				tasks++
@@ -182,6 +197,40 @@ func Run(o Options) error {
 			}
 		}
 	}
+}
+
+// deliver stores one recipient's copy of a message (running the user's
+// Sieve script) and returns the LMTP reply for it.
+func (w *Worker) deliver(ctx context.Context, m *proto.Deliver, msg *os.File) *proto.DeliverReply {
+	log := w.o.Log.With("session", m.SessionID)
+	if err := w.ensureStore(m.User, m.Fields); err != nil {
+		log.Error("delivery: open store", "err", err)
+		return &proto.DeliverReply{Seq: m.Seq, Code: 451, Enhanced: "4.3.0", Message: "Temporary internal failure"}
+	}
+	s := w.o.Settings.ForProtocol("lmtp")
+	w.mu.Lock()
+	if w.filter == nil {
+		w.filter = newSieveFilter(fieldValue(m.Fields, "home"), s.RecipientDelimiter, w.o.Log)
+	}
+	filter := w.filter
+	w.mu.Unlock()
+	reply := deliver.Deliver(ctx, deliver.Options{
+		Store: w.store, Log: log, Filter: filter,
+		Autocreate: s.LdaMailboxAutocreate, Autosubscribe: s.LdaMailboxAutosubscribe,
+		QuotaFullTempfail: s.QuotaFullTempfail, HdrDeliveryAddress: s.LmtpHdrDeliveryAddress,
+		Hostname: s.Hostname,
+	}, m, msg)
+	w.o.Metrics.Counter("deliveries_total", "result", strconv.Itoa(int(reply.Code)/100)+"xx").Inc()
+	return reply
+}
+
+func fieldValue(fields []string, key string) string {
+	for _, f := range fields {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // runTask runs a delivery or admin command in the background.
@@ -229,9 +278,12 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 	{
 		err := w.ensureStore(m.User, m.Fields)
 		if err != nil {
-			if m.Conn.Protocol == "pop3" {
+			switch m.Conn.Protocol {
+			case "pop3":
 				fmt.Fprintf(conn, "-ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information.\r\n")
-			} else {
+			case "sieve":
+				io.WriteString(conn, managesieve.Unavailable)
+			default:
 				fmt.Fprintf(conn, "%s NO [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n", m.Tag)
 			}
 			conn.Close()
@@ -280,6 +332,14 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 			ReuseXUIDL: s.Pop3ReuseXUIDL, NoFlagUpdates: s.Pop3NoFlagUpdates,
 			DeleteType: s.Pop3DeleteType, DeletedFlag: s.Pop3DeletedFlag,
 			Lock: &w.pop3Locks,
+		})
+	case "sieve":
+		return managesieve.Serve(ctx, conn, managesieve.Options{
+			Home: fieldValue(m.Fields, "home"), User: m.User, Leftover: m.Leftover, Log: log,
+			Implementation:   s.ManagesieveImplementationString,
+			SieveCapability:  s.ManagesieveSieveCapability,
+			NotifyCapability: s.ManagesieveNotifyCapability,
+			MaxLine:          int(s.ManagesieveMaxLineLength),
 		})
 	case "imap":
 		return imap.Serve(ctx, conn, imap.Options{

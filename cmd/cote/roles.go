@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -12,18 +15,23 @@ import (
 	"cote/child"
 	"cote/config"
 	imaplogin "cote/imap-login"
+	"cote/lmtp"
 	"cote/login"
+	managesievelogin "cote/managesieve-login"
 	pop3login "cote/pop3-login"
 	"cote/proto"
+	"cote/sieve"
 	"cote/worker"
 )
 
 // roles are the hidden subcommands the master executes.
 var roles = map[string]func(*child.Process) error{
-	proto.RoleAuth:      runAuth,
-	proto.RoleIMAPLogin: runIMAPLogin,
-	proto.RolePOP3Login: runPOP3Login,
-	proto.RoleWorker:    runWorker,
+	proto.RoleAuth:       runAuth,
+	proto.RoleIMAPLogin:  runIMAPLogin,
+	proto.RolePOP3Login:  runPOP3Login,
+	proto.RoleLMTP:       runLMTP,
+	proto.RoleSieveLogin: runSieveLogin,
+	proto.RoleWorker:     runWorker,
 }
 
 // waitControl reads control messages until Shutdown, the master's death or
@@ -159,6 +167,17 @@ func runPOP3Login(p *child.Process) error {
 	return runLogin(p, "pop3-login", pop3login.New(pop3login.Options{Greeting: p.Config.LoginGreeting}))
 }
 
+func runSieveLogin(p *child.Process) error {
+	c := p.Config
+	return runLogin(p, "managesieve-login", managesievelogin.New(managesievelogin.Options{
+		Greeting:       c.LoginGreeting,
+		Implementation: c.ManagesieveImplementationString,
+		Sieve:          cmp.Or(c.ManagesieveSieveCapability, sieve.DefaultExtensions().Capability()),
+		Notify:         c.ManagesieveNotifyCapability,
+		MaxRedirects:   4, // the interpreter's default redirect limit
+	}))
+}
+
 // runLogin runs a login process: the shared login server with the
 // protocol's pre-auth part.
 func runLogin(p *child.Process, service string, protocol login.Protocol) error {
@@ -200,4 +219,55 @@ func runWorker(p *child.Process) error {
 		linger = svc.IdleKill
 	}
 	return worker.Run(worker.Options{Ctl: p.Ctl, Settings: p.Config, Log: p.Log, Linger: linger, Done: p.Done, Metrics: p.Metrics})
+}
+
+// runLMTP runs the LMTP listener: recipients are looked up in userdb
+// through auth, and each copy goes to the recipient's worker through the
+// master.
+func runLMTP(p *child.Process) error {
+	c := p.Config.ForProtocol("lmtp")
+	hostname := c.Hostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	clientLimit := 1000
+	if svc := c.Service("lmtp"); svc != nil && svc.ClientLimit > 0 {
+		clientLimit = svc.ClientLimit
+	}
+	ls := make([]lmtp.Listener, len(p.Listeners))
+	for i, l := range p.Listeners {
+		ls[i] = lmtp.Listener{Name: l.Name, L: l.L}
+	}
+	srv := &lmtp.Server{Listeners: ls, Log: p.Log, Hostname: hostname,
+		RecipientDelimiter: c.RecipientDelimiter, SaveToDetailMailbox: c.LmtpSaveToDetailMailbox,
+		UserConcurrencyLimit: c.LmtpUserConcurrencyLimit, NoReceivedHeader: !c.LmtpAddReceivedHeader,
+		TempDir: c.MailTempDir, ClientLimit: clientLimit}
+	ctx, cancel := p.Context()
+	defer cancel()
+	ctl := lmtp.NewControlDeliverer(p.Ctl, p.Log, func(now bool) {
+		if now {
+			srv.Close()
+			return
+		}
+		go func() {
+			sctx, stop := context.WithTimeout(context.Background(), time.Minute)
+			defer stop()
+			srv.Shutdown(sctx)
+		}()
+	})
+	udb := lmtp.NewAuthUserdb(ctl.AuthConnect, p.Log)
+	defer udb.Close()
+	srv.Userdb, srv.Deliverer = udb, ctl
+	srv.OnClients = func(n int) { ctl.ReportClients(n, clientLimit) }
+	go func() {
+		// Run returns when the channel ends; a close is the normal end.
+		if err := ctl.Run(); !proto.IsClosed(err) {
+			p.Log.Error("control channel", "err", err)
+		}
+		cancel()
+	}()
+	if err := srv.Serve(ctx); err != nil && !errors.Is(err, lmtp.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -55,7 +55,11 @@ func TestPrivilegeSeparation(t *testing.T) {
 			if !allIDs(p.uid, 50003) || !allIDs(p.gid, 50003) {
 				t.Errorf("auth ids uid %v gid %v, want 50003", p.uid, p.gid)
 			}
-		case "imap-login", "pop3-login":
+		case "lmtp":
+			if !allIDs(p.uid, 50001) || !allIDs(p.gid, 50001) {
+				t.Errorf("lmtp ids uid %v gid %v, want 50001 (default_internal_user)", p.uid, p.gid)
+			}
+		case "imap-login", "pop3-login", "managesieve-login":
 			if !allIDs(p.uid, 50002) || !allIDs(p.gid, 50002) {
 				t.Errorf("%s ids uid %v gid %v, want 50002", p.role, p.uid, p.gid)
 			}

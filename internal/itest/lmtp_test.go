@@ -1,0 +1,124 @@
+package itest
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+func lmtpDeliver(t *testing.T, where, subject string, rcpts ...string) map[string]string {
+	t.Helper()
+	args := append([]string{"testdata/lmtp_client.py", where, "sender@example.org", subject}, rcpts...)
+	out, err := exec.Command("python3", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("smtplib.LMTP: %v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		r, code, _ := strings.Cut(line, " ")
+		got[r] = code
+	}
+	return got
+}
+
+func inboxSubjects(t *testing.T, s *server, user, mbox string) []string {
+	t.Helper()
+	c := dial(t, s, "plain")
+	if err := c.Login(user, user).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Logout()
+	sel, err := c.Select(mbox, nil).Wait()
+	if err != nil {
+		t.Fatalf("SELECT %s: %v", mbox, err)
+	}
+	if sel.NumMessages == 0 {
+		return nil
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1, sel.NumMessages), &imap.FetchOptions{Envelope: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Envelope.Subject)
+	}
+	return out
+}
+
+// TestLMTP delivers with Python's smtplib.LMTP over TCP and the Unix
+// socket: one reply per recipient, unknown users refused, and the message
+// in each recipient's INBOX over IMAP.
+func TestLMTP(t *testing.T) {
+	eachMode(t, func(t *testing.T, o serverOpts) {
+		o.users = map[string]int{"alice": 1}
+		s := startServer(t, o)
+		got := lmtpDeliver(t, s.addr("lmtp"), "over tcp", "demo@example.org", "nosuch@example.org", "alice@example.org")
+		if got["demo@example.org"] != "250" || got["alice@example.org"] != "250" || got["nosuch@example.org"] != "550" {
+			t.Fatalf("LMTP replies = %v, want 250 for demo and alice, 550 for nosuch", got)
+		}
+		got = lmtpDeliver(t, filepath.Join(s.dir, "run", "lmtp"), "over unix", "demo+lists@example.org")
+		if got["demo+lists@example.org"] != "250" {
+			t.Fatalf("LMTP over the Unix socket: %v", got)
+		}
+		if subj := inboxSubjects(t, s, "demo", "INBOX"); strings.Join(subj, "|") != "over tcp|over unix" {
+			t.Errorf("demo's INBOX = %q", subj)
+		}
+		if subj := inboxSubjects(t, s, "alice", "INBOX"); strings.Join(subj, "|") != "over tcp" {
+			t.Errorf("alice's INBOX = %q", subj)
+		}
+	})
+}
+
+// TestManageSieveFiling uploads and activates a script over ManageSieve
+// (through managesieve-login and the handoff), then an LMTP delivery is
+// filed by it.
+func TestManageSieveFiling(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	rc := rawDialNoGreeting(t, s.addr("sieve"))
+	rc.expect("OK")
+	auth := base64.StdEncoding.EncodeToString([]byte("\x00demo\x00demo"))
+	rc.send(`AUTHENTICATE "PLAIN" "` + auth + "\"\r\n")
+	if line := rc.expect("OK"); !strings.Contains(line, "Logged in") {
+		t.Fatalf("AUTHENTICATE: %q", line)
+	}
+	script := "require [\"fileinto\", \"mailbox\"];\r\nif header :contains \"subject\" \"filed\" {\r\n  fileinto :create \"Filed\";\r\n}\r\n"
+	rc.send(fmt.Sprintf("PUTSCRIPT \"sort\" {%d+}\r\n%s\r\n", len(script), script))
+	if line := rc.expect(""); !strings.HasPrefix(line, "OK") {
+		t.Fatalf("PUTSCRIPT: %q", line)
+	}
+	rc.send("SETACTIVE \"sort\"\r\n")
+	if line := rc.expect(""); !strings.HasPrefix(line, "OK") {
+		t.Fatalf("SETACTIVE: %q", line)
+	}
+	rc.send("LISTSCRIPTS\r\n")
+	if line := rc.expect(`"sort"`); !strings.Contains(line, "ACTIVE") {
+		t.Errorf("LISTSCRIPTS: %q", line)
+	}
+	rc.expect("OK")
+	rc.send("LOGOUT\r\n")
+	rc.expect("OK")
+
+	if got := lmtpDeliver(t, s.addr("lmtp"), "please get filed", "demo@example.org"); got["demo@example.org"] != "250" {
+		t.Fatalf("LMTP: %v", got)
+	}
+	lmtpDeliver(t, s.addr("lmtp"), "plain mail", "demo@example.org")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		filed := inboxSubjects(t, s, "demo", "Filed")
+		inbox := inboxSubjects(t, s, "demo", "INBOX")
+		if strings.Join(filed, "|") == "please get filed" && strings.Join(inbox, "|") == "plain mail" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Filed = %q, INBOX = %q; want the script to file one message", filed, inbox)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -60,6 +60,14 @@ func (m *Master) plan(cfg *config.Settings) (map[string]*service, map[string]boo
 		}
 		s := &service{name: name, role: implemented[name], conf: conf, listeners: ls, procs: map[int]*proc{}}
 		if m.root {
+			if name == "auth" {
+				if driver := needsRoot(cfg); driver != "" {
+					// PAM modules (pam_unix) and shadow read /etc/shadow.
+					m.log.Info("the auth process runs as root: passdb " + driver + " needs it")
+					svcs[name] = s
+					continue
+				}
+			}
 			t, err := m.target(cfg, conf)
 			if err != nil {
 				return nil, nil, err
@@ -69,6 +77,17 @@ func (m *Master) plan(cfg *config.Settings) (map[string]*service, map[string]boo
 		svcs[name] = s
 	}
 	return svcs, keep, nil
+}
+
+// needsRoot names the first passdb driver that only works as root.
+func needsRoot(cfg *config.Settings) string {
+	for _, db := range cfg.Passdbs {
+		switch db.Driver {
+		case "pam", "shadow":
+			return db.Driver
+		}
+	}
+	return ""
 }
 
 func (m *Master) target(cfg *config.Settings, conf *config.Service) (*privsep.Target, error) {

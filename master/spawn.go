@@ -115,6 +115,17 @@ func childEnv(sp spawnSpec) []string {
 			env = append(env, k+"="+v)
 		}
 	}
+	// import_environment: NAME keeps the master's value, NAME=value sets
+	// one (Dovecot's semantics; e.g. LD_PRELOAD for pam_wrapper in tests).
+	if sp.settings != nil {
+		for _, item := range sp.settings.ImportEnvironment {
+			if strings.Contains(item, "=") {
+				env = append(env, item)
+			} else if v, ok := os.LookupEnv(item); ok && item != "TZ" {
+				env = append(env, item+"="+v)
+			}
+		}
+	}
 	if len(sp.listeners) > 0 {
 		names := make([]string, len(sp.listeners))
 		for i, l := range sp.listeners {

@@ -73,6 +73,7 @@ func dbConfigs(dbs []config.DB) []auth.DBConfig {
 			Driver: d.Driver, Args: d.Args, Skip: d.Skip,
 			ResultSuccess: d.ResultSuccess, ResultFailure: d.ResultFailure, ResultInternalfail: d.ResultInternalfail,
 			DefaultFields: d.DefaultFields, OverrideFields: d.OverrideFields,
+			Master: d.Master, Pass: d.Pass,
 		}
 		if d.Pass && d.ResultSuccess == "return-ok" {
 			// pass = yes is Dovecot's old spelling of result_success = continue.
@@ -92,6 +93,14 @@ func runAuth(p *child.Process) error {
 		UsernameFormat: c.AuthUsernameFormat,
 		UsernameChars:  c.AuthUsernameChars,
 		Log:            p.Log,
+
+		MasterUserSeparator: c.AuthMasterUserSeparator,
+		DefaultRealm:        c.AuthDefaultRealm,
+		Realms:              c.AuthRealms,
+		AnonymousUsername:   c.AuthAnonymousUsername,
+		CacheSize:           int64(c.AuthCacheSize),
+		CacheTTL:            c.AuthCacheTTL,
+		CacheNegativeTTL:    c.AuthCacheNegativeTTL,
 	})
 	if err != nil {
 		return err

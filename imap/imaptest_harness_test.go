@@ -1,3 +1,8 @@
+//go:build imaptest
+
+// Built only with -tags imaptest: a harness for Dovecot's imaptest, run
+// by hand (see docs/imap.md), not part of the normal test run.
+
 package imap
 
 import (
@@ -28,7 +33,7 @@ import (
 func TestImaptestServer(t *testing.T) {
 	addr := os.Getenv("COTE_IMAPTEST_ADDR")
 	if addr == "" {
-		t.Skip("COTE_IMAPTEST_ADDR not set")
+		t.Fatal("set COTE_IMAPTEST_ADDR to the address to serve imaptest on")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -553,7 +553,7 @@ func TestGoSMTPClient(t *testing.T) {
 func TestPythonLMTP(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed")
+		t.Fatal("python3 is needed (scripts/test-deps.sh installs it)")
 	}
 	ts := startServer(t, nil)
 	host, port, _ := net.SplitHostPort(ts.addr)

@@ -16,10 +16,11 @@ import (
 // boundListener is a socket the master bound. Listeners survive reloads:
 // the same address keeps the same socket.
 type boundListener struct {
-	key  string // "tcp ADDR" or "unix PATH"
-	name string // listener name in the service
-	ssl  bool
-	file *os.File
+	key       string // "tcp ADDR" or "unix PATH"
+	name      string // listener name in the service
+	ssl       bool
+	file      *os.File
+	activated bool // passed by systemd: never unlinked or rebound
 }
 
 // listenerSet binds what a configuration asks for, reusing sockets of the
@@ -104,7 +105,13 @@ func (ls *listenerSet) bindService(s *config.Settings, svc *config.Service, ids 
 		if err != nil {
 			return nil, fmt.Errorf("service %s: unix_listener %s: %w", svc.Name, ul.Path, err)
 		}
-		// Mode and owner follow the config on every load.
+		// Mode and owner follow the config on every load (systemd's
+		// SocketMode/SocketUser rule for activated sockets).
+		if b.activated {
+			b.name = filepath.Base(ul.Path)
+			out = append(out, b)
+			continue
+		}
 		if err := os.Chmod(path, os.FileMode(ul.Mode)); err != nil {
 			return nil, err
 		}
@@ -143,7 +150,7 @@ func (ls *listenerSet) retain(keep map[string]bool) {
 	for k, b := range ls.byKey {
 		if !keep[k] {
 			b.file.Close()
-			if p, ok := strings.CutPrefix(k, "unix "); ok {
+			if p, ok := strings.CutPrefix(k, "unix "); ok && !b.activated {
 				os.Remove(p)
 			}
 			delete(ls.byKey, k)

@@ -128,6 +128,10 @@ func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
 	if err := m.prepareRuntime(cfg); err != nil {
 		return err
 	}
+	activated, err := m.listeners.adoptActivated()
+	if err != nil {
+		return err
+	}
 	defer os.Remove(filepath.Join(cfg.BaseDir, "master.pid"))
 	al, err := m.listenAdmin(cfg.BaseDir)
 	if err != nil {
@@ -144,6 +148,13 @@ func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
 	if err := m.apply(cfg); err != nil {
 		m.stopAll(5 * time.Second)
 		return err
+	}
+	for _, k := range activated {
+		if b := m.listeners.byKey[k]; b != nil {
+			m.log.Info("using socket-activated listener", "socket", k, "listener", b.name)
+		} else {
+			m.log.Warn("socket-activated listener matches no configured listener; closed it", "socket", k)
+		}
 	}
 	notify("READY=1\nSTATUS=running\nMAINPID=" + strconv.Itoa(os.Getpid()))
 	m.log.Info("cote started", "version", Version, "base_dir", cfg.BaseDir)

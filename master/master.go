@@ -94,7 +94,7 @@ func newMaster(o Options) (*Master, *config.Settings, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sink, err := newLogSink(cfg.LogPath)
+	sink, err := newLogSinkPaths(cfg.LogPath, cfg.InfoLogPath, cfg.DebugLogPath, cfg.SyslogFacility)
 	if err != nil {
 		return nil, nil, err
 	}

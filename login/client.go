@@ -252,7 +252,21 @@ func (c *Client) Authenticate(ctx context.Context, mech string, ir []byte, chall
 	if c.clientID != "" {
 		params = append(params, "client_id="+c.clientID)
 	}
+	started := time.Now()
 	res, err := c.srv.auth.authenticate(ctx, authRequest{mech: m.Name, params: params, ir: ir, challFn: challenge})
+	protocol := c.srv.Protocol.Name()
+	c.srv.Metrics.Histogram("auth_seconds", nil, "protocol", protocol).Since(started)
+	result := "ok"
+	if err != nil {
+		result = "failed"
+		var af *AuthFailure
+		if errors.As(err, &af) && af.Temp {
+			result = "tempfail"
+		} else if !errors.As(err, &af) {
+			result = "aborted"
+		}
+	}
+	c.srv.Metrics.Counter("logins_total", "protocol", protocol, "mechanism", m.Name, "result", result).Inc()
 	if err != nil {
 		var af *AuthFailure
 		if errors.As(err, &af) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"cote/metrics"
 	"cote/proto"
 )
 
@@ -69,6 +70,8 @@ type Server struct {
 	// PreAuthTimeout bounds the time from connect to handoff; 0 means
 	// DefaultPreAuthTimeout.
 	PreAuthTimeout time.Duration
+	// Metrics counts connections and logins; nil counts nothing.
+	Metrics *metrics.Registry
 
 	// Set by Serve.
 	ctl    *control
@@ -92,6 +95,9 @@ var ErrServerClosed = errors.New("login: server closed")
 // client (TLS proxies included) and returns ErrServerClosed. Serve is the
 // only reader of Ctl and shuts its read side down when it returns.
 func (s *Server) Serve(ctx context.Context) error {
+	s.Metrics.Help("connections_total", "Client connections accepted by login processes.")
+	s.Metrics.Help("logins_total", "Logins by protocol, SASL mechanism and result.")
+	s.Metrics.Help("auth_seconds", "Time auth took to answer a login.")
 	if s.Ctl == nil || s.Protocol == nil || s.Log == nil {
 		return errors.New("login: Server needs Ctl, Protocol and Log")
 	}
@@ -233,6 +239,7 @@ func (s *Server) acceptLoop(ctx context.Context, stop <-chan struct{}, l Listene
 // a handoff.
 func (s *Server) serveClient(ctx context.Context, nc net.Conn, l Listener) {
 	c := s.newClient(nc, l)
+	s.Metrics.Counter("connections_total", "protocol", s.Protocol.Name(), "listener", l.Name).Inc()
 	if !s.track(c) {
 		nc.Close()
 		return

@@ -213,6 +213,7 @@ func runLogin(p *child.Process, service string, protocol login.Protocol) error {
 		ClientLimit:          clientLimit,
 		Mechanisms:           c.AuthMechanisms,
 		Protocol:             protocol,
+		Metrics:              p.Metrics,
 	}
 	ctx, cancel := p.Context()
 	defer cancel()

@@ -33,7 +33,8 @@ func metricValue(text, series string) (float64, bool) {
 }
 
 // TestMetrics scrapes the master's endpoint: one endpoint serves the
-// processes of every role, and the counters move after a login.
+// processes of every role, and the counters move after a login, a failed
+// login and a delivery.
 func TestMetrics(t *testing.T) {
 	s := startServer(t, serverOpts{})
 	deadline := time.Now().Add(15 * time.Second)
@@ -49,13 +50,20 @@ func TestMetrics(t *testing.T) {
 	}
 	c := login(t, s, "demo")
 	appendMsg(t, c, "INBOX", "metrics")
+	rc := rawDial(t, s.addr("imap"))
+	rc.send("a LOGIN demo wrong\r\n")
+	rc.expect("a NO")
+	lmtpDeliver(t, s.addr("lmtp"), "counted", "demo@example.org")
 	deadline = time.Now().Add(15 * time.Second)
 	for {
 		text := scrape(t, s)
 		sessions, _ := metricValue(text, `cote_sessions_total{protocol="imap"}`)
 		in, _ := metricValue(text, `cote_bytes_in_total{protocol="imap"}`)
 		workers, _ := metricValue(text, `cote_workers`)
-		if sessions >= 1 && in > 0 && workers == 1 {
+		ok, _ := metricValue(text, `cote_logins_total{mechanism="PLAIN",protocol="imap",result="ok"}`)
+		failed, _ := metricValue(text, `cote_logins_total{mechanism="PLAIN",protocol="imap",result="failed"}`)
+		delivered, _ := metricValue(text, `cote_deliveries_total{result="2xx"}`)
+		if sessions >= 1 && in > 0 && workers == 1 && ok >= 1 && failed >= 1 && delivered >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {

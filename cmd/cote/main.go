@@ -121,9 +121,12 @@ func devBanner(dir string, ids config.DevIDs) {
 	fmt.Fprintf(os.Stderr, `cote development server, state in %s
   running %s
   IMAP   127.0.0.1:10143 (STARTTLS)   IMAPS 127.0.0.1:10993
+  POP3   127.0.0.1:10110 (STLS)       POP3S 127.0.0.1:10995
+  LMTP   127.0.0.1:10024 and %s/run/lmtp   ManageSieve 127.0.0.1:14190
+  metrics http://127.0.0.1:10090/metrics   admin: coteadm --dev %s who
   user demo, password demo; self-signed certificate in %s/ssl
   try:   python3 -c "import imaplib; c=imaplib.IMAP4('127.0.0.1',10143); print(c.login('demo','demo')); print(c.list())"
      or: openssl s_client -quiet -connect 127.0.0.1:10993
   stop with Ctrl-C
-`, dir, mode, dir)
+`, dir, mode, dir, dir, dir)
 }

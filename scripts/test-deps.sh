@@ -6,6 +6,7 @@
 set -eu
 need=""
 command -v doveadm >/dev/null 2>&1 || need="$need dovecot-core"
+[ -x /usr/lib/dovecot/pop3 ] || need="$need dovecot-pop3d"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 # A real OpenLDAP server and its client tools for auth/ldap's tests, and a

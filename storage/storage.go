@@ -254,6 +254,26 @@ type CacheMailbox interface {
 	Cached(uid uint32) (c Cached, ok bool, err error)
 }
 
+// CachedResult is one message's entry in CacheBatchMailbox.CachedBatch.
+type CachedResult struct {
+	UID    uint32
+	Cached Cached
+	// OK is false when the backend has no cache for the message (as
+	// CacheMailbox.Cached's ok).
+	OK bool
+}
+
+// CacheBatchMailbox is a CacheMailbox that returns the cached structure
+// of many messages at once: one index query for a range of UIDs rather
+// than one per message, for FETCH ENVELOPE or BODYSTRUCTURE over a
+// message set.
+type CacheBatchMailbox interface {
+	// CachedBatch returns one result per distinct UID of uids that is
+	// in the session's snapshot, ascending by UID; UIDs not in the
+	// snapshot are left out. err is for I/O errors.
+	CachedBatch(uids []uint32) ([]CachedResult, error)
+}
+
 // TextSearchMailbox is a Mailbox with a full-text index for SEARCH BODY
 // and TEXT (RFC 9051 section 6.4.4: case-insensitive substring match).
 type TextSearchMailbox interface {

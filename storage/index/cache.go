@@ -1,10 +1,13 @@
 package index
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"cote/storage"
 )
@@ -185,4 +188,118 @@ func (t *Tx) PutContent(box int64, uid uint32, c Content) error {
 	}
 	_, err = t.tx.Exec(`UPDATE messages SET indexed = ? WHERE id = ?`, state, id)
 	return Err(err)
+}
+
+// CachedRange calls fn, in UID order, for each message of the mailbox
+// with a UID from lo to hi that has a cache record, reading them all with
+// one query. A record that does not decode is skipped (treated as
+// missing). fn must not use the DB.
+func (d *DB) CachedRange(box int64, lo, hi uint32, fn func(uid uint32, c storage.Cached)) error {
+	rows, err := d.db.Query(`SELECT m.uid, c.data FROM messages m JOIN cache c ON c.msg = m.id
+		WHERE m.mailbox = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`, box, lo, hi)
+	if err != nil {
+		return Err(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid uint32
+		var data []byte
+		if err := rows.Scan(&uid, &data); err != nil {
+			return Err(err)
+		}
+		c, err := decodeCached(data)
+		if err != nil {
+			continue
+		}
+		fn(uid, c)
+	}
+	return Err(rows.Err())
+}
+
+// Uncached returns the UIDs of a mailbox's messages without a cache
+// record, ascending.
+func (d *DB) Uncached(box int64) ([]uint32, error) {
+	rows, err := d.db.Query(`SELECT m.uid FROM messages m WHERE m.mailbox = ?
+		AND NOT EXISTS (SELECT 1 FROM cache c WHERE c.msg = m.id) ORDER BY m.uid`, box)
+	if err != nil {
+		return nil, Err(err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var uid uint32
+		if err := rows.Scan(&uid); err != nil {
+			return nil, Err(err)
+		}
+		out = append(out, uid)
+	}
+	return out, Err(rows.Err())
+}
+
+// ftsChunk bounds the rows of one multi-row INSERT into the full-text
+// index (3 parameters each, well under SQLite's limit).
+const ftsChunk = 200
+
+// PutContents stores the cache records and texts of several messages.
+// The texts go into the full-text index with one INSERT statement per
+// ftsChunk messages: FTS5 writes its pending terms out as a new segment
+// at every statement's savepoint, so one row per statement costs a
+// segment flush (and merges) per message.
+func (t *Tx) PutContents(box int64, cs map[uint32]Content) error {
+	type row struct {
+		id  int64
+		txt *Text
+	}
+	var rows []row
+	for uid, c := range cs {
+		var id int64
+		var fts int
+		err := t.tx.QueryRow(`SELECT id, indexed FROM messages WHERE mailbox = ? AND uid = ?`, box, uid).Scan(&id, &fts)
+		if err == sql.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			return Err(err)
+		}
+		if _, err := t.tx.Exec(`INSERT OR REPLACE INTO cache (msg, data) VALUES (?, ?)`, id, encodeCached(c.Cached)); err != nil {
+			return Err(err)
+		}
+		if c.TextLater {
+			continue
+		}
+		if fts == 1 {
+			if _, err := t.tx.Exec(`DELETE FROM fts WHERE rowid = ?`, id); err != nil {
+				return Err(err)
+			}
+		}
+		state := 2
+		if c.Text != nil {
+			state = 1
+			rows = append(rows, row{id, c.Text})
+		}
+		if _, err := t.tx.Exec(`UPDATE messages SET indexed = ? WHERE id = ?`, state, id); err != nil {
+			return Err(err)
+		}
+	}
+	// FTS5 flushes its pending terms whenever a rowid is lower than the
+	// one before: insert in rowid order.
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.id, b.id) })
+	for len(rows) > 0 {
+		n := min(len(rows), ftsChunk)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO fts (rowid, hdr, body) VALUES `)
+		args := make([]any, 0, 3*n)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?, ?, ?)")
+			args = append(args, r.id, r.txt.Header, r.txt.Body)
+		}
+		if _, err := t.tx.Exec(q.String(), args...); err != nil {
+			return Err(err)
+		}
+		rows = rows[n:]
+	}
+	return nil
 }

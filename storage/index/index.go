@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS cache (
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 	hdr, body, tokenize = 'trigram', content = '', contentless_delete = 1
 );
+-- FTS5 keeps up to hashsize bytes of pending terms in memory before it
+-- writes a segment; its default of 1 MiB is a segment every few dozen
+-- messages, each followed by merges.
+INSERT INTO fts (fts, rank) VALUES ('hashsize', 33554432);
 CREATE TABLE IF NOT EXISTS usage (
 	id       INTEGER PRIMARY KEY CHECK (id = 1),
 	bytes    INTEGER NOT NULL,

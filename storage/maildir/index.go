@@ -284,16 +284,18 @@ func (s *store) putContent(b *mailstate.Box, cs map[uint32]*index.Content) error
 		return err
 	}
 	defer tx.Rollback()
+	batch := make(map[uint32]index.Content, len(cs))
 	for uid, c := range cs {
-		if err := tx.PutContent(mb.row.ID, uid, *c); err != nil {
-			return err
-		}
+		batch[uid] = *c
+	}
+	if err := tx.PutContents(mb.row.ID, batch); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
 
 // indexBatch is how many messages a search indexes in one transaction.
-const indexBatch = 256
+const indexBatch = 2048
 
 // SearchText implements mailstate.ContentBackend: messages not yet in the
 // full-text index (saved by another program, or copied) are indexed

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"cote/storage/internal/layout"
 )
 
 // Location is a parsed mail_location value for Maildir.
@@ -71,60 +73,12 @@ func ParseLocation(loc, home, user string) (Location, error) {
 	return l, nil
 }
 
-func splitLocation(s string) []string {
-	var parts []string
-	var cur strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			if i+1 < len(s) && s[i+1] == ':' {
-				cur.WriteByte(':')
-				i++
-				continue
-			}
-			parts = append(parts, cur.String())
-			cur.Reset()
-			continue
-		}
-		cur.WriteByte(s[i])
-	}
-	return append(parts, cur.String())
-}
+func splitLocation(s string) []string { return layout.SplitLocation(s) }
 
 func expandPath(s, home, user string) (string, error) {
-	if s == "~" || strings.HasPrefix(s, "~/") {
-		if home == "" {
-			return "", fmt.Errorf("%w: %q needs a home directory", errLocation, s)
-		}
-		s = home + s[1:]
+	p, err := layout.ExpandPath(s, home, user)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", errLocation, err)
 	}
-	if !strings.Contains(s, "%") {
-		return s, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 == len(s) {
-			return "", fmt.Errorf("%w: trailing %% in %q", errLocation, s)
-		}
-		i++
-		local, domain, _ := strings.Cut(user, "@")
-		switch s[i] {
-		case 'u':
-			b.WriteString(user)
-		case 'n':
-			b.WriteString(local)
-		case 'd':
-			b.WriteString(domain)
-		case 'h':
-			b.WriteString(home)
-		case '%':
-			b.WriteByte('%')
-		default:
-			return "", fmt.Errorf("%w: unknown variable %%%c in %q", errLocation, s[i], s)
-		}
-	}
-	return b.String(), nil
+	return p, nil
 }

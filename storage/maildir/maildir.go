@@ -93,14 +93,7 @@ func Open(opts Options) (storage.Store, error) {
 	if err := os.MkdirAll(loc.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("maildir root: %w", ioErr(err))
 	}
-	idxPath := opts.IndexPath
-	if idxPath == "" {
-		dir := loc.Root
-		if loc.Index != "" {
-			dir = loc.Index
-		}
-		idxPath = filepath.Join(dir, IndexFile)
-	}
+	idxPath := indexPath(opts, loc)
 	s.idx, _, err = index.Open(idxPath, index.Options{NoSync: !s.fsync})
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)

@@ -17,14 +17,29 @@ import (
 // Run runs the suite. open returns a new, empty store each time; the suite
 // closes it.
 func Run(t *testing.T, open func(t *testing.T) storage.Store) {
+	RunOptions(t, Options{}, open)
+}
+
+// Options describe what a backend cannot do, for RunOptions.
+type Options struct {
+	// NoInferiors is for backends where a mailbox that holds mail cannot
+	// have children and a name with children cannot hold mail (mbox:
+	// mailboxes are files, parents directories). Creating such a name
+	// must fail with storage.ErrInvalidName; INBOX, kept elsewhere, may
+	// still have children.
+	NoInferiors bool
+}
+
+// RunOptions is Run for a backend with the limits in o.
+func RunOptions(t *testing.T, o Options, open func(t *testing.T) storage.Store) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s storage.Store)
 	}{
 		{"Inbox", testInbox},
-		{"CreateDelete", testCreateDelete},
+		{"CreateDelete", func(t *testing.T, s storage.Store) { testCreateDelete(t, s, o) }},
 		{"InvalidNames", testInvalidNames},
-		{"Rename", testRename},
+		{"Rename", func(t *testing.T, s storage.Store) { testRename(t, s, o) }},
 		{"RenameInbox", testRenameInbox},
 		{"Subscriptions", testSubscriptions},
 		{"SpecialUse", testSpecialUse},
@@ -184,7 +199,7 @@ func testInbox(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCreateDelete(t *testing.T, s storage.Store) {
+func testCreateDelete(t *testing.T, s storage.Store, o Options) {
 	d := string(s.Delimiter())
 	mustCreate(t, s, "Sent")
 	wantErr(t, `Create("Sent")`, s.Create("Sent", nil), storage.ErrMailboxExists)
@@ -214,6 +229,11 @@ func testCreateDelete(t *testing.T, s storage.Store) {
 	if st := mustStatus(t, s, "Sent"); st.Messages != 0 {
 		t.Errorf("re-created Sent has %d messages", st.Messages)
 	}
+	if o.NoInferiors {
+		wantErr(t, "Create of a name with children", s.Create("A"+d+"B", nil), storage.ErrInvalidName)
+		wantErr(t, "Create under a mailbox", s.Create("Sent"+d+"Kid", nil), storage.ErrInvalidName)
+		return
+	}
 	// Deleting a parent keeps its children.
 	mustCreate(t, s, "A"+d+"B")
 	if err := s.Delete("A" + d + "B"); err != nil {
@@ -239,13 +259,19 @@ func testInvalidNames(t *testing.T, s storage.Store) {
 	}
 }
 
-func testRename(t *testing.T, s storage.Store) {
+func testRename(t *testing.T, s storage.Store, o Options) {
 	d := string(s.Delimiter())
+	kid := "Old" + d + "Kid"
+	if o.NoInferiors {
+		// Children move with their parent; here the parent is only a
+		// directory.
+		kid = "Dir" + d + "Kid"
+	}
 	mustCreate(t, s, "Old")
-	mustCreate(t, s, "Old"+d+"Kid")
+	mustCreate(t, s, kid)
 	mustCreate(t, s, "Other")
 	uid := mustAppend(t, s, "Old", msg1, storage.FlagSeen)
-	mustAppend(t, s, "Old"+d+"Kid", msg1)
+	mustAppend(t, s, kid, msg1)
 	before := mustStatus(t, s, "Old")
 	if err := s.Rename("Old", "New"); err != nil {
 		t.Fatalf("Rename = %v", err)
@@ -254,11 +280,13 @@ func testRename(t *testing.T, s storage.Store) {
 	if _, ok := l["Old"]; ok {
 		t.Errorf("Old still listed")
 	}
-	if _, ok := l["Old"+d+"Kid"]; ok {
-		t.Errorf("Old/Kid still listed")
-	}
-	if _, ok := l["New"+d+"Kid"]; !ok {
-		t.Errorf("New/Kid not listed: %v", l)
+	if !o.NoInferiors {
+		if _, ok := l["Old"+d+"Kid"]; ok {
+			t.Errorf("Old/Kid still listed")
+		}
+		if _, ok := l["New"+d+"Kid"]; !ok {
+			t.Errorf("New/Kid not listed: %v", l)
+		}
 	}
 	after := mustStatus(t, s, "New")
 	if after.Messages != 1 || after.UIDValidity != before.UIDValidity || after.UIDNext != before.UIDNext {
@@ -268,7 +296,9 @@ func testRename(t *testing.T, s storage.Store) {
 	if got := readAll(t, mb, uid); got != msg1 {
 		t.Errorf("Read after rename = %q", got)
 	}
-	if st := mustStatus(t, s, "New"+d+"Kid"); st.Messages != 1 {
+	if o.NoInferiors {
+		wantErr(t, "Create under a mailbox", s.Create("New"+d+"Kid", nil), storage.ErrInvalidName)
+	} else if st := mustStatus(t, s, "New"+d+"Kid"); st.Messages != 1 {
 		t.Errorf("New/Kid messages = %d, want 1", st.Messages)
 	}
 	wantErr(t, "Rename to existing", s.Rename("New", "Other"), storage.ErrMailboxExists)

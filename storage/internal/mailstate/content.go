@@ -2,6 +2,7 @@ package mailstate
 
 import (
 	"fmt"
+	"slices"
 
 	"cote/storage"
 )
@@ -71,4 +72,110 @@ func (s *session) SearchText(query string, body bool) ([]uint32, bool, error) {
 		return uids, false, nil
 	}
 	return cb.SearchText(s.box, query, body, uids)
+}
+
+// POP3Backend is a Backend that keeps what POP3 needs for UIDLs that
+// match Dovecot's (the pop3 package's optional Mailbox interfaces).
+type POP3Backend interface {
+	// POP3UIDL returns the UIDL stored for m (dovecot-uidlist's P
+	// field); ok is false when none is stored.
+	POP3UIDL(b *Box, m *Msg) (string, bool)
+	// BaseName returns m's Maildir base file name (before ":2,").
+	BaseName(b *Box, m *Msg) (string, bool)
+	// GUID returns m's GUID (dovecot-uidlist's G field, or the base file
+	// name as Dovecot's Maildir gives).
+	GUID(b *Box, m *Msg) (string, bool)
+}
+
+// pop3Msg returns the backend and the snapshot's message for uid.
+func (s *session) pop3Msg(uid uint32) (POP3Backend, *Msg) {
+	pb, ok := s.st.be.(POP3Backend)
+	if !ok || s.closed || s.st.closed || s.box.deleted {
+		return nil, nil
+	}
+	i, ok := s.find(uid)
+	if !ok {
+		return nil, nil
+	}
+	return pb, s.snap[i].m
+}
+
+// POP3UIDL is the pop3 package's UIDLMailbox: the UIDL the backend keeps
+// for a message of the session's snapshot.
+func (s *session) POP3UIDL(uid uint32) (string, bool) {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	pb, m := s.pop3Msg(uid)
+	if pb == nil {
+		return "", false
+	}
+	return pb.POP3UIDL(s.box, m)
+}
+
+// MaildirBaseName is the pop3 package's FileNameMailbox (%f).
+func (s *session) MaildirBaseName(uid uint32) (string, bool) {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	pb, m := s.pop3Msg(uid)
+	if pb == nil {
+		return "", false
+	}
+	return pb.BaseName(s.box, m)
+}
+
+// MessageGUID is the pop3 package's GUIDMailbox (%g).
+func (s *session) MessageGUID(uid uint32) (string, bool) {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	pb, m := s.pop3Msg(uid)
+	if pb == nil {
+		return "", false
+	}
+	return pb.GUID(s.box, m)
+}
+
+// BatchContentBackend is a ContentBackend that reads the cached
+// structure of many messages at once.
+type BatchContentBackend interface {
+	// CachedBatch returns the results for msgs (ascending by UID), one
+	// per message in the same order.
+	CachedBatch(b *Box, msgs []*Msg) ([]storage.CachedResult, error)
+}
+
+// CachedBatch implements storage.CacheBatchMailbox.
+func (s *session) CachedBatch(uids []uint32) ([]storage.CachedResult, error) {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	if s.closed || s.st.closed {
+		return nil, storage.ErrClosed
+	}
+	sorted := slices.Clone(uids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	msgs := make([]*Msg, 0, len(sorted))
+	for _, u := range sorted {
+		if i, ok := s.find(u); ok {
+			msgs = append(msgs, s.snap[i].m)
+		}
+	}
+	cb, ok := s.st.be.(ContentBackend)
+	if !ok || s.box.deleted {
+		out := make([]storage.CachedResult, len(msgs))
+		for i, m := range msgs {
+			out[i].UID = m.UID
+		}
+		return out, nil
+	}
+	if bb, ok := cb.(BatchContentBackend); ok {
+		return bb.CachedBatch(s.box, msgs)
+	}
+	out := make([]storage.CachedResult, len(msgs))
+	for i, m := range msgs {
+		c, ok, err := cb.Cached(s.box, m)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = storage.CachedResult{UID: m.UID, Cached: c, OK: ok}
+	}
+	return out, nil
 }

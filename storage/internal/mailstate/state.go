@@ -562,3 +562,25 @@ func (st *State) Open(name string, readOnly bool) (storage.Mailbox, error) {
 	s.refresh()
 	return s, nil
 }
+
+// Each calls fn for every mailbox, in name order, with the lock held
+// (for maintenance such as an index rebuild). fn must not call the
+// State.
+func (st *State) Each(fn func(b *Box) error) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		return storage.ErrClosed
+	}
+	names := make([]string, 0, len(st.boxes))
+	for n := range st.boxes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := fn(st.boxes[n]); err != nil {
+			return fmt.Errorf("mailbox %q: %w", n, err)
+		}
+	}
+	return nil
+}

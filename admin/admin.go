@@ -26,19 +26,37 @@ type Request struct {
 	Command string   `json:"command"` // e.g. "who", "mailbox list"
 	User    string   `json:"user,omitempty"`
 	Args    []string `json:"args,omitempty"`
+	// Input is what the command reads besides its arguments (the
+	// script of "sieve put").
+	Input []byte `json:"input,omitempty"`
 }
 
 // Response is a command's result as a table.
 type Response struct {
-	OK      bool       `json:"ok"`
-	Error   string     `json:"error,omitempty"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// Code classifies a failure (one of the Code constants); "" is any
+	// other failure.
+	Code    string     `json:"code,omitempty"`
 	Columns []string   `json:"columns,omitempty"`
 	Rows    [][]string `json:"rows,omitempty"`
 }
 
+// Failure codes. coteadm maps them to exit statuses as doveadm does.
+const (
+	CodeNoUser   = "NOUSER"   // the user does not exist (exit 67)
+	CodeNotFound = "NOTFOUND" // a mailbox, message or script does not exist (exit 68)
+	CodeTempFail = "TEMPFAIL" // try again later: auth or storage failure, busy (exit 75)
+)
+
 // Errorf makes a failed response.
 func Errorf(format string, args ...any) *Response {
 	return &Response{Error: fmt.Sprintf(format, args...)}
+}
+
+// CodeErrorf makes a failed response with a failure code.
+func CodeErrorf(code, format string, args ...any) *Response {
+	return &Response{Error: fmt.Sprintf(format, args...), Code: code}
 }
 
 // Table makes a successful response.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,10 +94,14 @@ func (m *Master) handleAdmin(ev adminEvent) {
 		}
 		m.lookupUser(req.User, func(user string, fields []string, err error) {
 			if err != nil {
-				answer(c, admin.Errorf("user %s: %v", req.User, err))
+				answer(c, lookupError(req.User, err))
 				return
 			}
 			body, _ := json.Marshal(req)
+			if len(body) > proto.MaxAdminPayload {
+				answer(c, admin.Errorf("%s: request too large (%d bytes, at most %d)", req.Command, len(body), proto.MaxAdminPayload))
+				return
+			}
 			pu := &pendingUser{a: &proto.Admin{User: user, Fields: fields, Request: body}, adminConn: c, user: user, fields: fields}
 			if err := m.checkUser(pu); err != nil {
 				answer(c, admin.Errorf("user %s: %v", user, err))
@@ -110,26 +115,33 @@ func (m *Master) handleAdmin(ev adminEvent) {
 	case "who":
 		var rows [][]string
 		for _, p := range m.procs {
-			if p.role == proto.RoleWorker {
+			if p.role == proto.RoleWorker && (len(req.Args) == 0 || matchAny(req.Args, p.user)) {
 				rows = append(rows, []string{p.user, strconv.Itoa(p.pid), strconv.Itoa(int(p.status.Clients))})
 			}
 		}
 		sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
 		answer(c, admin.Table([]string{"user", "pid", "sessions"}, rows))
 	case "kick":
-		n := 0
+		// Every user given, by name or shell pattern (as doveadm kick's
+		// user mask); the user's worker ends all its sessions.
+		masks := req.Args
+		if req.User != "" {
+			masks = append([]string{req.User}, masks...)
+		}
+		var rows [][]string
 		for _, p := range m.procs {
-			if p.role == proto.RoleWorker && (p.user == req.User || (req.User == "" && len(req.Args) > 0 && p.user == req.Args[0])) {
+			if p.role == proto.RoleWorker && matchAny(masks, p.user) {
 				p.ctl.Send(&proto.Shutdown{Now: true})
-				n++
+				rows = append(rows, []string{p.user, strconv.Itoa(p.pid), strconv.Itoa(int(p.status.Clients))})
 			}
 		}
-		answer(c, admin.Table([]string{"kicked"}, [][]string{{strconv.Itoa(n)}}))
+		sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+		answer(c, admin.Table([]string{"user", "pid", "sessions"}, rows))
 	case "reload":
 		m.reload()
 		answer(c, admin.Table([]string{"generation"}, [][]string{{strconv.FormatUint(m.gen, 10)}}))
 	case "stop":
-		answer(c, admin.Table([]string{"stopping"}, [][]string{{"yes"}}))
+		answer(c, admin.Table([]string{"pid"}, [][]string{{strconv.Itoa(os.Getpid())}}))
 		m.stopReq <- struct{}{}
 	case "log reopen":
 		if err := m.sink.reopen(); err != nil {
@@ -151,7 +163,7 @@ func (m *Master) handleAdmin(ev adminEvent) {
 	case "user":
 		m.lookupUser(req.User, func(user string, fields []string, err error) {
 			if err != nil {
-				answer(c, admin.Errorf("user %s: %v", req.User, err))
+				answer(c, lookupError(req.User, err))
 				return
 			}
 			rows := [][]string{{"user", user}}
@@ -162,6 +174,31 @@ func (m *Master) handleAdmin(ev adminEvent) {
 			answer(c, admin.Table([]string{"field", "value"}, rows))
 		})
 	}
+}
+
+// matchAny reports whether user matches one of the shell patterns.
+func matchAny(masks []string, user string) bool {
+	for _, m := range masks {
+		if ok, err := path.Match(m, user); ok && err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupError is the answer to a failed userdb lookup.
+func lookupError(user string, err error) *admin.Response {
+	switch {
+	case errors.Is(err, masterclient.ErrNotFound):
+		return admin.CodeErrorf(admin.CodeNoUser, "user %s does not exist", user)
+	case errors.Is(err, masterclient.ErrTemporary), errors.Is(err, masterclient.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		return admin.CodeErrorf(admin.CodeTempFail, "user %s: userdb lookup failed: %v", user, err)
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		return admin.CodeErrorf(admin.CodeTempFail, "user %s: userdb lookup failed: %v", user, err)
+	}
+	return admin.Errorf("user %s: %v", user, err)
 }
 
 // lookupUser asks auth's userdb and calls then on the event loop.
@@ -195,7 +232,7 @@ func (m *Master) sendAdmin(w *proc, pu *pendingUser) {
 	a := *pu.a
 	a.Seq = w.lastSent
 	if err := w.ctl.Send(&a); err != nil {
-		answer(pu.adminConn, admin.Errorf("worker unavailable: %v", err))
+		answer(pu.adminConn, admin.CodeErrorf(admin.CodeTempFail, "worker unavailable: %v", err))
 		return
 	}
 	if w.admins == nil {
@@ -220,6 +257,6 @@ func (m *Master) adminReply(w *proc, r *proto.AdminReply) bool {
 func (m *Master) failAdmins(w *proc) {
 	for seq, c := range w.admins {
 		delete(w.admins, seq)
-		answer(c, admin.Errorf("the user's worker exited"))
+		answer(c, admin.CodeErrorf(admin.CodeTempFail, "the user's worker exited"))
 	}
 }

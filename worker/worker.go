@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cote/config"
@@ -58,6 +59,9 @@ type Worker struct {
 	user   string
 	store  storage.Store
 	filter *sieveFilter
+	// live counts sessions started or starting; "index rebuild" runs
+	// only with none.
+	live atomic.Int32
 	// pop3Locks holds the POP3 maildrop lock (RFC 1939 section 8): every
 	// session of the user lives in this process, so the lock is in memory
 	// and never goes stale.
@@ -275,9 +279,11 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 	if err != nil {
 		return err
 	}
+	w.live.Add(1)
 	{
 		err := w.ensureStore(m.User, m.Fields)
 		if err != nil {
+			w.live.Add(-1)
 			switch m.Conn.Protocol {
 			case "pop3":
 				fmt.Fprintf(conn, "-ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information.\r\n")
@@ -296,6 +302,7 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 	go func() {
 		defer w.wg.Done()
 		defer func() { ended <- struct{}{} }()
+		defer w.live.Add(-1)
 		defer conn.Close()
 		defer func() {
 			if r := recover(); r != nil {
@@ -358,6 +365,19 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 }
 
 func (w *Worker) openStore(fields []string) (storage.Store, error) {
+	o, err := w.storeOptions(fields)
+	if err != nil {
+		return nil, err
+	}
+	st, err := maildir.Open(o)
+	if err != nil {
+		return nil, err
+	}
+	return newMailLog(w.o.Settings.Plugin, w.o.Log).wrapStore(st), nil
+}
+
+// storeOptions are the options the user's store opens with.
+func (w *Worker) storeOptions(fields []string) (maildir.Options, error) {
 	f := map[string]string{}
 	for _, kv := range fields {
 		k, v, _ := strings.Cut(kv, "=")
@@ -372,21 +392,21 @@ func (w *Worker) openStore(fields []string) (storage.Store, error) {
 		loc = "maildir:~/Maildir"
 	}
 	if home == "" && strings.Contains(loc, "~") {
-		return nil, errors.New("mail_location uses ~ but userdb gives no home")
+		return maildir.Options{}, errors.New("mail_location uses ~ but userdb gives no home")
 	}
 	if home != "" {
 		if err := os.MkdirAll(home, 0o700); err != nil {
-			return nil, fmt.Errorf("create home: %w", err)
+			return maildir.Options{}, fmt.Errorf("create home: %w", err)
 		}
 	}
-	return maildir.Open(maildir.Options{
+	return maildir.Options{
 		Location:      expandVars(loc, w.user, home),
 		Home:          home,
 		User:          w.user,
 		Fsync:         fsyncMode(w.o.Settings.MailFsync),
 		DovecotCompat: w.o.Settings.MaildirDovecotCompat,
 		Log:           w.o.Log,
-	})
+	}, nil
 }
 
 // countingConn counts the bytes a session reads and writes.

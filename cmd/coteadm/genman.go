@@ -135,8 +135,13 @@ func coteadmPage() string {
 	r.req(`.B coteadm`)
 	r.req(`[\fB\-c\fR \fIFILE\fR | \fB\-\-dev\fR \fIDIR\fR] [\fB\-f\fR \fBtable\fR|\fBjson\fR|\fBflow\fR] \fICOMMAND\fR [\fIARGS\fR]`)
 	r.req(".SH DESCRIPTION")
-	r.text("coteadm is the administration command of cote(8). Each command below is a subcommand; " +
-		"`coteadm help` lists them. The commands here work on files and need no running server.")
+	r.text("coteadm is the administration command of cote(8), modelled on doveadm(1). Each command below is a subcommand; " +
+		"`coteadm help` lists them.\n\n" +
+		"pw, config and migrate dovecot work on files and need no running server. The others talk to the running " +
+		"instance that -c or --dev names, through the sockets in its base_dir, which only root (or the uid the " +
+		"server runs as) may use: the master's admin socket, and the auth process's auth-client and auth-master sockets. " +
+		"Mail commands take -u USER or -A and run inside that user's worker process, as the user, ordered with the " +
+		"user's live IMAP, POP3 and ManageSieve sessions, which see their changes at once.")
 	r.req(".SH COMMON OPTIONS")
 	r.req(".TP")
 	r.req(`\fB\-c\fR \fIFILE\fR`)
@@ -161,8 +166,11 @@ func coteadmPage() string {
 		r.text(c.help)
 	}
 	r.req(".SH EXIT STATUS")
-	r.text("0 on success, 1 when the command failed (a configuration with errors, a password that does not match), " +
-		"2 for a mistake in the command line.")
+	r.text("0 on success; 1 when the command failed (a configuration with errors, a password that does not match, " +
+		"a bad search query); 2 for a mistake in the command line; 67 when the user does not exist; 68 when a mailbox or " +
+		"Sieve script does not exist; 75 for a temporary failure (the server is not running, auth or storage failed, " +
+		"the user's store is busy); 77 when auth test's login is refused. With several users (-A), the status is that of " +
+		"the last failure. These are doveadm's values.")
 	r.req(".SH EXAMPLES")
 	r.req(".nf")
 	for _, ex := range []string{
@@ -171,6 +179,19 @@ func coteadmPage() string {
 		"coteadm config",
 		"coteadm config -n",
 		"coteadm migrate dovecot -o /etc/cote/cote.conf /etc/dovecot",
+		"coteadm user demo",
+		"coteadm auth test demo",
+		"coteadm mailbox status -u demo 'messages unseen' INBOX",
+		"coteadm search -u demo mailbox INBOX SUBJECT hello SINCE 1-Jan-2026",
+		"coteadm fetch -u demo 'uid flags hdr.subject' mailbox INBOX SEEN",
+		"coteadm expunge -u demo mailbox Trash SAVEDBEFORE 30d",
+		"coteadm flags add -u demo '\\Seen' mailbox INBOX all",
+		"coteadm move -u demo Archive mailbox INBOX BEFORE 2025-01-01",
+		"coteadm export -u demo maildir:/backup/demo",
+		"coteadm import -u demo maildir:/srv/old/demo/Maildir Migrated all",
+		"coteadm sieve put -u demo -a main < main.sieve",
+		"coteadm quota get -A",
+		"coteadm kick demo",
 	} {
 		r.req(escape(ex))
 	}

@@ -39,12 +39,16 @@ type command struct {
 // and coteadm(1) list them. It is a function so that the table can refer to
 // the run functions without an initialization cycle.
 func commands() []command {
-	return []command{
+	cmds := []command{}
+	cmds = append(cmds, authCommands()...)
+	cmds = append(cmds, mailCommands()...)
+	cmds = append(cmds, processCommands()...)
+	return append(cmds,
 		pwCommand(),
 		configCommand(),
 		migrateDovecotCommand(),
 		genManCommand(),
-	}
+	)
 }
 
 // env is what a subcommand runs with: the common flags and the standard
@@ -60,6 +64,8 @@ type env struct {
 	confPath string // -c
 	devDir   string // --dev
 	format   string // -f: table, json or flow
+
+	base string // base_dir of the instance, once read
 }
 
 // exitError carries an exit status other than 1 and a message already

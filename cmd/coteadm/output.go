@@ -27,7 +27,10 @@ func checkFormat(f string) error {
 // write prints t in format:
 //   - table: a header line and aligned columns; a result of one field
 //     and one row is printed bare, so that `coteadm pw` prints just the
-//     hash, as `doveadm pw` does.
+//     hash, as `doveadm pw` does. Values with line breaks (fetch's hdr,
+//     body, text) cannot be columns: then each record is printed as
+//     `field: value` lines, records separated by a form feed line, as
+//     doveadm's pager format.
 //   - flow: one line per row, `field=value` separated by spaces, values
 //     with spaces or quotes quoted.
 //   - json: an array of objects.
@@ -65,6 +68,9 @@ func (t *table) write(w io.Writer, format string) error {
 		_, err := fmt.Fprintln(w, t.rows[0][0])
 		return err
 	}
+	if t.multiline() {
+		return t.writePager(w)
+	}
 	widths := make([]int, len(t.fields))
 	for j, f := range t.fields {
 		widths[j] = utf8.RuneCountInString(f)
@@ -96,4 +102,37 @@ func flowValue(v string) string {
 		return fmt.Sprintf("%q", v)
 	}
 	return v
+}
+
+func (t *table) multiline() bool {
+	for _, r := range t.rows {
+		for _, c := range r {
+			if strings.ContainsAny(c, "\r\n") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (t *table) writePager(w io.Writer) error {
+	var b strings.Builder
+	for i, r := range t.rows {
+		if i > 0 {
+			b.WriteString("\f\n")
+		}
+		for j, f := range t.fields {
+			v := strings.ReplaceAll(r[j], "\r\n", "\n")
+			if strings.Contains(v, "\n") {
+				b.WriteString(f + ":\n" + v)
+				if !strings.HasSuffix(v, "\n") {
+					b.WriteByte('\n')
+				}
+				continue
+			}
+			b.WriteString(f + ": " + v + "\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -53,12 +53,12 @@ func TestAdminSocket(t *testing.T) {
 		if st.Rows[0][1] != "2" {
 			t.Errorf("mailbox status INBOX messages = %q, want 2 (%v)", st.Rows[0][1], st.Rows)
 		}
-		f := s.adminOK(t, "fetch", "demo", "INBOX", "all", "uid", "subject")
+		f := s.adminOK(t, "fetch", "demo", "uid subject", "mailbox", "INBOX", "all")
 		if len(f.Rows) != 2 || f.Rows[1][1] != "admin two" {
 			t.Errorf("fetch = %v", f.Rows)
 		}
-		s.adminOK(t, "flags add", "demo", "INBOX", f.Rows[0][0], `\Flagged`)
-		s.adminOK(t, "expunge", "demo", "INBOX", f.Rows[1][0])
+		s.adminOK(t, "flags add", "demo", `\Flagged`, "mailbox", "INBOX", "UID", f.Rows[0][0])
+		s.adminOK(t, "expunge", "demo", "mailbox", "INBOX", "UID", f.Rows[1][0])
 		// The live session sees the expunge and the flag.
 		if err := c.Noop().Wait(); err != nil {
 			t.Fatal(err)

@@ -90,6 +90,7 @@ func cmdImaptest(args []string) error {
 	mbox := fs.String("mbox", "", "mbox file that APPEND takes messages from (cote-bench gen-mbox)")
 	logout0 := fs.Bool("logout0", false, "run with logout=0: clients stay logged in")
 	jsonPath := fs.String("json", "", "write the results as JSON to this file")
+	rawPath := fs.String("raw", "", "keep imaptest's own output in this file")
 	fs.Parse(args)
 	if *bin == "" || *mbox == "" {
 		return fmt.Errorf("imaptest: -bin and -mbox are required")
@@ -117,6 +118,11 @@ func cmdImaptest(args []string) error {
 	runErr := cmd.Run()
 	run := &Run{Label: *label, Started: start.UTC(), Seconds: time.Since(start).Seconds(), Args: os.Args[1:], Machine: machine(),
 		Load: [2]float64{load0, loadAverage()}}
+	if *rawPath != "" {
+		if err := os.WriteFile(*rawPath, out.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
 	heads, counts, avg, err := imaptestTotals(bytes.NewReader(out.Bytes()))
 	if err != nil {
 		tail := out.String()

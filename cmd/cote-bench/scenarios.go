@@ -426,7 +426,11 @@ func runSearch(o *options) []Result {
 					}
 				}, "%s", q.cmd)
 				if err != nil {
-					res = append(res, Result{Scenario: sc, Metric: q.name, Skipped: fmt.Sprintf("round %d: %s", r+1, timeoutText(err, o.opTimeout))})
+					name := q.name + " first s"
+					if r > 0 {
+						name = q.name + " repeated s"
+					}
+					res = append(res, Result{Scenario: sc, Metric: name, Skipped: fmt.Sprintf("round %d: %s", r+1, timeoutText(err, o.opTimeout))})
 					break
 				}
 				times = append(times, time.Since(t))

@@ -1,0 +1,227 @@
+#!/bin/bash
+# bench/run.sh — what `make bench` runs: cote and Dovecot 2.3 side by side
+# on loopback, the same users and the same preloaded Maildirs, measured by
+# cmd/cote-bench, the results written into docs/benchmarks.md.
+#
+# Each server runs alone: cote, then Dovecot stock, then Dovecot tuned
+# (service imap-login { service_count = 0; process_min_avail = nproc }),
+# each on fresh homes hard-linked from one generated Maildir set, so that
+# every server indexes the same files on its first SELECT.
+#
+# Knobs (environment; the defaults finish in about 15-20 minutes on 2 cores):
+#   BENCH_BIG="20000 100000"  sizes of the big mailboxes (users big<N>)
+#   BENCH_USERS=400           ordinary users (bench0 ..)
+#   BENCH_TIME=10s            duration of the login, LMTP and APPEND runs
+#   BENCH_IDLE=1000           IDLE connections (3 per user)
+#   BENCH_IDLE_SETTLE=35s     wait before measuring them (> imap_hibernate_timeout)
+#   BENCH_OP_TIMEOUT=120s     bound on one SELECT, FETCH, SEARCH
+#   BENCH_TARGETS="cote dovecot-stock dovecot-tuned"
+#   BENCH_OUT=docs/benchmarks.md   (empty: do not write it)
+#   BENCH_KEEP=1              keep the work directory (logs, JSON)
+#   BENCH_COTE=/path/cote     a cote binary to use instead of building ./cmd/cote
+#   IMAPTEST=/path/imaptest   also run imaptest's default mix and logout=0
+#   IMAPTEST_SECS=60
+# A quick smoke run: BENCH_BIG=2000 BENCH_TIME=2s BENCH_IDLE=60 BENCH_IDLE_SETTLE=1s
+set -euo pipefail
+
+# Everything is in main, so that bash has read the whole file before it
+# runs any of it: editing this file during a run does not change the run.
+main() {
+BIG=${BENCH_BIG:-20000 100000}
+NUSERS=${BENCH_USERS:-400}
+DUR=${BENCH_TIME:-10s}
+IDLE=${BENCH_IDLE:-1000}
+SETTLE=${BENCH_IDLE_SETTLE:-35s}
+OPTIMEOUT=${BENCH_OP_TIMEOUT:-120s}
+TARGETS=${BENCH_TARGETS:-cote dovecot-stock dovecot-tuned}
+OUT=${BENCH_OUT-docs/benchmarks.md}
+IMAPTEST=${IMAPTEST:-}
+IMAPTEST_SECS=${IMAPTEST_SECS:-60}
+POP3N=1000
+FIRST_UID=50100
+IMAP_PORT=21143 POP3_PORT=21110 LMTP_PORT=21024
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "needs root: the servers switch to each user's uid (sudo make bench)"
+cd "$(dirname "$0")/.."
+REPO=$PWD
+
+# Debian's Dovecot, installed when missing.
+if [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/lmtp ] || [ ! -x /usr/lib/dovecot/pop3 ]; then
+	say "installing Dovecot (dovecot-imapd dovecot-pop3d dovecot-lmtpd)"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-pop3d dovecot-lmtpd >/dev/null
+fi
+DOVECOT_VERSION=$(dovecot --version)
+
+# server tree: the pids under $1, for the final check that none is left.
+tree() {
+	local all=" $1 " changed=1 pid ppid
+	while [ $changed = 1 ]; do
+		changed=0
+		for stat in /proc/[0-9]*/stat; do
+			read -r pid _ _ ppid _ 2>/dev/null <"$stat" || continue
+			if [[ $all == *" $ppid "* && $all != *" $pid "* ]]; then all+="$pid "; changed=1; fi
+		done
+	done
+	echo $all
+}
+
+stop_server() {
+	[ -n "$SERVER_PID" ] || return 0
+	local pids i
+	pids=$(tree "$SERVER_PID")
+	kill -TERM "$SERVER_PID" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+	for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=
+}
+
+WORK=$(mktemp -d /var/tmp/cote-bench.XXXXXX)
+chmod 755 "$WORK"
+SERVER_PID=
+cleanup() {
+	stop_server || true
+	if [ -n "${BENCH_KEEP:-}" ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for p in $IMAP_PORT $POP3_PORT $LMTP_PORT; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p is in use"; fi
+done
+
+say "work directory $WORK"
+mkdir -m 755 "$WORK/bin"
+if [ -n "${BENCH_COTE:-}" ]; then cp "$BENCH_COTE" "$WORK/bin/cote"; else go build -o "$WORK/bin/cote" ./cmd/cote; fi
+go build -o "$WORK/bin/cote-bench" ./cmd/cote-bench
+BENCH=$WORK/bin/cote-bench
+
+# Users: bench0 .. bench<N-1>, big<size> for each big mailbox, pop1k;
+# password "pass" for all, one uid each.
+USERS=()
+for ((i = 0; i < NUSERS; i++)); do USERS+=("bench$i"); done
+FETCH_USERS=
+for n in $BIG; do USERS+=("big$n"); FETCH_USERS+="${FETCH_USERS:+,}big$n"; done
+USERS+=(pop1k)
+declare -gA UID_OF
+for i in "${!USERS[@]}"; do UID_OF[${USERS[$i]}]=$((FIRST_UID + i)); done
+uid_of() { echo "${UID_OF[$1]}"; }
+
+# One generated Maildir per big user, shared by hard links: servers only
+# rename and add files, never rewrite one.
+SEED=$WORK/seed
+start=$(date +%s)
+for n in $BIG; do
+	u=big$n
+	say "generating $n messages for $u"
+	"$BENCH" gen-maildir -n "$n" -dir "$SEED/$u" -uid "$(uid_of "$u")" -to "$u@bench.example"
+done
+"$BENCH" gen-maildir -n $POP3N -dir "$SEED/pop1k" -uid "$(uid_of pop1k)" -to pop1k@bench.example
+[ -z "$IMAPTEST" ] || "$BENCH" gen-mbox -n 1000 -o "$WORK/imaptest.mbox"
+say "fixtures made in $(($(date +%s) - start)) s ($(du -sh "$SEED" | cut -f1))"
+
+wait_greeting() { # port name
+	local i
+	for ((i = 0; i < 200; i++)); do
+		if { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
+			local line=
+			read -r -t 5 line <&3 || true
+			exec 3>&-
+			[[ $line == "* OK"* ]] && return 0
+		fi
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "$2 did not greet on port $1; its log:"
+	tail -30 "$3" >&2 || true
+	return 1
+}
+
+JSONS=()
+run_target() { # label
+	local t=$1 dir=$WORK/$1 u uid home conf log
+	mkdir -m 755 "$dir" "$dir/home"
+	: >"$dir/users"
+	for u in "${USERS[@]}"; do
+		uid=$(uid_of "$u")
+		home=$dir/home/$u
+		mkdir -m 700 "$home"
+		[ -d "$SEED/$u" ] && cp -al "$SEED/$u" "$home/Maildir"
+		chown "$uid:$uid" "$home"
+		echo "$u:{PLAIN}pass:$uid:$uid::$home::" >>"$dir/users"
+	done
+	local subst=(-e "s#@DIR@#$dir#g" -e "s/@IMAP_PORT@/$IMAP_PORT/" -e "s/@POP3_PORT@/$POP3_PORT/"
+		-e "s/@LMTP_PORT@/$LMTP_PORT/" -e "s/@IMAP_PROCESS_LIMIT@/$((IDLE + NUSERS + 100))/")
+	case $t in
+	cote)
+		conf=$dir/cote.conf log=$dir/cote.log
+		mkdir -p "$dir/run" "$dir/state"
+		sed "${subst[@]}" bench/cote.conf.tmpl >"$conf"
+		setsid "$WORK/bin/cote" -c "$conf" >"$dir/stdout" 2>&1 </dev/null &
+		;;
+	dovecot-stock | dovecot-tuned)
+		local tuning=
+		[ "$t" = dovecot-tuned ] && tuning="  service_count = 0\n  process_min_avail = $(nproc)"
+		conf=$dir/dovecot.conf log=$dir/dovecot.log
+		mkdir -p "$dir/run" "$dir/state"
+		sed "${subst[@]}" -e "s/@IMAP_LOGIN_TUNING@/$tuning/" bench/dovecot.conf.tmpl >"$conf"
+		setsid dovecot -F -c "$conf" >"$dir/stdout" 2>&1 </dev/null &
+		;;
+	*) die "unknown target $t" ;;
+	esac
+	SERVER_PID=$!
+	wait_greeting $IMAP_PORT "$t" "$log" || { stop_server; return 1; }
+	say "$t: running as pid $SERVER_PID"
+	"$BENCH" -label "$t" -pid "$SERVER_PID" -imap 127.0.0.1:$IMAP_PORT -pop3 127.0.0.1:$POP3_PORT \
+		-lmtp 127.0.0.1:$LMTP_PORT -users "$NUSERS" -fetch-users "$FETCH_USERS" \
+		-login-time "$DUR" -lmtp-time "$DUR" -append-time "$DUR" -op-timeout "$OPTIMEOUT" \
+		-idle-conns "$IDLE" -idle-settle "$SETTLE" ${COTE_BENCH_ARGS:-} -json "$WORK/$t.json" all |
+		tee "$dir/table.txt"
+	JSONS+=("$WORK/$t.json")
+	if [ -n "$IMAPTEST" ]; then
+		local args=(-bin "$IMAPTEST" -label "$t" -imap 127.0.0.1:$IMAP_PORT -users $((NUSERS - 1))
+			-secs "$IMAPTEST_SECS" -mbox "$WORK/imaptest.mbox")
+		"$BENCH" imaptest "${args[@]}" -raw "$dir/imaptest.out" -json "$WORK/$t-imaptest.json" &&
+			JSONS+=("$WORK/$t-imaptest.json")
+		"$BENCH" imaptest "${args[@]}" -logout0 -raw "$dir/imaptest0.out" -json "$WORK/$t-imaptest0.json" &&
+			JSONS+=("$WORK/$t-imaptest0.json")
+	fi
+	stop_server
+	grep -E 'panic|fatal|Panic' "$log" "$dir/stdout" 2>/dev/null | head -5 >&2 || true
+	rm -rf "$dir/home"
+}
+
+for t in $TARGETS; do
+	say "=== $t"
+	run_target "$t" || say "$t: failed; going on"
+done
+
+[ -n "$OUT" ] || exit 0
+COMMIT=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
+cat >"$WORK/notes.md" <<EOF
+cote $COMMIT (built by \`go build\`, $(go env GOVERSION)) and Debian's Dovecot $DOVECOT_VERSION, one after
+the other on the same machine, on loopback without TLS (plaintext LOGIN). Both use a passwd-file of
+$((${#USERS[@]})) users (\`{PLAIN}\` passwords, one uid each), Maildir in each home, \`mail_fsync = optimized\`
+(the default of both: a message is on disk before LMTP's 250 or APPEND's OK), and the configs in
+\`bench/cote.conf.tmpl\` and \`bench/dovecot.conf.tmpl\`. *dovecot-tuned* adds
+\`service imap-login { service_count = 0; process_min_avail = $(nproc) }\`.
+Each server starts on fresh homes hard-linked from the same generated Maildirs
+(mailboxes of $(echo $BIG | sed 's/ / and /') messages, 4-50 KB, a third multipart; a POP3 maildrop of $POP3N),
+without any index: *first* figures include each server's indexing of them. CPU is the server's
+whole process tree (utime+stime, with reaped children), PSS the sum of \`/proc/PID/smaps_rollup\` over it.
+EOF
+CMDS="sudo make bench   # = bench/run.sh; scale down with e.g. BENCH_BIG=20000 BENCH_IDLE=300; IMAPTEST=/path/to/imaptest adds imaptest
+# per server, what run.sh runs:
+cote-bench -label LABEL -pid MASTER_PID -imap 127.0.0.1:$IMAP_PORT -pop3 127.0.0.1:$POP3_PORT -lmtp 127.0.0.1:$LMTP_PORT -users $NUSERS -fetch-users $FETCH_USERS -login-time $DUR -lmtp-time $DUR -append-time $DUR -op-timeout $OPTIMEOUT -idle-conns $IDLE -idle-settle $SETTLE all"
+[ -z "$IMAPTEST" ] || CMDS+="
+cote-bench imaptest -bin imaptest -imap 127.0.0.1:$IMAP_PORT -users $((NUSERS - 1)) -secs $IMAPTEST_SECS -mbox imaptest.mbox [-logout0]"
+[ ${#JSONS[@]} -gt 0 ] || die "no results"
+"$BENCH" report -o "$OUT" -notes "$WORK/notes.md" -commands "$CMDS" "${JSONS[@]}"
+say "wrote $OUT"
+}
+
+main "$@"

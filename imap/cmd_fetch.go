@@ -210,10 +210,16 @@ func (s *session) cmdFetch(c *command) error {
 		need = max(need, it.needs())
 	}
 	expunged := false
-	for _, i := range idx {
+	var batch map[uint32]*storage.Cached
+	for n, i := range idx {
 		m := s.view.msgs[i]
+		if need == needStructure && n%fetchBatch == 0 {
+			batch = s.cachedBatch(idx[n:min(n+fetchBatch, len(idx))])
+		}
 		var mc msgContent
-		if need > needNone {
+		if c := batch[m.UID]; c != nil {
+			mc = msgContent{root: partFromCache(&c.Part, false)}
+		} else if need > needNone {
 			mc, err = s.content(m.UID, need)
 			if errors.Is(err, storage.ErrNoSuchMessage) {
 				expunged = true
@@ -234,6 +240,36 @@ func (s *session) cmdFetch(c *command) error {
 		return errNo("EXPUNGEISSUED", "Some messages were expunged before they could be fetched.")
 	}
 	return nil
+}
+
+// fetchBatch is how many messages' cached structures one index query
+// returns.
+const fetchBatch = 512
+
+// cachedBatch reads the cached structure of the messages at idx in one
+// query when the store can (storage.CacheBatchMailbox); nil otherwise,
+// and content then asks message by message.
+func (s *session) cachedBatch(idx []int) map[uint32]*storage.Cached {
+	bm, ok := s.mbox.(storage.CacheBatchMailbox)
+	if !ok {
+		return nil
+	}
+	uids := make([]uint32, len(idx))
+	for k, i := range idx {
+		uids[k] = s.view.msgs[i].UID
+	}
+	res, err := bm.CachedBatch(uids)
+	if err != nil {
+		s.log.Warn("cached structure batch", "err", err)
+		return nil
+	}
+	out := make(map[uint32]*storage.Cached, len(res))
+	for k := range res {
+		if res[k].OK {
+			out[res[k].UID] = &res[k].Cached
+		}
+	}
+	return out
 }
 
 // markSeen sets \Seen on the messages a non-PEEK body fetch reads, in a

@@ -103,3 +103,37 @@ func TestQuotaAndTextIndex(t *testing.T) {
 	c.cmd(`q9 SEARCH NOT BODY "how are"`).want("* SEARCH 2", "q9 OK Search completed.")
 	c.cmd("q10 FETCH 1 (ENVELOPE RFC822.SIZE)").has(`* 1 FETCH (ENVELOPE ("Tue, 5 Mar 2024 10:00:00 +0100" "Hello there" *`)
 }
+
+// FETCH over many messages reads the cached structures in batches
+// (storage.CacheBatchMailbox); the answer equals the one parsed from the
+// messages (memstore has no cache).
+func TestBatchedCacheFetch(t *testing.T) {
+	md, err := maildir.Open(maildir.Options{Location: "maildir:~/Maildir", Home: t.TempDir(), User: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { md.Close() })
+	mem := memstore.New()
+	for i := 0; i < fetchBatch+5; i++ {
+		raw := simpleMsg
+		if i%2 == 1 {
+			raw = multipartMsg
+		}
+		appendMsg(t, md, "INBOX", raw)
+		appendMsg(t, mem, "INBOX", raw)
+	}
+	fetch := func(st storage.Store) []string {
+		c := login(t, st)
+		c.cmd("a SELECT INBOX").ok()
+		return c.cmd("b FETCH 1:* (UID ENVELOPE BODYSTRUCTURE RFC822.SIZE)").lines
+	}
+	got, want := fetch(md), fetch(mem)
+	if len(got) != len(want) || len(got) != fetchBatch+6 {
+		t.Fatalf("FETCH gave %d lines from maildir, %d from memstore", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("line %d differs:\nmaildir  %s\nmemstore %s", i, got[i], want[i])
+		}
+	}
+}

@@ -94,6 +94,15 @@ func defaultServices() []Service {
 	lmtp.Group = "$default_internal_group"
 	lmtp.UnixListeners = []UnixListener{unixL("lmtp", 0o666)}
 
+	// One process holds every hibernated IMAP session: two descriptors
+	// each, no file access (docs/hibernate.md).
+	hibernate := newService("imap-hibernate")
+	hibernate.Protocol = "imap"
+	hibernate.User = "$default_internal_user"
+	hibernate.Chroot = "empty"
+	hibernate.ProcessLimit = 1
+	hibernate.ClientLimit = 10000
+
 	return []Service{
 		auth,
 		loginService("imap-login", "imap", inet("imap", 143, false), inet("imaps", 993, true)),
@@ -101,6 +110,7 @@ func defaultServices() []Service {
 		loginService("managesieve-login", "sieve", inet("sieve", 4190, false)),
 		worker,
 		lmtp,
+		hibernate,
 	}
 }
 

@@ -132,7 +132,7 @@ func globalTable() []info {
 		{"default_client_limit", "1000", "", "`client_limit` of services that set 0 (other than the worker)."},
 		{"default_vsz_limit", "256M", "", "`vsz_limit` of services that set 0."},
 		{"default_idle_kill", "1 min", "", "`idle_kill` of services that set 0."},
-		{"default_internal_user", "cote", "", "Unprivileged user of internal services (lmtp)."},
+		{"default_internal_user", "cote", "", "Unprivileged user of internal services (lmtp, imap-hibernate)."},
 		{"default_internal_group", "cote", "", "Group of internal services."},
 		{"default_login_user", "cotenull", "", "User of the login processes. It must own no files: an attacker who takes over a login process gets only this user."},
 		{"postmaster_address", "", "", "Address of the postmaster in rejections and bounces. Empty: postmaster@ the recipient's domain."},
@@ -201,7 +201,7 @@ func globalTable() []info {
 		{"imap_id_send", "name *", "", "ID fields sent to clients; `*` means the built-in value."},
 		{"imap_id_log", "", "", "ID fields from clients to log; `*` logs all."},
 		{"imap_fetch_failure", "disconnect-immediately", "disconnect-immediately|disconnect-after|no-after", "What to do when a message cannot be read during FETCH."},
-		{"imap_hibernate_timeout", "0", "", "Move a session that has been in IDLE this long to imap-hibernate, so that it holds no worker. 0 disables hibernation."},
+		{"imap_hibernate_timeout", "30 secs", "", "Move a session that has been in IDLE this long with nothing to send to imap-hibernate, so that it holds no worker (Dovecot's default is 0). 0 disables hibernation and the imap-hibernate service."},
 		{"imap_literal_minus", "no", "", "Advertise LITERAL- (RFC 7888) instead of LITERAL+."},
 
 		// POP3.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -56,6 +57,16 @@ type Options struct {
 	// the feature off.
 	AutoMailboxes   []AutoMailbox
 	NoAutoMailboxes bool
+	// HibernateAfter is imap_hibernate_timeout: a session in IDLE this
+	// long with nothing to send is handed to Hibernate. 0 disables.
+	HibernateAfter time.Duration
+	// Hibernate takes the session out of the process (see hibernate.go):
+	// it hands the connection, state (to give to Resume) and notify (a
+	// descriptor that becomes readable when the selected mailbox may
+	// have changed) to imap-hibernate. It closes notify in every case.
+	// On success Serve returns ErrHibernated without writing another
+	// byte; on error the session stays in IDLE.
+	Hibernate func(state []byte, notify *os.File) error
 }
 
 // Timeouts of a session.
@@ -108,6 +119,8 @@ type session struct {
 	// readers counts goroutines reading the connection besides Serve's
 	// (IDLE's DONE reader); Serve waits for them after closing conn.
 	readers sync.WaitGroup
+	// hibernated is set once Options.Hibernate took the connection.
+	hibernated bool
 }
 
 // command is one parsed command head with the rest of its arguments.
@@ -145,6 +158,12 @@ func (c *command) ok(code, text string) { c.okCode, c.okText = code, text }
 // disconnects, or ctx is done (server shutdown: the client gets "* BYE
 // Server shutting down"). It closes conn before it returns.
 func Serve(ctx context.Context, conn net.Conn, o Options) (err error) {
+	return serve(ctx, conn, o, (*session).run)
+}
+
+// serve runs a session with body: run for a new session, resume for one
+// back from hibernation.
+func serve(ctx context.Context, conn net.Conn, o Options, body func(*session) error) (err error) {
 	o.setDefaults()
 	s := &session{
 		o:    o,
@@ -185,7 +204,7 @@ func Serve(ctx context.Context, conn net.Conn, o Options) (err error) {
 			err = fmt.Errorf("imap session panic: %v", r)
 		}
 	}()
-	return s.run()
+	return body(s)
 }
 
 // interrupt makes a blocked read return, for shutdown.
@@ -219,6 +238,11 @@ func (s *session) run() error {
 	if err := s.flush(); err != nil {
 		return err
 	}
+	return s.loop()
+}
+
+// loop reads and executes commands until the session ends.
+func (s *session) loop() error {
 	for {
 		if !s.armRead(autologoutTimeout) {
 			return s.bye("Server shutting down.")
@@ -230,6 +254,9 @@ func (s *session) run() error {
 				return rerr
 			}
 		} else if s.execute(buf) {
+			if s.hibernated {
+				return ErrHibernated
+			}
 			return s.flush()
 		}
 		if err := s.flush(); err != nil {
@@ -344,7 +371,13 @@ func (s *session) execute(buf []byte) (logout bool) {
 			s.sync(uid || name == "EXPUNGE")
 		}
 	}
-	err := s.dispatch(c)
+	return s.complete(c, s.dispatch(c))
+}
+
+// complete answers a command its handler ran (or, after a resume, the
+// IDLE the session was in); it reports whether the session ends.
+func (s *session) complete(c *command, err error) (logout bool) {
+	name, tag := c.name, c.tag
 	if c.abort {
 		return true
 	}

@@ -54,6 +54,7 @@ type Master struct {
 	workers   map[string]*proc          // user -> live worker
 	waiting   map[string][]*pendingUser // user -> sessions waiting for a worker
 	authc     *masterclient.Client
+	hib       *hibernation // sessions in imap-hibernate (hibernate.go)
 	stopping  bool
 	root      bool
 
@@ -372,6 +373,9 @@ func (m *Master) reap(p *proc, err error) {
 	if p.role == proto.RoleWorker {
 		m.workerGone(p)
 		return
+	}
+	if p.role == proto.RoleHibernate {
+		m.hibernateGone(p)
 	}
 	s := m.svcs[p.service]
 	if s == nil || p.gen != m.gen || m.stopping {

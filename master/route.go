@@ -93,6 +93,25 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 		if p.role != proto.RoleWorker || !m.adminReply(p, msg) {
 			bad("admin reply nobody asked for")
 		}
+	case *proto.Hibernate:
+		if p.role != proto.RoleWorker {
+			bad("hibernation from a non-worker")
+			return
+		}
+		m.hibernate(p, msg, files[0], files[1])
+	case *proto.Unhibernate:
+		if p.role != proto.RoleHibernate {
+			bad("unhibernation from a process that is not imap-hibernate")
+			return
+		}
+		if !m.unhibernate(p, msg, files[0]) {
+			files = nil // unhibernate closed it
+			bad("unhibernation of a session imap-hibernate does not hold")
+		}
+	case *proto.HibernateEnd:
+		if p.role != proto.RoleHibernate || !m.hibernateEnd(p, msg) {
+			bad("end of a session imap-hibernate does not hold")
+		}
 	case *proto.WorkerIdle:
 		if p.role != proto.RoleWorker {
 			bad("idle report from a non-worker")
@@ -129,7 +148,8 @@ type pendingUser struct {
 	login     *proc          // the login or lmtp process it came from
 	h         *proto.Handoff // a session, or
 	d         *proto.Deliver // a delivery, or
-	a         *proto.Admin   // an admin command
+	a         *proto.Admin   // an admin command, or
+	r         *resumeWork    // a session back from imap-hibernate
 	client    *os.File       // the client socket, or the message
 	adminConn net.Conn       // where the admin command's answer goes
 	user      string
@@ -142,6 +162,11 @@ type pendingUser struct {
 func (m *Master) fail(pu *pendingUser, status uint32, err error) {
 	if pu.a != nil {
 		answer(pu.adminConn, admin.Errorf("%v", err))
+		return
+	}
+	if pu.r != nil {
+		pu.client.Close()
+		m.log.Error("resume hibernated session", "user", pu.user, "err", err)
 		return
 	}
 	if pu.d != nil {
@@ -346,6 +371,7 @@ func (m *Master) startWorker(user string, pending []*pendingUser) {
 	}
 	m.procs[w.pid] = w
 	m.workers[user] = w
+	w.fields, w.uid, w.gid = pending[0].fields, pending[0].uid, pending[0].gid
 	for _, pu := range pending {
 		m.deliver(w, pu)
 	}
@@ -359,6 +385,10 @@ func (m *Master) deliver(w *proc, pu *pendingUser) {
 	}
 	if pu.d != nil {
 		m.sendDelivery(w, pu)
+		return
+	}
+	if pu.r != nil {
+		m.sendResume(w, pu)
 		return
 	}
 	defer pu.client.Close()

@@ -32,11 +32,12 @@ var implemented = map[string]string{
 	"pop3-login":        proto.RolePOP3Login,
 	"lmtp":              proto.RoleLMTP,
 	"managesieve-login": proto.RoleSieveLogin,
+	"imap-hibernate":    proto.RoleHibernate,
 }
 
 // startOrder is the order services start in: auth first, the others
 // need it.
-var startOrder = []string{"auth", "imap-login", "pop3-login", "managesieve-login", "lmtp"}
+var startOrder = []string{"auth", "imap-login", "pop3-login", "managesieve-login", "lmtp", "imap-hibernate"}
 
 // plan binds the listeners of every service cfg enables and computes its
 // credentials. keep lists the listener keys in use.
@@ -48,7 +49,7 @@ func (m *Master) plan(cfg *config.Settings) (map[string]*service, map[string]boo
 		if conf == nil {
 			return nil, nil, fmt.Errorf("service %s is not configured", name)
 		}
-		if !cfg.ServiceEnabled(conf) {
+		if !cfg.ServiceEnabled(conf) || (name == "imap-hibernate" && cfg.ImapHibernateTimeout <= 0) {
 			continue
 		}
 		ls, err := m.listeners.bindService(cfg, conf, &m.ids)

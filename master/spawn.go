@@ -35,6 +35,8 @@ type proc struct {
 	exited   bool
 
 	// workers
+	fields     []string // userdb fields it was started with
+	uid, gid   int
 	lastSent   uint64
 	exiting    bool                     // WorkerExit granted
 	deliveries map[uint64]deliveryRoute // by worker-side Seq, until answered

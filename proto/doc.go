@@ -16,7 +16,7 @@ package proto
 
 // Version is the control-channel protocol version carried in every packet
 // header and in Hello.
-const Version = 1
+const Version = 2
 
 // Limits of the control channel.
 const (
@@ -78,4 +78,5 @@ const (
 	RoleWorker     = "worker"
 	RoleLMTP       = "lmtp"
 	RoleSieveLogin = "managesieve-login"
+	RoleHibernate  = "imap-hibernate"
 )

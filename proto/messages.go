@@ -24,6 +24,9 @@ const (
 	TypeAdmin            Type = 14
 	TypeAdminReply       Type = 15
 	TypeMetrics          Type = 16
+	TypeHibernate        Type = 17
+	TypeUnhibernate      Type = 18
+	TypeHibernateEnd     Type = 19
 )
 
 // Message is one control message.
@@ -67,6 +70,12 @@ func newMessage(t Type) (Message, error) {
 		return new(AdminReply), nil
 	case TypeMetrics:
 		return new(Metrics), nil
+	case TypeHibernate:
+		return new(Hibernate), nil
+	case TypeUnhibernate:
+		return new(Unhibernate), nil
+	case TypeHibernateEnd:
+		return new(HibernateEnd), nil
 	}
 	return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 }
@@ -74,8 +83,10 @@ func newMessage(t Type) (Message, error) {
 // fdCount is how many descriptors each message type carries.
 func fdCount(t Type) int {
 	switch t {
-	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession, TypeDeliver:
+	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession, TypeDeliver, TypeUnhibernate:
 		return 1
+	case TypeHibernate:
+		return 2
 	}
 	return 0
 }
@@ -318,6 +329,10 @@ type UserSession struct {
 	Tag            string
 	SendCapability bool
 	Leftover       []byte
+	// Resume is set for a session coming back from imap-hibernate: the
+	// state the worker exported (package imap); Tag and SendCapability
+	// are then unused and Leftover is what the client sent meanwhile.
+	Resume []byte
 }
 
 func (*UserSession) Type() Type { return TypeUserSession }
@@ -330,6 +345,7 @@ func (m *UserSession) encode(e *Encoder) {
 	e.String(m.Tag)
 	e.Bool(m.SendCapability)
 	e.Blob(m.Leftover)
+	e.Blob(m.Resume)
 }
 func (m *UserSession) decode(d *Decoder) {
 	m.Seq = d.Uint()
@@ -340,6 +356,7 @@ func (m *UserSession) decode(d *Decoder) {
 	m.Tag = d.String()
 	m.SendCapability = d.Bool()
 	m.Leftover = d.Blob(MaxLeftover)
+	m.Resume = d.Blob(MaxHibernateState)
 }
 
 // WorkerIdle tells the master, worker to master, that the worker has had no

@@ -34,6 +34,12 @@ func sampleMessages() []Message {
 		&Admin{Seq: 4, User: "demo", Fields: []string{"uid=1"}, Request: []byte(`{"command":"mailbox list"}`)},
 		&AdminReply{Seq: 4, Response: []byte(`{"ok":true}`)},
 		&Metrics{Snapshot: []byte(`{"c":[{"n":"x","v":1}]}`)},
+		&Hibernate{ID: 7, User: "demo", Conn: ConnInfo{Protocol: "imap", RemoteAddr: "127.0.0.1:5555", TLS: true},
+			State: []byte{1, 2, 3}},
+		&Unhibernate{ID: 7, Reason: UnhibernateInput, ClientInput: []byte("DONE\r\n")},
+		&HibernateEnd{ID: 7, Reason: HibernateEndClosed},
+		&UserSession{Seq: 5, User: "demo", Fields: []string{"uid=1000"}, Conn: ConnInfo{Protocol: "imap"}, Leftover: []byte("DONE\r\n"),
+			Resume: []byte{1, 0, 4}},
 	}
 }
 

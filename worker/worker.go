@@ -297,7 +297,11 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 		}
 	}
 	log := w.o.Log.With("session", m.Conn.SessionID, "remote", m.Conn.RemoteAddr)
-	log.Info("session started", "protocol", m.Conn.Protocol, "secured", m.Conn.Secured, "tls", m.Conn.TLS)
+	if len(m.Resume) > 0 {
+		log.Info("session resumed", "protocol", m.Conn.Protocol, "input", len(m.Leftover))
+	} else {
+		log.Info("session started", "protocol", m.Conn.Protocol, "secured", m.Conn.Secured, "tls", m.Conn.TLS)
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -319,6 +323,8 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 		err := w.serve(ctx, conn, m, log)
 		if errors.Is(err, pop3.ErrInUse) {
 			log.Info("disconnected", "reason", "maildrop in use")
+		} else if errors.Is(err, imap.ErrHibernated) {
+			log.Info("hibernated")
 		} else if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
 			log.Info("disconnected", "err", err)
 		} else {
@@ -349,7 +355,7 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 			MaxLine:          int(s.ManagesieveMaxLineLength),
 		})
 	case "imap":
-		return imap.Serve(ctx, conn, imap.Options{
+		o := imap.Options{
 			Store:          w.store,
 			User:           m.User,
 			Tag:            m.Tag,
@@ -358,7 +364,13 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 			Log:            log,
 			Secured:        m.Conn.Secured,
 			IdleNotify:     s.ImapIdleNotifyInterval,
-		})
+			HibernateAfter: s.ImapHibernateTimeout,
+			Hibernate:      w.hibernateHook(conn, m),
+		}
+		if len(m.Resume) > 0 {
+			return imap.Resume(ctx, conn, o, m.Resume)
+		}
+		return imap.Serve(ctx, conn, o)
 	}
 	conn.Close()
 	return fmt.Errorf("no engine for protocol %q", m.Conn.Protocol)

@@ -14,6 +14,7 @@ import (
 	"cote/auth"
 	"cote/child"
 	"cote/config"
+	imaphibernate "cote/imap-hibernate"
 	imaplogin "cote/imap-login"
 	"cote/lmtp"
 	"cote/login"
@@ -32,6 +33,7 @@ var roles = map[string]func(*child.Process) error{
 	proto.RoleLMTP:       runLMTP,
 	proto.RoleSieveLogin: runSieveLogin,
 	proto.RoleWorker:     runWorker,
+	proto.RoleHibernate:  runHibernate,
 }
 
 // waitControl reads control messages until Shutdown, the master's death or
@@ -229,6 +231,18 @@ func runWorker(p *child.Process) error {
 		linger = svc.IdleKill
 	}
 	return worker.Run(worker.Options{Ctl: p.Ctl, Settings: p.Config, Log: p.Log, Linger: linger, Done: p.Done, Metrics: p.Metrics})
+}
+
+// runHibernate runs imap-hibernate, which holds IMAP sessions idle in
+// IDLE for their workers.
+func runHibernate(p *child.Process) error {
+	c := p.Config
+	limit := 0
+	if svc := c.Service("imap-hibernate"); svc != nil {
+		limit = c.Effective(*svc).ClientLimit
+	}
+	return imaphibernate.Run(imaphibernate.Options{Ctl: p.Ctl, Log: p.Log, IdleNotify: c.ImapIdleNotifyInterval,
+		MaxSessions: limit, Done: p.Done, Metrics: p.Metrics})
 }
 
 // runLMTP runs the LMTP listener: recipients are looked up in userdb

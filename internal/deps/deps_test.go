@@ -31,6 +31,7 @@ func TestDependencyDirection(t *testing.T) {
 		{pkg: "cote/master", forbidden: []string{"cote/imap", "cote/login", "cote/imap-login", "cote/storage", "cote/worker", "cote/sieve", "cote/pop3", "cote/lmtp", "github.com/emersion/"}},
 		{pkg: "cote/auth/masterclient", forbidden: []string{"cote/auth/passdb", "cote/auth/userdb", "cote/auth/scheme", "cote/storage"}},
 		{pkg: "cote/imap", forbidden: []string{"cote/master", "cote/login", "cote/auth"}},
+		{pkg: "cote/imap-hibernate", forbidden: []string{"cote/storage", "cote/imap", "cote/auth", "cote/config", "cote/sieve", "cote/worker", "cote/master", "cote/login"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

@@ -59,6 +59,13 @@ func TestPrivilegeSeparation(t *testing.T) {
 			if !allIDs(p.uid, 50001) || !allIDs(p.gid, 50001) {
 				t.Errorf("lmtp ids uid %v gid %v, want 50001 (default_internal_user)", p.uid, p.gid)
 			}
+		case "imap-hibernate":
+			if !allIDs(p.uid, 50001) || !allIDs(p.gid, 50001) {
+				t.Errorf("imap-hibernate ids uid %v gid %v, want 50001 (default_internal_user)", p.uid, p.gid)
+			}
+			if p.root != empty {
+				t.Errorf("imap-hibernate root is %q, want chroot %q", p.root, empty)
+			}
 		case "imap-login", "pop3-login", "managesieve-login":
 			if !allIDs(p.uid, 50002) || !allIDs(p.gid, 50002) {
 				t.Errorf("%s ids uid %v gid %v, want 50002", p.role, p.uid, p.gid)

@@ -29,6 +29,12 @@ command -v sieve-connect >/dev/null 2>&1 || need="$need sieve-connect"
 [ -f /usr/include/security/pam_appl.h ] || need="$need libpam0g-dev"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
 ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so >/dev/null 2>&1 || need="$need libpam-wrapper"
+# MTA and client interop (internal/itest): Postfix delivering over LMTP
+# and authenticating against the auth-client socket, swaks for LMTP and
+# SMTP AUTH, fetchmail retrieving over POP3.
+[ -x /usr/sbin/postfix ] || need="$need postfix"
+command -v swaks >/dev/null 2>&1 || need="$need swaks"
+command -v fetchmail >/dev/null 2>&1 || need="$need fetchmail"
 if [ -n "$need" ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "test-deps: missing:$need (run as root or install them)" >&2
@@ -40,6 +46,9 @@ if [ -n "$need" ]; then
 	# in; policy-rc.d keeps the package from starting its daemon.
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 	chmod +x /usr/sbin/policy-rc.d
+	# Postfix's package asks how to set up /etc/postfix: not at all, the
+	# tests write their own configuration.
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	apt-get install -y -q --no-install-recommends $need
 	rm -f /usr/sbin/policy-rc.d
 fi

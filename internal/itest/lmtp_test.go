@@ -41,7 +41,9 @@ func inboxSubjects(t *testing.T, s *server, user, mbox string) []string {
 	if sel.NumMessages == 0 {
 		return nil
 	}
-	msgs, err := c.Fetch(imap.SeqSetNum(1, sel.NumMessages), &imap.FetchOptions{Envelope: true}).Collect()
+	var all imap.SeqSet
+	all.AddRange(1, sel.NumMessages)
+	msgs, err := c.Fetch(all, &imap.FetchOptions{Envelope: true}).Collect()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package itest
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -68,4 +70,29 @@ func rawDialPOP3(t *testing.T, s *server) *rawConn {
 	rc := rawDialNoGreeting(t, s.addr("pop3"))
 	rc.expect("+OK")
 	return rc
+}
+
+// TestAPOP logs in with APOP (RFC 1939 section 7) through the real
+// server: the greeting's challenge names the auth process and the login
+// process's connection to it, and auth checks the digest against the
+// plaintext password.
+func TestAPOP(t *testing.T) {
+	s := startServer(t, serverOpts{extra: "auth_mechanisms = plain apop"})
+	try := func(pass string) string {
+		rc := rawDialNoGreeting(t, s.addr("pop3"))
+		greeting := rc.expect("+OK")
+		i, j := strings.Index(greeting, "<"), strings.LastIndex(greeting, ">")
+		if i < 0 || j < i {
+			t.Fatalf("greeting %q has no APOP challenge", greeting)
+		}
+		sum := md5.Sum([]byte(greeting[i:j+1] + pass))
+		rc.send("APOP demo " + hex.EncodeToString(sum[:]) + "\r\n")
+		return rc.expect("")
+	}
+	if line := try("demo"); !strings.HasPrefix(line, "+OK Logged in") {
+		t.Errorf("APOP with the right password: %q", line)
+	}
+	if line := try("wrong"); !strings.HasPrefix(line, "-ERR [AUTH]") {
+		t.Errorf("APOP with a wrong password: %q", line)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"strings"
 
 	"cote/auth/mech"
@@ -112,7 +113,8 @@ func (s *Server) wrapPassdb(d passdbDriver, idx int) passdbDriver {
 // Request implements mech.Verifier.
 func (v *verifier) Request() mech.Request {
 	i := v.req.info
-	r := mech.Request{ChannelBinding: i.cbind, ValidClientCert: i.validCert, CertUsername: i.certUser}
+	r := mech.Request{ChannelBinding: i.cbind, ValidClientCert: i.validCert, CertUsername: i.certUser,
+		ServerPID: uint32(os.Getpid()), ConnectionID: v.cc.cuid}
 	if v.cc.login && len(i.cbind) > 0 {
 		for _, m := range v.cc.s.mechs {
 			if m.Name == v.req.mech+"-PLUS" {

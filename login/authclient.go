@@ -138,6 +138,7 @@ type authConn struct {
 	nc     net.Conn
 	br     *bufio.Reader
 	spid   uint32
+	cuid   uint32
 	cookie string
 
 	wmu sync.Mutex // serialises writes to nc
@@ -309,7 +310,8 @@ func (c *authClient) connect(ctx context.Context) (*authConn, error) {
 	c.mechs = h.mechs
 	c.mu.Unlock()
 	c.log.Debug("connected to auth", "spid", h.spid, "cuid", h.cuid, "version", fmt.Sprintf("%d.%d", h.major, h.minor))
-	return &authConn{nc: nc, br: br, spid: h.spid, cookie: h.cookie, pending: make(map[uint32]chan serverLine)}, nil
+	cuid, _ := strconv.ParseUint(h.cuid, 10, 32)
+	return &authConn{nc: nc, br: br, spid: h.spid, cuid: uint32(cuid), cookie: h.cookie, pending: make(map[uint32]chan serverLine)}, nil
 }
 
 // readAuthLine reads one LF-terminated line of at most proto.MaxAuthLine

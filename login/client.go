@@ -39,7 +39,8 @@ type Client struct {
 
 	local, remote netip.AddrPort // invalid for Unix sockets
 	sessionID     string
-	trusted       bool // loopback, same IP, or a trusted network
+	apopChallenge string // sent in the POP3 greeting, for APOP
+	trusted       bool   // loopback, same IP, or a trusted network
 	clientID      string
 
 	handedOff bool
@@ -226,6 +227,10 @@ func (c *Client) Authenticate(ctx context.Context, mech string, ir []byte, chall
 	if !ok {
 		return nil, &AuthFailure{Code: FailMechInvalid}
 	}
+	return c.authenticate(ctx, m, ir, challenge)
+}
+
+func (c *Client) authenticate(ctx context.Context, m Mech, ir []byte, challenge ChallengeFunc) (*AuthSuccess, error) {
 	if m.Plaintext && !c.PlaintextAllowed() {
 		return nil, &AuthFailure{Code: FailMechSSLRequired}
 	}

@@ -3,6 +3,7 @@ package pop3login
 import (
 	"encoding/base64"
 	"errors"
+	"strings"
 
 	"cote/login"
 	"cote/proto"
@@ -191,4 +192,22 @@ func failureText(af *login.AuthFailure) string {
 		return textPlaintext
 	}
 	return textAuthFailed
+}
+
+// cmdAPOP implements RFC 1939 section 7: APOP name digest, the digest
+// being the MD5 of the greeting's timestamp and the password. Like USER
+// and PASS it is a plaintext-equivalent secret only to the greeting's
+// challenge, so it is allowed on insecure connections.
+func (s *session) cmdAPOP(cmd command) (bool, error) {
+	defer clear(cmd.args)
+	if !s.c.APOPOffered() {
+		s.reply("-ERR APOP not enabled.")
+		return false, nil
+	}
+	f := strings.Fields(string(cmd.args))
+	if len(f) != 2 || len(f[1]) != 32 {
+		return s.badCommand("-ERR APOP needs a user name and a 32-digit digest.")
+	}
+	res, err := s.c.AuthenticateAPOP(s.ctx, f[0], strings.ToLower(f[1]))
+	return s.finishAuth(res, err)
 }

@@ -68,7 +68,13 @@ type session struct {
 // loop of the AUTHORIZATION state.
 func (pr *protocol) Serve(ctx context.Context, c *login.Client) error {
 	s := &session{o: &pr.o, c: c, ctx: ctx}
-	s.reply("+OK " + pr.o.Greeting)
+	greeting := "+OK " + pr.o.Greeting
+	// RFC 1939 section 7: a timestamp in the greeting offers APOP, when
+	// auth has the (private) APOP mechanism and it is enabled.
+	if ch, ok := c.APOPChallenge(ctx); ok {
+		greeting += " " + ch
+	}
+	s.reply(greeting)
 	if err := c.Flush(); err != nil {
 		return err
 	}
@@ -119,9 +125,7 @@ func (s *session) dispatch(cmd command) (bool, error) {
 		s.reply("+OK Logging out")
 		return true, s.c.Flush()
 	case "APOP":
-		clear(cmd.args)
-		s.reply("-ERR APOP not enabled.")
-		return false, nil
+		return s.cmdAPOP(cmd)
 	}
 	clear(cmd.args)
 	return s.badCommand("-ERR Unknown command.")

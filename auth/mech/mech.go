@@ -38,6 +38,9 @@ type Request struct {
 	// verified; CertUsername is the user name taken from it.
 	ValidClientCert bool
 	CertUsername    string
+	// ServerPID and ConnectionID are this auth process's pid and the
+	// client connection's CUID, which APOP challenges must name.
+	ServerPID, ConnectionID uint32
 }
 
 // Channel-binding types (RFC 5929 section 4, RFC 9266).
@@ -149,6 +152,8 @@ func Mechanisms() []Mechanism {
 		{Name: "XOAUTH2", Flags: []string{FlagPlaintext}, New: func(v Verifier) Session { return &xoauth2{v: v} }},
 		{Name: "EXTERNAL", New: func(v Verifier) Session { return &external{v: v} }},
 		{Name: "ANONYMOUS", Flags: []string{FlagAnonymous}, New: func(v Verifier) Session { return &anonymous{v: v} }},
+		// POP3 APOP: private, never advertised as a SASL mechanism.
+		{Name: "APOP", Flags: []string{FlagPrivate}, New: func(v Verifier) Session { return &apop{v: v} }},
 	}
 }
 

@@ -106,17 +106,18 @@ type Settings struct {
 	ImapLiteralMinus       bool          `cote:"imap_literal_minus"`
 
 	// POP3.
-	Pop3UIDLFormat        string   `cote:"pop3_uidl_format"`
-	Pop3NoFlagUpdates     bool     `cote:"pop3_no_flag_updates"`
-	Pop3LockSession       bool     `cote:"pop3_lock_session"`
-	Pop3EnableLast        bool     `cote:"pop3_enable_last"`
-	Pop3ReuseXUIDL        bool     `cote:"pop3_reuse_xuidl"`
-	Pop3SaveUIDL          bool     `cote:"pop3_save_uidl"`
-	Pop3UIDLDuplicates    string   `cote:"pop3_uidl_duplicates"`
-	Pop3ClientWorkarounds []string `cote:"pop3_client_workarounds"`
-	Pop3LogoutFormat      string   `cote:"pop3_logout_format"`
-	Pop3DeleteType        string   `cote:"pop3_delete_type"`
-	Pop3DeletedFlag       string   `cote:"pop3_deleted_flag"`
+	Pop3UIDLFormat        string        `cote:"pop3_uidl_format"`
+	Pop3LoginDelay        time.Duration `cote:"pop3_login_delay"`
+	Pop3NoFlagUpdates     bool          `cote:"pop3_no_flag_updates"`
+	Pop3LockSession       bool          `cote:"pop3_lock_session"`
+	Pop3EnableLast        bool          `cote:"pop3_enable_last"`
+	Pop3ReuseXUIDL        bool          `cote:"pop3_reuse_xuidl"`
+	Pop3SaveUIDL          bool          `cote:"pop3_save_uidl"`
+	Pop3UIDLDuplicates    string        `cote:"pop3_uidl_duplicates"`
+	Pop3ClientWorkarounds []string      `cote:"pop3_client_workarounds"`
+	Pop3LogoutFormat      string        `cote:"pop3_logout_format"`
+	Pop3DeleteType        string        `cote:"pop3_delete_type"`
+	Pop3DeletedFlag       string        `cote:"pop3_deleted_flag"`
 
 	// LMTP.
 	LmtpProxy                bool   `cote:"lmtp_proxy"`

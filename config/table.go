@@ -205,6 +205,7 @@ func globalTable() []info {
 		{"imap_literal_minus", "no", "", "Advertise LITERAL- (RFC 7888) instead of LITERAL+."},
 
 		// POP3.
+		{"pop3_login_delay", "0", "", "cote's own (Dovecot has no such setting): the shortest time between two POP3 logins of a user, announced as LOGIN-DELAY (RFC 2449) and enforced with -ERR [LOGIN-DELAY]. 0 disables it."},
 		{"pop3_uidl_format", "%08Xu%08Xv", "", "UIDL of a message: %u IMAP UID, %v UIDVALIDITY, %m MD5 of the header, %f Maildir file name, %g GUID."},
 		{"pop3_no_flag_updates", "no", "", "Do not set \\Seen on messages that were read."},
 		{"pop3_lock_session", "no", "", "Allow only one POP3 session per user at a time."},

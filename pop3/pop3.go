@@ -68,11 +68,19 @@ type Options struct {
 	// second one gets -ERR [IN-USE] instead of "+OK Logged in.".
 	Lock MaildropLocker
 	// LoginDelay and Expire are announced in CAPA (RFC 2449 sections
-	// 6.5 and 6.7) when set; cote does not enforce them. Expire is a
-	// number of days or "NEVER".
+	// 6.5 and 6.7) when set. Expire is a number of days or "NEVER" and is
+	// not enforced. LoginDelay is enforced when LoginStamp names a file
+	// (in the user's home) whose modification time records the last
+	// login: a login sooner than LoginDelay after it gets -ERR
+	// [LOGIN-DELAY] (RFC 3206 section 4 extends RFC 2449's code).
 	LoginDelay time.Duration
+	LoginStamp string
 	Expire     string
 }
+
+// ErrLoginDelay is returned when a login came sooner than LoginDelay
+// after the previous one.
+var ErrLoginDelay = errors.New("pop3: login delay not expired")
 
 // Timeouts and limits of a session.
 const (
@@ -192,6 +200,18 @@ func Serve(ctx context.Context, conn net.Conn, o Options) (err error) {
 			return ErrInUse
 		}
 		defer unlock()
+	}
+	if o.LoginDelay > 0 && o.LoginStamp != "" {
+		now := time.Now()
+		if st, err := os.Stat(o.LoginStamp); err == nil && now.Sub(st.ModTime()) < o.LoginDelay {
+			s.reply("-ERR [LOGIN-DELAY] Login delay not yet expired.")
+			s.w.Flush()
+			return ErrLoginDelay
+		}
+		if f, err := os.OpenFile(o.LoginStamp, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+			os.Chtimes(o.LoginStamp, now, now)
+		}
 	}
 	if err := s.open(); err != nil {
 		s.log.Error("open maildrop", "err", err)

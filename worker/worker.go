@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -228,6 +229,14 @@ func (w *Worker) deliver(ctx context.Context, m *proto.Deliver, msg *os.File) *p
 	return reply
 }
 
+// homeFile is a file in the user's home, or "" without a home.
+func homeFile(fields []string, name string) string {
+	if home := fieldValue(fields, "home"); home != "" {
+		return filepath.Join(home, name)
+	}
+	return ""
+}
+
 func fieldValue(fields []string, key string) string {
 	for _, f := range fields {
 		if v, ok := strings.CutPrefix(f, key+"="); ok {
@@ -323,6 +332,8 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 		err := w.serve(ctx, conn, m, log)
 		if errors.Is(err, pop3.ErrInUse) {
 			log.Info("disconnected", "reason", "maildrop in use")
+		} else if errors.Is(err, pop3.ErrLoginDelay) {
+			log.Info("disconnected", "reason", "login delay not expired")
 		} else if errors.Is(err, imap.ErrHibernated) {
 			log.Info("hibernated")
 		} else if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
@@ -344,7 +355,9 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 			UIDLFormat: s.Pop3UIDLFormat, UIDLDuplicates: s.Pop3UIDLDuplicates,
 			ReuseXUIDL: s.Pop3ReuseXUIDL, NoFlagUpdates: s.Pop3NoFlagUpdates,
 			DeleteType: s.Pop3DeleteType, DeletedFlag: s.Pop3DeletedFlag,
-			Lock: &w.pop3Locks,
+			Lock:       &w.pop3Locks,
+			LoginDelay: s.Pop3LoginDelay,
+			LoginStamp: homeFile(m.Fields, ".cote-pop3-login"),
 		})
 	case "sieve":
 		return managesieve.Serve(ctx, conn, managesieve.Options{

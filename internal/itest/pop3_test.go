@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -94,5 +95,47 @@ func TestAPOP(t *testing.T) {
 	}
 	if line := try("wrong"); !strings.HasPrefix(line, "-ERR [AUTH]") {
 		t.Errorf("APOP with a wrong password: %q", line)
+	}
+}
+
+// TestPOP3LoginDelay: with pop3_login_delay set, CAPA announces
+// LOGIN-DELAY and a second login within the delay gets -ERR
+// [LOGIN-DELAY] (RFC 2449 section 6.5, RFC 3206).
+func TestPOP3LoginDelay(t *testing.T) {
+	s := startServer(t, serverOpts{extra: "pop3_login_delay = 1 min"})
+	first := rawDialPOP3(t, s)
+	first.send("USER demo\r\nPASS demo\r\nCAPA\r\n")
+	first.expect("+OK")
+	first.expect("+OK Logged in")
+	first.expect("LOGIN-DELAY 60")
+	first.send("QUIT\r\n")
+	first.expect("+OK")
+	second := rawDialPOP3(t, s)
+	second.send("USER demo\r\nPASS demo\r\n")
+	second.expect("+OK")
+	if line := second.expect("-ERR"); !strings.Contains(line, "[LOGIN-DELAY]") {
+		t.Errorf("second login within the delay: %q", line)
+	}
+}
+
+// TestPOP3KilledSession: DELE then the session dies (the worker is
+// killed); nothing was deleted.
+func TestPOP3KilledSession(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	c := login(t, s, "demo")
+	appendMsg(t, c, "INBOX", "one")
+	appendMsg(t, c, "INBOX", "two")
+	c.Logout()
+	rc := rawDialPOP3(t, s)
+	rc.send("USER demo\r\nPASS demo\r\nDELE 1\r\nDELE 2\r\n")
+	rc.expect("+OK")
+	rc.expect("+OK Logged in")
+	rc.expect("+OK")
+	rc.expect("+OK")
+	for _, w := range byRole(children(s.cmd.Process.Pid), "worker") {
+		syscall.Kill(w.pid, syscall.SIGKILL)
+	}
+	if got := poplib(t, s, "plain", false); len(got) != 2 {
+		t.Fatalf("after the killed session: %q, want both messages", got)
 	}
 }

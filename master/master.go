@@ -306,11 +306,26 @@ func (m *Master) shutdown() error {
 // what is left. Closing the master-dead pipe makes children that miss the
 // message exit too.
 func (m *Master) stopAll(wait time.Duration) {
+	// Auth stops last, once the processes that talk to it are gone.
+	authStopped := false
+	stopAuth := func() {
+		for _, p := range m.procs {
+			if p.role == proto.RoleAuth {
+				p.ctl.Send(&proto.Shutdown{Now: true})
+			}
+		}
+		authStopped = true
+	}
 	for _, p := range m.procs {
-		p.ctl.Send(&proto.Shutdown{Now: true})
+		if p.role != proto.RoleAuth {
+			p.ctl.Send(&proto.Shutdown{Now: true})
+		}
 	}
 	deadline := time.After(wait)
 	for len(m.procs) > 0 {
+		if !authStopped && m.onlyAuthLeft() {
+			stopAuth()
+		}
 		select {
 		case ev := <-m.events:
 			m.handle(ev)
@@ -328,6 +343,15 @@ func (m *Master) stopAll(wait time.Duration) {
 		b.file.Close()
 	}
 	m.listeners.retain(nil)
+}
+
+func (m *Master) onlyAuthLeft() bool {
+	for _, p := range m.procs {
+		if p.role != proto.RoleAuth {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *Master) handle(ev any) {

@@ -102,13 +102,19 @@ func parse(data []byte) (msgs []message, bad bool) {
 // it with the offset of the next one.
 func parseOne(data []byte, pos int) (message, int) {
 	m := message{Start: int64(pos)}
+	// fromStart skips "From " when it is there: a caller may hand bytes
+	// read at a stale offset, which must not crash the parse.
+	fromStart := pos
+	if bytes.HasPrefix(data[pos:], []byte("From ")) {
+		fromStart = pos + 5
+	}
 	le := bytes.IndexByte(data[pos:], '\n')
 	if le < 0 {
-		m.From = string(data[pos+5:])
+		m.From = string(data[fromStart:])
 		m.HdrStart, m.BodyStart, m.End = int64(len(data)), int64(len(data)), int64(len(data))
 		return m, len(data)
 	}
-	m.From = strings.TrimRight(string(data[pos+5:pos+le]), "\r")
+	m.From = strings.TrimRight(string(data[min(fromStart, pos+le):pos+le]), "\r")
 	hs := pos + le + 1
 	m.HdrStart = int64(hs)
 	// The header ends at the first empty line.

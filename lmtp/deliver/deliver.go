@@ -44,10 +44,14 @@ type Options struct {
 	// QuotaFullTempfail is quota_full_tempfail: over quota is 452 4.2.2
 	// (the MTA retries) instead of 552 5.2.2 (it bounces).
 	QuotaFullTempfail bool
-	// RejectWithReply answers a Sieve reject with 550 5.7.1 and the
-	// reason. Otherwise the reject is logged and the message kept: the
-	// rejection message to the sender is not implemented yet.
+	// RejectWithReply answers every Sieve reject with 550 5.7.1 and the
+	// reason, as ereject. Otherwise a reject sends a rejection message to
+	// the envelope sender (RFC 5429 section 2.1) through Sender and the
+	// message is not stored.
 	RejectWithReply bool
+	// PostmasterAddress is the From of rejection messages; "" means
+	// postmaster@ the recipient's domain.
+	PostmasterAddress string
 	// HdrDeliveryAddress is lmtp_hdr_delivery_address: "final" (the
 	// default, also for ""), "original" (the same here: there is no
 	// ORCPT), or "none" for no Delivered-To field.
@@ -124,13 +128,22 @@ func (d *delivery) run(ctx context.Context, msg *os.File) *proto.DeliverReply {
 	if !acts.Keep && len(acts.FileInto) == 0 && len(acts.Redirect) == 0 && acts.Reject == "" && !acts.Discard {
 		acts.Keep = true // nothing at all is an implicit keep
 	}
+	delivered := false
+	if acts.Done != nil {
+		defer func() { acts.Done(ctx, delivered) }()
+	}
 	if acts.Reject != "" {
-		if d.o.RejectWithReply {
+		if acts.Ereject || d.o.RejectWithReply {
 			d.log.Info("rejected by filter", "reason", acts.Reject)
 			return d.reply(550, "5.7.1", oneLine(acts.Reject))
 		}
-		d.log.Warn("filter rejected the message; rejection messages are not implemented, keeping it", "reason", acts.Reject)
-		acts.Keep = true
+		if err := d.reject(ctx, acts.Reject); err != nil {
+			d.log.Warn("rejection message not sent, keeping the message", "reason", acts.Reject, "err", err)
+			acts = Actions{Keep: true, Done: acts.Done}
+		} else {
+			delivered = true
+			return d.saved()
+		}
 	}
 	for _, to := range acts.Redirect {
 		if err := d.redirect(ctx, to); err != nil {
@@ -146,6 +159,8 @@ func (d *delivery) run(ctx context.Context, msg *os.File) *proto.DeliverReply {
 	}
 	if len(targets) == 0 {
 		d.log.Info("discarded by filter")
+		delivered = true
+		d.send(ctx, acts.Messages)
 		return d.saved()
 	}
 	var firstErr error
@@ -166,7 +181,25 @@ func (d *delivery) run(ctx context.Context, msg *os.File) *proto.DeliverReply {
 		d.log.Warn("delivered to some mailboxes only", "mailboxes", d.stored)
 	}
 	d.log.Info("saved", "mailboxes", d.stored, "size", d.size())
+	delivered = true
+	d.send(ctx, acts.Messages)
 	return d.saved()
+}
+
+// send sends the filter's messages once the delivery succeeded; a
+// failure is logged only, the delivery stands.
+func (d *delivery) send(ctx context.Context, msgs []Outgoing) {
+	for _, m := range msgs {
+		if d.o.Sender == nil {
+			d.log.Warn("no sendmail_path or submission_host: message not sent", "kind", m.Kind, "to", m.To)
+			continue
+		}
+		if err := d.o.Sender.Send(ctx, m.From, m.To, strings.NewReader(string(m.Data))); err != nil {
+			d.log.Warn("sending failed", "kind", m.Kind, "to", m.To, "err", err)
+			continue
+		}
+		d.log.Info("sent", "kind", m.Kind, "to", m.To)
+	}
 }
 
 // headers are the per-recipient fields: Return-Path (RFC 5321 section

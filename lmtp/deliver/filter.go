@@ -50,9 +50,27 @@ type Actions struct {
 	// the rejection is a message to the sender, not a protocol reply,
 	// unless Options.RejectWithReply is set.
 	Reject string
+	// Ereject asks for the reject as a protocol reply (RFC 5429 section
+	// 2.2): 550 5.7.1 to the MTA, and no rejection message.
+	Ereject bool
 	// Discard drops the message silently (RFC 5228 section 4.4), unless
 	// another action stores or sends it.
 	Discard bool
+	// Messages are sent through Options.Sender once the delivery
+	// succeeded: vacation replies and notifications.
+	Messages []Outgoing
+	// Done, when set, is called after the delivery with whether it
+	// succeeded; a filter commits its duplicate tracking there (RFC 7352
+	// section 3.1).
+	Done func(ctx context.Context, delivered bool)
+}
+
+// Outgoing is a message a filter wants sent.
+type Outgoing struct {
+	Kind string   // what it is, for the log: "vacation", "notify"
+	From string   // envelope sender, "" for the null sender
+	To   []string // envelope recipients
+	Data []byte   // the message
 }
 
 // FileInto is one fileinto action.
@@ -62,8 +80,8 @@ type FileInto struct {
 	Create  bool     // RFC 5490 :create
 }
 
-// Sender sends a message out (redirect; later vacation, notifications and
-// rejections), through submission_host or sendmail_path.
+// Sender sends a message out (redirects, rejections, vacation replies and
+// notifications), through submission_host or sendmail_path.
 type Sender interface {
 	Send(ctx context.Context, from string, to []string, msg io.Reader) error
 }

@@ -152,6 +152,7 @@ func (v *validator) dbs(kind string, dbs []DB) {
 		case db.Driver == "":
 			v.errorf(path+"driver", "%s block without driver", kind)
 		case kind == "userdb" && db.Driver == "prefetch":
+		case kind == "passdb" && db.Driver == "oauth2":
 		case !contains(knownDrivers, db.Driver):
 			v.errorf(path+"driver", "%s: unknown driver %q", kind, db.Driver)
 		}

@@ -20,6 +20,7 @@ type Settings struct {
 	// General.
 	BaseDir              string        `cote:"base_dir"`
 	StateDir             string        `cote:"state_dir"`
+	AdminGroup           string        `cote:"admin_group"`
 	InstanceName         string        `cote:"instance_name"`
 	Protocols            []string      `cote:"protocols"`
 	Listen               []string      `cote:"listen,comma"`
@@ -35,6 +36,8 @@ type Settings struct {
 	DefaultInternalGroup string        `cote:"default_internal_group"`
 	DefaultLoginUser     string        `cote:"default_login_user"`
 	PostmasterAddress    string        `cote:"postmaster_address"`
+	SendmailPath         string        `cote:"sendmail_path"`
+	SubmissionHost       string        `cote:"submission_host"`
 
 	// TLS.
 	SSL                    string   `cote:"ssl"`

@@ -121,6 +121,7 @@ func globalTable() []info {
 		// General.
 		{"base_dir", "/run/cote", "", "Runtime directory: sockets, pid file, login chroots."},
 		{"state_dir", "/var/lib/cote", "", "Persistent state of the server itself (not mail)."},
+		{"admin_group", "", "", "Group (name or `#GID`) whose members may use coteadm: the admin socket `base_dir/admin` becomes mode 0660 in this group, and a peer is let in when its primary or a supplementary group is this one. Empty: root and the master's own user only."},
 		{"instance_name", "cote", "", "Name of this instance in logs and process titles, to tell several instances apart."},
 		{"protocols", "imap pop3 lmtp", "", "Protocols to serve: any of imap, pop3, lmtp, sieve (ManageSieve), or `none`."},
 		{"listen", "*, ::", "", "Addresses inet listeners bind to unless they set their own `address`. `*` is every IPv4 address, `::` every IPv6 address."},
@@ -136,6 +137,8 @@ func globalTable() []info {
 		{"default_internal_group", "cote", "", "Group of internal services."},
 		{"default_login_user", "cotenull", "", "User of the login processes. It must own no files: an attacker who takes over a login process gets only this user."},
 		{"postmaster_address", "", "", "Address of the postmaster in rejections and bounces. Empty: postmaster@ the recipient's domain."},
+		{"sendmail_path", "/usr/sbin/sendmail", "", "Program that sends mail out (Sieve redirect, reject, vacation and notifications), run as `sendmail_path -i -f FROM -- TO...` with the message on its input. Unused when `submission_host` is set."},
+		{"submission_host", "", "", "SMTP server (`host:port`) that sends mail out instead of `sendmail_path`; STARTTLS is used when it offers it."},
 
 		// TLS.
 		{"ssl", "yes", "yes|no|required", "TLS support. `yes`: offered (STARTTLS/STLS and the implicit-TLS listeners). `required`: plaintext authentication needs TLS even when `disable_plaintext_auth = no`. `no`: no TLS."},

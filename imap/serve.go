@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"cote/metrics"
 	"cote/storage"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	// On success Serve returns ErrHibernated without writing another
 	// byte; on error the session stays in IDLE.
 	Hibernate func(state []byte, notify *os.File) error
+	// Metrics observes imap_command_seconds{command} per command; nil
+	// counts nothing.
+	Metrics *metrics.Registry
 }
 
 // Timeouts of a session.
@@ -371,7 +375,31 @@ func (s *session) execute(buf []byte) (logout bool) {
 			s.sync(uid || name == "EXPUNGE")
 		}
 	}
-	return s.complete(c, s.dispatch(c))
+	start := time.Now()
+	err := s.dispatch(c)
+	s.o.Metrics.Histogram("imap_command_seconds", metrics.DefaultBuckets, "command", metricName(c)).Since(start)
+	return s.complete(c, err)
+}
+
+// metricName is a command's label in imap_command_seconds: the known
+// commands by name ("UID FETCH" for the UID forms), anything else as
+// "unknown" so clients cannot grow the label set.
+func metricName(c *command) string {
+	switch c.name {
+	case "CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE", "LIST", "LSUB", "NAMESPACE",
+		"CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND",
+		"SELECT", "EXAMINE", "CHECK", "CLOSE", "UNSELECT", "IDLE",
+		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "COMPRESS", "LOGIN", "AUTHENTICATE", "STARTTLS":
+		if !c.uid {
+			return c.name
+		}
+	case "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD":
+		if c.uid {
+			return "UID " + c.name
+		}
+		return c.name
+	}
+	return "unknown"
 }
 
 // complete answers a command its handler ran (or, after a resume, the

@@ -118,7 +118,11 @@ func (c *Client) Handoff(ctx context.Context, a *AuthSuccess, h HandoffRequest) 
 	}
 	c.handedOff = true
 	c.r.Discard(c.r.Buffered()) // now the worker's
-	c.log.Info("login", "user", a.User, "method", a.Mech, "mpid", rep.WorkerPID, "secured", c.Secured(), "tls", c.tlsConn != nil)
+	l := &loginLog{user: a.User, mech: a.Mech, service: c.srv.Protocol.Name(), pid: os.Getpid(),
+		mpid: int(rep.WorkerPID), session: c.sessionID, tls: c.tlsConn != nil, secured: c.Secured()}
+	l.rip, l.rport = hostPort(c.raw.RemoteAddr())
+	l.lip, l.lport = hostPort(c.raw.LocalAddr())
+	logLogin(c.log, c.srv.LogFormat, c.srv.LogFormatElements, l)
 	if ours == nil {
 		// The worker has the socket; our copy goes. Closing one
 		// descriptor of a shared socket sends nothing to the client.

@@ -72,6 +72,11 @@ type Server struct {
 	PreAuthTimeout time.Duration
 	// Metrics counts connections and logins; nil counts nothing.
 	Metrics *metrics.Registry
+	// LogFormat and LogFormatElements are Dovecot's login_log_format
+	// and login_log_format_elements, for the line of a successful
+	// login; an empty LogFormat logs it as slog attributes.
+	LogFormat         string
+	LogFormatElements string
 
 	// Set by Serve.
 	ctl    *control

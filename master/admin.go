@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path"
@@ -34,35 +35,52 @@ var masterCommands = map[string]bool{
 }
 
 // listenAdmin opens base_dir/admin, for root (or the master's own uid in
-// the non-root development mode), checked by peer credentials.
-func (m *Master) listenAdmin(baseDir string) (net.Listener, error) {
+// the non-root development mode) and, when admin_group is set, members
+// of that group, checked by peer credentials.
+func (m *Master) listenAdmin(baseDir, group string) (net.Listener, error) {
+	gid := -1
+	if group != "" {
+		g, err := m.ids.group(group)
+		if err != nil {
+			return nil, fmt.Errorf("admin_group: %w", err)
+		}
+		gid = g
+	}
 	path := baseDir + "/" + admin.SocketName
 	os.Remove(path)
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, err
 	}
-	os.Chmod(path, 0o600)
+	if gid >= 0 {
+		if err := os.Chown(path, -1, gid); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("admin_group: %w", err)
+		}
+		os.Chmod(path, 0o660)
+	} else {
+		os.Chmod(path, 0o600)
+	}
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go m.adminConn(c)
+			go m.adminConn(c, gid)
 		}
 	}()
 	return l, nil
 }
 
-func (m *Master) adminConn(c net.Conn) {
+func (m *Master) adminConn(c net.Conn, gid int) {
 	uc := c.(*net.UnixConn)
 	raw, err := uc.SyscallConn()
 	var cred *unix.Ucred
 	if err == nil {
 		raw.Control(func(fd uintptr) { cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
 	}
-	if err != nil || (cred.Uid != 0 && int(cred.Uid) != os.Getuid()) {
+	if err != nil || !adminAllowed(cred, os.Getuid(), gid, procGroups) {
 		admin.WriteMessage(c, admin.Errorf("permission denied"))
 		c.Close()
 		return
@@ -75,6 +93,66 @@ func (m *Master) adminConn(c net.Conn) {
 		return
 	}
 	m.events <- adminEvent{req: &req, conn: c}
+}
+
+// adminAllowed reports whether a peer of the admin socket may use it:
+// root, the master's own uid (uid), or, when gid is not -1 (admin_group),
+// a process whose primary group is gid or whose supplementary groups,
+// as groups reads them for the peer's pid, include it.
+func adminAllowed(cred *unix.Ucred, uid, gid int, groups func(pid int32) ([]int, error)) bool {
+	switch {
+	case cred == nil:
+		return false
+	case cred.Uid == 0 || int(cred.Uid) == uid:
+		return true
+	case gid < 0:
+		return false
+	case int(cred.Gid) == gid:
+		return true
+	}
+	gs, err := groups(cred.Pid)
+	if err != nil {
+		return false
+	}
+	for _, g := range gs {
+		if g == gid {
+			return true
+		}
+	}
+	return false
+}
+
+// procGroups reads a process's supplementary groups from the Groups line
+// of /proc/PID/status.
+func procGroups(pid int32) ([]int, error) {
+	if pid <= 0 {
+		return nil, errors.New("no peer pid")
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/status")
+	if err != nil {
+		return nil, err
+	}
+	return parseStatusGroups(b)
+}
+
+// parseStatusGroups finds "Groups:\t1 2 3" in a /proc/PID/status file.
+func parseStatusGroups(status []byte) ([]int, error) {
+	for line := range strings.SplitSeq(string(status), "\n") {
+		rest, ok := strings.CutPrefix(line, "Groups:")
+		if !ok {
+			continue
+		}
+		var gs []int
+		for _, f := range strings.Fields(rest) {
+			g, err := strconv.Atoi(f)
+			if err != nil {
+				return nil, fmt.Errorf("bad Groups line %q", line)
+			}
+			gs = append(gs, g)
+		}
+		return gs, nil
+	}
+	return nil, errors.New("no Groups line")
 }
 
 func answer(c net.Conn, r *admin.Response) {

@@ -24,6 +24,10 @@ type logSink struct {
 	info     *logDest
 	debug    *logDest
 	facility string
+	// stamp is log_timestamp, the strftime format of the time at the
+	// start of lines sent to files and stderr; empty stamps RFC 3339
+	// as "time=...". Syslog lines carry syslog's own time.
+	stamp string
 }
 
 // logDest is one destination, shared when paths are equal.
@@ -116,8 +120,24 @@ func (d *logDest) open(facility string) error {
 	return nil
 }
 
-// write sends one line to the destination of its level.
-func (s *logSink) write(level string, line []byte) {
+// setTimestamp sets log_timestamp.
+func (s *logSink) setTimestamp(format string) {
+	s.mu.Lock()
+	s.stamp = format
+	s.mu.Unlock()
+}
+
+// timestamp is the time stamp of a line written to a file or stderr.
+func (s *logSink) timestamp(now time.Time) string {
+	if s.stamp == "" {
+		return "time=" + now.Format(time.RFC3339Nano) + " "
+	}
+	return strftime(s.stamp, now)
+}
+
+// write sends one line to the destination of its level. Lines to files
+// and stderr get a time stamp, see logSink.stamp.
+func (s *logSink) write(level string, line []byte, stamped bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.errs
@@ -141,12 +161,15 @@ func (s *logSink) write(level string, line []byte) {
 		}
 		return
 	}
+	if stamped {
+		line = append([]byte(s.timestamp(time.Now())), line...)
+	}
 	d.w.Write(line)
 }
 
 // Write sends unstamped bytes (a child's crash output) to the error log.
 func (s *logSink) Write(p []byte) (int, error) {
-	s.write("ERROR", p)
+	s.write("ERROR", p, false)
 	return len(p), nil
 }
 
@@ -166,7 +189,7 @@ func levelOf(text []byte) string {
 
 // line writes one log line stamped with the time, role, pid and user.
 func (s *logSink) line(prefix string, text []byte) {
-	s.write(levelOf(text), fmt.Appendf(nil, "time=%s %s%s\n", time.Now().Format(time.RFC3339Nano), prefix, text))
+	s.write(levelOf(text), fmt.Appendf(nil, "%s%s\n", prefix, text), true)
 }
 
 func linePrefix(role string, pid int, user string) string {

@@ -99,6 +99,7 @@ func newMaster(o Options) (*Master, *config.Settings, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	sink.setTimestamp(cfg.LogTimestamp)
 	m := &Master{
 		opts:     o,
 		exe:      o.Exe,
@@ -134,7 +135,7 @@ func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(cfg.BaseDir, "master.pid"))
-	al, err := m.listenAdmin(cfg.BaseDir)
+	al, err := m.listenAdmin(cfg.BaseDir, cfg.AdminGroup)
 	if err != nil {
 		return fmt.Errorf("admin socket: %w", err)
 	}

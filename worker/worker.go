@@ -81,6 +81,7 @@ func Run(o Options) error {
 	o.Metrics.Help("bytes_in_total", "Bytes read from clients by per-user workers, by protocol.")
 	o.Metrics.Help("deliveries_total", "LMTP deliveries by reply class.")
 	o.Metrics.Help("bytes_out_total", "Bytes written to clients by per-user workers, by protocol.")
+	o.Metrics.Help("imap_command_seconds", "IMAP command latency in per-user workers, by command.")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -215,7 +216,7 @@ func (w *Worker) deliver(ctx context.Context, m *proto.Deliver, msg *os.File) *p
 	s := w.o.Settings.ForProtocol("lmtp")
 	w.mu.Lock()
 	if w.filter == nil {
-		w.filter = newSieveFilter(fieldValue(m.Fields, "home"), s.RecipientDelimiter, w.o.Log)
+		w.filter = newSieveFilter(fieldValue(m.Fields, "home"), s.RecipientDelimiter, s.Hostname, s.Plugin, w.o.Log)
 	}
 	filter := w.filter
 	w.mu.Unlock()
@@ -223,7 +224,8 @@ func (w *Worker) deliver(ctx context.Context, m *proto.Deliver, msg *os.File) *p
 		Store: w.store, Log: log, Filter: filter,
 		Autocreate: s.LdaMailboxAutocreate, Autosubscribe: s.LdaMailboxAutosubscribe,
 		QuotaFullTempfail: s.QuotaFullTempfail, HdrDeliveryAddress: s.LmtpHdrDeliveryAddress,
-		Hostname: s.Hostname,
+		Hostname: s.Hostname, PostmasterAddress: s.PostmasterAddress,
+		Sender: deliver.NewSender(s.SendmailPath, s.SubmissionHost, s.Hostname),
 	}, m, msg)
 	w.o.Metrics.Counter("deliveries_total", "result", strconv.Itoa(int(reply.Code)/100)+"xx").Inc()
 	return reply
@@ -379,6 +381,7 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 			IdleNotify:     s.ImapIdleNotifyInterval,
 			HibernateAfter: s.ImapHibernateTimeout,
 			Hibernate:      w.hibernateHook(conn, m),
+			Metrics:        w.o.Metrics,
 		}
 		if len(m.Resume) > 0 {
 			return imap.Resume(ctx, conn, o, m.Resume)

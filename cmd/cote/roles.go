@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -155,7 +156,18 @@ func tlsConfig(c *config.Settings) (*tls.Config, error) {
 	case "TLSv1", "TLSv1.0":
 		min = tls.VersionTLS10
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: min}, nil
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: min}
+	if c.SSLVerifyClientCert {
+		// As Dovecot: ask for a certificate, verify one that is given
+		// against ssl_ca, and let clients without one in (EXTERNAL
+		// then fails for them).
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(c.SSLCA)) {
+			return nil, errors.New("ssl_verify_client_cert = yes needs ssl_ca with PEM CA certificates")
+		}
+		tc.ClientAuth, tc.ClientCAs = tls.VerifyClientCertIfGiven, pool
+	}
+	return tc, nil
 }
 
 func trustedNets(c *config.Settings) []netip.Prefix {
@@ -216,6 +228,8 @@ func runLogin(p *child.Process, service string, protocol login.Protocol) error {
 		Mechanisms:           c.AuthMechanisms,
 		Protocol:             protocol,
 		Metrics:              p.Metrics,
+		LogFormat:            c.LoginLogFormat,
+		LogFormatElements:    c.LoginLogFormatElements,
 	}
 	ctx, cancel := p.Context()
 	defer cancel()

@@ -63,7 +63,8 @@ func TestMetrics(t *testing.T) {
 		ok, _ := metricValue(text, `cote_logins_total{mechanism="PLAIN",protocol="imap",result="ok"}`)
 		failed, _ := metricValue(text, `cote_logins_total{mechanism="PLAIN",protocol="imap",result="failed"}`)
 		delivered, _ := metricValue(text, `cote_deliveries_total{result="2xx"}`)
-		if sessions >= 1 && in > 0 && workers == 1 && ok >= 1 && failed >= 1 && delivered >= 1 {
+		selects, _ := metricValue(text, `cote_imap_command_seconds_count{command="SELECT"}`)
+		if sessions >= 1 && in > 0 && workers == 1 && ok >= 1 && failed >= 1 && delivered >= 1 && selects >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -129,6 +129,7 @@ type Settings struct {
 	LmtpHdrDeliveryAddress   string `cote:"lmtp_hdr_delivery_address"`
 	LmtpAddReceivedHeader    bool   `cote:"lmtp_add_received_header"`
 	LmtpUserConcurrencyLimit int    `cote:"lmtp_user_concurrency_limit"`
+	LmtpMaxMessageSize       uint64 `cote:"lmtp_max_message_size"`
 
 	// ManageSieve.
 	ManagesieveMaxLineLength        uint64 `cote:"managesieve_max_line_length"`

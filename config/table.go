@@ -228,6 +228,7 @@ func globalTable() []info {
 		{"lmtp_hdr_delivery_address", "final", "final|original|none", "Address in the Delivered-To: header."},
 		{"lmtp_add_received_header", "yes", "", "Add a Received: header."},
 		{"lmtp_user_concurrency_limit", "0", "", "Concurrent deliveries to one user. 0: no limit."},
+		{"lmtp_max_message_size", "0", "", "cote's own: the largest message LMTP accepts, announced with SIZE (RFC 1870); larger ones get 552 5.3.4. 0: no limit (the MTA's message_size_limit applies)."},
 
 		// ManageSieve.
 		{"managesieve_max_line_length", "64k", "", "Longest ManageSieve command line."},

@@ -434,7 +434,35 @@ func (w *Worker) storeOptions(fields []string) (maildir.Options, error) {
 		Fsync:         fsyncMode(w.o.Settings.MailFsync),
 		DovecotCompat: w.o.Settings.MaildirDovecotCompat,
 		Log:           w.o.Log,
+		QuotaRules:    quotaRules(w.o.Settings.Plugin, f),
 	}, nil
+}
+
+// quotaRules gathers quota_rule, quota_rule2, ... as Dovecot's quota
+// plugin does: plugin { } settings are the defaults, userdb fields of the
+// same names override them one by one.
+func quotaRules(plugin, userdb map[string]string) []string {
+	var rules []string
+	for i := 1; i < 100; i++ {
+		key := "quota_rule"
+		if i > 1 {
+			key += strconv.Itoa(i)
+		}
+		v, ok := userdb[key]
+		if !ok {
+			v, ok = plugin[key]
+		}
+		if !ok {
+			if i > 1 {
+				break
+			}
+			continue
+		}
+		if v != "" {
+			rules = append(rules, v)
+		}
+	}
+	return rules
 }
 
 // countingConn counts the bytes a session reads and writes.

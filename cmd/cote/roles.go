@@ -279,7 +279,7 @@ func runLMTP(p *child.Process) error {
 	srv := &lmtp.Server{Listeners: ls, Log: p.Log, Hostname: hostname,
 		RecipientDelimiter: c.RecipientDelimiter, SaveToDetailMailbox: c.LmtpSaveToDetailMailbox,
 		UserConcurrencyLimit: c.LmtpUserConcurrencyLimit, NoReceivedHeader: !c.LmtpAddReceivedHeader,
-		TempDir: c.MailTempDir, ClientLimit: clientLimit}
+		TempDir: c.MailTempDir, ClientLimit: clientLimit, MaxMessageSize: int64(c.LmtpMaxMessageSize)}
 	ctx, cancel := p.Context()
 	defer cancel()
 	ctl := lmtp.NewControlDeliverer(p.Ctl, p.Log, func(now bool) {

@@ -95,6 +95,8 @@ func (c *ControlDeliverer) read() error {
 		switch m := m.(type) {
 		case *proto.DeliverReply:
 			seq = m.Seq
+		case *proto.QuotaCheckReply:
+			seq = m.Seq
 		case *proto.AuthConnectReply:
 			seq = m.Seq
 		case *proto.Shutdown:
@@ -178,6 +180,27 @@ func (c *ControlDeliverer) Deliver(ctx context.Context, d *proto.Deliver, msg *o
 		return nil, fmt.Errorf("master answered Deliver with message type %d", r.msg.Type())
 	}
 	return reply, nil
+}
+
+// CheckQuota asks the user's worker, through the master, whether a
+// message of size bytes would go over the user's quota
+// (lmtp_rcpt_check_quota). An error means the check could not be made.
+func (c *ControlDeliverer) CheckQuota(ctx context.Context, user string, size int64) (over bool, err error) {
+	r, err := c.call(ctx, func(seq uint64) proto.Message {
+		return &proto.QuotaCheck{Seq: seq, User: user, Size: uint64(max(size, 0))}
+	})
+	if err != nil {
+		return false, err
+	}
+	closeFiles(r.files)
+	reply, ok := r.msg.(*proto.QuotaCheckReply)
+	if !ok {
+		return false, fmt.Errorf("master answered QuotaCheck with message type %d", r.msg.Type())
+	}
+	if reply.Temp {
+		return false, errors.New("quota check failed")
+	}
+	return reply.Over, nil
 }
 
 // AuthConnect asks the master for a new connection to auth's userdb

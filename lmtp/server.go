@@ -76,6 +76,13 @@ type Server struct {
 	SaveToDetailMailbox bool
 	// MaxMessageSize is advertised as SIZE and enforced; 0 means no limit.
 	MaxMessageSize int64
+	// CheckQuota, when set (lmtp_rcpt_check_quota), is asked at RCPT
+	// whether the message would go over the recipient's quota; an over
+	// answer refuses the recipient with 552 5.2.2, or 452 4.2.2 with
+	// QuotaFullTempfail. Errors let the recipient through: quota is
+	// enforced again when the copy is stored.
+	CheckQuota        func(ctx context.Context, user string, size int64) (over bool, err error)
+	QuotaFullTempfail bool
 	// MaxRecipients per transaction; 0 means no limit.
 	MaxRecipients int
 	// UserConcurrencyLimit is lmtp_user_concurrency_limit: how many

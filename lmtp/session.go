@@ -46,11 +46,13 @@ type session struct {
 	id  string
 	log *slog.Logger
 
-	mu       sync.Mutex // guards the transaction below; Logout may run concurrently with LMTPData
-	from     string
-	utf8     bool
-	rcpts    []*recipient
-	reserved []string // users counted against UserConcurrencyLimit
+	mu   sync.Mutex // guards the transaction below; Logout may run concurrently with LMTPData
+	from string
+	// declaredSize is MAIL FROM's SIZE parameter, 0 when none.
+	declaredSize int64
+	utf8         bool
+	rcpts        []*recipient
+	reserved     []string // users counted against UserConcurrencyLimit
 }
 
 func (s *Server) newSession(c *smtp.Conn) *session {
@@ -95,6 +97,10 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.mu.Lock()
 	ss.from = from
 	ss.utf8 = opts != nil && opts.UTF8
+	ss.declaredSize = 0
+	if opts != nil {
+		ss.declaredSize = opts.Size
+	}
 	ss.mu.Unlock()
 	return nil
 }
@@ -115,6 +121,23 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	case err != nil:
 		ss.log.Error("userdb lookup failed", "rcpt", to, "lookup", a.Username(), "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "<" + to + "> Temporary internal failure"}
+	}
+	// lmtp_rcpt_check_quota: refuse now a recipient whose quota the
+	// message (of the size MAIL FROM declared, if any) would exceed.
+	if s.CheckQuota != nil {
+		ss.mu.Lock()
+		size := ss.declaredSize
+		ss.mu.Unlock()
+		over, err := s.CheckQuota(ctx, user, size)
+		if err != nil {
+			ss.log.Warn("quota check at RCPT failed; checking at delivery", "rcpt", to, "err", err)
+		} else if over {
+			ss.log.Info("recipient refused: over quota", "rcpt", to, "user", user)
+			if s.QuotaFullTempfail {
+				return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "<" + to + "> Quota exceeded (mailbox for user is full)"}
+			}
+			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "<" + to + "> Quota exceeded (mailbox for user is full)"}
+		}
 	}
 	if !s.reserve(user) {
 		ss.log.Warn("recipient deferred: lmtp_user_concurrency_limit reached", "rcpt", to, "user", user, "limit", s.UserConcurrencyLimit)

@@ -95,9 +95,62 @@ func (m *Master) deliveryReply(w *proc, r *proto.DeliverReply) bool {
 	return true
 }
 
+// confirmQuotaCheck looks the recipient up in userdb, as for a delivery,
+// and routes the check to the user's worker.
+func (m *Master) confirmQuotaCheck(p *proc, qc *proto.QuotaCheck) {
+	m.lookupUser(qc.User, func(user string, fields []string, err error) {
+		pu := &pendingUser{login: p, qc: qc, user: user, fields: fields}
+		if err != nil {
+			m.fail(pu, 0, err)
+			return
+		}
+		if err := m.checkUser(pu); err != nil {
+			m.fail(pu, 0, err)
+			return
+		}
+		m.route(pu)
+	})
+}
+
+func (m *Master) sendQuotaCheck(w *proc, pu *pendingUser) {
+	w.lastSent++
+	qc := *pu.qc
+	qc.Seq = w.lastSent
+	qc.User = pu.user
+	qc.Fields = pu.fields
+	if err := w.ctl.Send(&qc); err != nil {
+		m.fail(pu, 0, err)
+		return
+	}
+	if w.quotaChecks == nil {
+		w.quotaChecks = map[uint64]deliveryRoute{}
+	}
+	w.quotaChecks[qc.Seq] = deliveryRoute{lmtp: pu.login, seq: pu.qc.Seq}
+}
+
+func (m *Master) quotaCheckReply(w *proc, r *proto.QuotaCheckReply) bool {
+	route, ok := w.quotaChecks[r.Seq]
+	if !ok {
+		return false
+	}
+	delete(w.quotaChecks, r.Seq)
+	reply := *r
+	reply.Seq = route.seq
+	if !route.lmtp.exited {
+		route.lmtp.ctl.Send(&reply)
+	}
+	return true
+}
+
 // failDeliveries answers every delivery a dead worker left unanswered
 // with a temporary failure, so the MTA retries; nothing was acknowledged.
 func (m *Master) failDeliveries(w *proc) {
+	for seq, route := range w.quotaChecks {
+		delete(w.quotaChecks, seq)
+		if !route.lmtp.exited {
+			route.lmtp.ctl.Send(&proto.QuotaCheckReply{Seq: route.seq, Temp: true})
+		}
+	}
 	for seq, route := range w.deliveries {
 		delete(w.deliveries, seq)
 		if !route.lmtp.exited {

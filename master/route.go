@@ -78,6 +78,16 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 			return
 		}
 		m.confirmDelivery(p, msg, files[0])
+	case *proto.QuotaCheck:
+		if p.role != proto.RoleLMTP {
+			bad("quota check from a process that is not lmtp")
+			return
+		}
+		m.confirmQuotaCheck(p, msg)
+	case *proto.QuotaCheckReply:
+		if p.role != proto.RoleWorker || !m.quotaCheckReply(p, msg) {
+			bad("quota check reply nobody asked for")
+		}
 	case *proto.DeliverReply:
 		if p.role != proto.RoleWorker || !m.deliveryReply(p, msg) {
 			bad("delivery reply nobody asked for")
@@ -117,7 +127,7 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 			bad("idle report from a non-worker")
 			return
 		}
-		if msg.LastSeq == p.lastSent && len(p.deliveries) == 0 && len(p.admins) == 0 && !p.exiting {
+		if msg.LastSeq == p.lastSent && len(p.deliveries) == 0 && len(p.quotaChecks) == 0 && len(p.admins) == 0 && !p.exiting {
 			p.exiting = true
 			if m.workers[p.user] == p {
 				delete(m.workers, p.user)
@@ -145,13 +155,14 @@ func dialFile(path string) (*os.File, error) {
 // pendingUser is work for a user's worker that auth confirmed: a session
 // handed over by a login process, or a delivery from the lmtp process.
 type pendingUser struct {
-	login     *proc          // the login or lmtp process it came from
-	h         *proto.Handoff // a session, or
-	d         *proto.Deliver // a delivery, or
-	a         *proto.Admin   // an admin command, or
-	r         *resumeWork    // a session back from imap-hibernate
-	client    *os.File       // the client socket, or the message
-	adminConn net.Conn       // where the admin command's answer goes
+	login     *proc             // the login or lmtp process it came from
+	h         *proto.Handoff    // a session, or
+	d         *proto.Deliver    // a delivery, or
+	a         *proto.Admin      // an admin command, or
+	qc        *proto.QuotaCheck // a quota check at RCPT, or
+	r         *resumeWork       // a session back from imap-hibernate
+	client    *os.File          // the client socket, or the message
+	adminConn net.Conn          // where the admin command's answer goes
 	user      string
 	fields    []string
 	uid       int
@@ -160,6 +171,10 @@ type pendingUser struct {
 
 // fail answers the process the work came from and drops the work.
 func (m *Master) fail(pu *pendingUser, status uint32, err error) {
+	if pu.qc != nil {
+		pu.login.ctl.Send(&proto.QuotaCheckReply{Seq: pu.qc.Seq, Temp: true})
+		return
+	}
 	if pu.a != nil {
 		answer(pu.adminConn, admin.Errorf("%v", err))
 		return
@@ -389,6 +404,10 @@ func (m *Master) deliver(w *proc, pu *pendingUser) {
 	}
 	if pu.r != nil {
 		m.sendResume(w, pu)
+		return
+	}
+	if pu.qc != nil {
+		m.sendQuotaCheck(w, pu)
 		return
 	}
 	defer pu.client.Close()

@@ -35,12 +35,13 @@ type proc struct {
 	exited   bool
 
 	// workers
-	fields     []string // userdb fields it was started with
-	uid, gid   int
-	lastSent   uint64
-	exiting    bool                     // WorkerExit granted
-	deliveries map[uint64]deliveryRoute // by worker-side Seq, until answered
-	admins     map[uint64]net.Conn      // coteadm connections waiting for the worker
+	fields      []string // userdb fields it was started with
+	uid, gid    int
+	lastSent    uint64
+	exiting     bool                     // WorkerExit granted
+	deliveries  map[uint64]deliveryRoute // by worker-side Seq, until answered
+	quotaChecks map[uint64]deliveryRoute // likewise, for QuotaCheck
+	admins      map[uint64]net.Conn      // coteadm connections waiting for the worker
 }
 
 type spawnSpec struct {

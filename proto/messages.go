@@ -27,6 +27,8 @@ const (
 	TypeHibernate        Type = 17
 	TypeUnhibernate      Type = 18
 	TypeHibernateEnd     Type = 19
+	TypeQuotaCheck       Type = 20
+	TypeQuotaCheckReply  Type = 21
 )
 
 // Message is one control message.
@@ -70,6 +72,10 @@ func newMessage(t Type) (Message, error) {
 		return new(AdminReply), nil
 	case TypeMetrics:
 		return new(Metrics), nil
+	case TypeQuotaCheck:
+		return new(QuotaCheck), nil
+	case TypeQuotaCheckReply:
+		return new(QuotaCheckReply), nil
 	case TypeHibernate:
 		return new(Hibernate), nil
 	case TypeUnhibernate:
@@ -502,3 +508,49 @@ type Metrics struct {
 func (*Metrics) Type() Type          { return TypeMetrics }
 func (m *Metrics) encode(e *Encoder) { e.Blob(m.Snapshot) }
 func (m *Metrics) decode(d *Decoder) { m.Snapshot = d.Blob(MaxPacket) }
+
+// QuotaCheck asks, lmtp to master and master to worker, whether a message
+// of Size bytes would fit in User's quota (lmtp_rcpt_check_quota: refuse
+// at RCPT rather than after DATA). The master renumbers Seq for the worker,
+// as for Deliver, and looks the user up in userdb itself.
+type QuotaCheck struct {
+	Seq    uint64
+	User   string
+	Fields []string // userdb fields, set by the master for the worker
+	Size   uint64   // 0 when the client gave no SIZE
+}
+
+func (*QuotaCheck) Type() Type { return TypeQuotaCheck }
+func (m *QuotaCheck) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.String(m.User)
+	e.Strings(m.Fields)
+	e.Uint(m.Size)
+}
+func (m *QuotaCheck) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.User = d.String()
+	m.Fields = d.Strings(1024)
+	m.Size = d.Uint()
+}
+
+// QuotaCheckReply answers QuotaCheck: Over when the message would exceed
+// the quota, Temp when the check failed (the recipient is then accepted
+// and quota applies when the copy is stored).
+type QuotaCheckReply struct {
+	Seq  uint64
+	Over bool
+	Temp bool
+}
+
+func (*QuotaCheckReply) Type() Type { return TypeQuotaCheckReply }
+func (m *QuotaCheckReply) encode(e *Encoder) {
+	e.Uint(m.Seq)
+	e.Bool(m.Over)
+	e.Bool(m.Temp)
+}
+func (m *QuotaCheckReply) decode(d *Decoder) {
+	m.Seq = d.Uint()
+	m.Over = d.Bool()
+	m.Temp = d.Bool()
+}

@@ -33,6 +33,8 @@ func sampleMessages() []Message {
 		&DeliverReply{Seq: 3, Code: 250, Enhanced: "2.0.0", Message: "Saved"},
 		&Admin{Seq: 4, User: "demo", Fields: []string{"uid=1"}, Request: []byte(`{"command":"mailbox list"}`)},
 		&AdminReply{Seq: 4, Response: []byte(`{"ok":true}`)},
+		&QuotaCheck{Seq: 5, User: "demo", Fields: []string{"home=/h"}, Size: 4096},
+		&QuotaCheckReply{Seq: 5, Over: true},
 		&Metrics{Snapshot: []byte(`{"c":[{"n":"x","v":1}]}`)},
 		&Hibernate{ID: 7, User: "demo", Conn: ConnInfo{Protocol: "imap", RemoteAddr: "127.0.0.1:5555", TLS: true},
 			State: []byte{1, 2, 3}},

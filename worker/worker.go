@@ -167,6 +167,11 @@ func Run(o Options) error {
 					defer msg.Close()
 					o.Ctl.Send(w.deliver(ctx, m, msg))
 				}, taskDone)
+			case *proto.QuotaCheck:
+				lastSeq = m.Seq
+				tasks++
+				linger.Stop()
+				w.runTask(func() { o.Ctl.Send(w.quotaCheck(m)) }, taskDone)
 			case *proto.Admin:
 				lastSeq = m.Seq
 				tasks++
@@ -246,6 +251,28 @@ func fieldValue(fields []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// quotaCheck answers whether a message of m.Size bytes fits the user's
+// quota (lmtp_rcpt_check_quota).
+func (w *Worker) quotaCheck(m *proto.QuotaCheck) *proto.QuotaCheckReply {
+	reply := &proto.QuotaCheckReply{Seq: m.Seq}
+	if err := w.ensureStore(m.User, m.Fields); err != nil {
+		reply.Temp = true
+		return reply
+	}
+	qs, ok := w.store.(storage.QuotaStore)
+	if !ok {
+		return reply
+	}
+	q, err := qs.Quota()
+	if err != nil {
+		reply.Temp = !errors.Is(err, storage.ErrNotImplemented)
+		return reply
+	}
+	reply.Over = (q.StorageLimit > 0 && q.StorageUsed+int64(m.Size) > q.StorageLimit) ||
+		(q.MessageLimit > 0 && q.MessagesUsed+1 > q.MessageLimit)
+	return reply
 }
 
 // runTask runs a delivery or admin command in the background.

@@ -296,6 +296,10 @@ func runLMTP(p *child.Process) error {
 	udb := lmtp.NewAuthUserdb(ctl.AuthConnect, p.Log)
 	defer udb.Close()
 	srv.Userdb, srv.Deliverer = udb, ctl
+	if c.LmtpRcptCheckQuota {
+		srv.CheckQuota = ctl.CheckQuota
+		srv.QuotaFullTempfail = c.QuotaFullTempfail
+	}
 	srv.OnClients = func(n int) { ctl.ReportClients(n, clientLimit) }
 	go func() {
 		// Run returns when the channel ends; a close is the normal end.

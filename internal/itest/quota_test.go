@@ -89,3 +89,29 @@ func TestLMTPOversized(t *testing.T) {
 		t.Fatalf("oversized message: %v, want 552", got)
 	}
 }
+
+// TestLMTPRcptQuota: with lmtp_rcpt_check_quota, a recipient whose quota
+// is full is refused at RCPT (552 5.2.2), before any data.
+func TestLMTPRcptQuota(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("this test needs root (CI runs as root)")
+	}
+	s := startServer(t, serverOpts{extra: "lmtp_rcpt_check_quota = yes"})
+	home := filepath.Join(s.dir, "home", "one")
+	must(t, os.MkdirAll(home, 0o700))
+	must(t, os.Chown(home, 50103, 50103))
+	f, err := os.OpenFile(filepath.Join(s.dir, "users"), os.O_APPEND|os.O_WRONLY, 0)
+	must(t, err)
+	fmt.Fprintf(f, "one:{PLAIN}one:50103:50103::%s::userdb_quota_rule=*:messages=1\n", home)
+	f.Close()
+	if got := lmtpDeliver(t, s.addr("lmtp"), "first", "one@example.org", "demo@example.org"); got["one@example.org"] != "250" || got["demo@example.org"] != "250" {
+		t.Fatalf("first delivery: %v", got)
+	}
+	got := lmtpDeliver(t, s.addr("lmtp"), "second", "one@example.org", "demo@example.org")
+	if got["one@example.org"] != "552" || got["demo@example.org"] != "250" {
+		t.Fatalf("second delivery: %v, want 552 at RCPT for one and 250 for demo", got)
+	}
+	if !strings.Contains(s.log.String(), "recipient refused: over quota") {
+		t.Errorf("the refusal was not at RCPT time")
+	}
+}

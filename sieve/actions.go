@@ -96,7 +96,7 @@ func (r *run) actionCommand(n *node) error {
 	case "notify":
 		return r.notify(n)
 	}
-	return r.errorf("command %s not implemented", n.def.name)
+	return r.errorf("internal error: no handler for command %s", n.def.name)
 }
 
 // fileinto is RFC 5228 section 4.1 with :copy (RFC 3894), :flags

@@ -114,7 +114,7 @@ func (r *run) test(n *node) (bool, error) {
 	case "notify_method_capability":
 		return r.notifyCapability(n)
 	}
-	return false, r.errorf("test %s not implemented", n.def.name)
+	return false, r.errorf("internal error: no handler for test %s", n.def.name)
 }
 
 func (r *run) hasHeader(name string) bool {

@@ -286,6 +286,17 @@ type TextSearchMailbox interface {
 	SearchText(query string, body bool) (uids []uint32, exact bool, err error)
 }
 
+// HeaderSearchMailbox is a Mailbox whose index can narrow SEARCH SUBJECT
+// and HEADER (RFC 9051 section 6.4.4) to candidates, so that the engine
+// checks a few messages' header fields instead of every message's.
+type HeaderSearchMailbox interface {
+	// SearchHeader returns the UIDs of the session's snapshot whose
+	// header may contain query: a superset of the messages with a
+	// header field whose value, RFC 2047 encoded-words decoded, contains
+	// query under i;unicode-casemap. The engine checks each one.
+	SearchHeader(query string) ([]uint32, error)
+}
+
 // Quota is a user's usage and limits (RFC 9208 STORAGE and MESSAGE
 // resources). A limit of 0 means none.
 type Quota struct {

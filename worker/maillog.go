@@ -65,7 +65,11 @@ func (ml *mailLog) wrapStore(st storage.Store) storage.Store {
 	if ml == nil {
 		return st
 	}
-	return &loggedStore{Store: st, ml: ml}
+	ls := &loggedStore{Store: st, ml: ml}
+	if ks, ok := st.(storage.URLAuthStore); ok {
+		return &loggedURLAuthStore{loggedStore: ls, URLAuthStore: ks}
+	}
+	return ls
 }
 
 type loggedStore struct {

@@ -67,3 +67,13 @@ func TestMailLog(t *testing.T) {
 		t.Error("wrapped mailbox hides TextSearchMailbox")
 	}
 }
+
+// The wrapper keeps URLAUTH's keys visible (storage.URLAuthStore), so
+// the IMAP engine advertises URLAUTH with mail_log on.
+func TestMailLogKeepsURLAuthStore(t *testing.T) {
+	ml := newMailLog(map[string]string{"mail_log_events": "save"}, slog.New(slog.DiscardHandler))
+	st := ml.wrapStore(memstore.New())
+	if _, ok := st.(*loggedURLAuthStore); !ok {
+		t.Fatalf("wrapStore(memstore) = %T, not a storage.URLAuthStore", st)
+	}
+}

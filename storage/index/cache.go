@@ -151,43 +151,39 @@ func (d *DB) Cached(box int64, uid uint32) (storage.Cached, bool, error) {
 type Content struct {
 	Cached storage.Cached
 	Text   *Text
+	// Words are Text prepared for the index (PrepareText), nil when
+	// they are still to be made or Text is nil; WordsOK is PrepareText's
+	// ok.
+	Words   *Words
+	WordsOK bool
 	// TextLater leaves the message out of the full-text index for now:
-	// FTS5 flushes a segment per transaction, so texts are added in
-	// batches (by Mailbox.SearchText before it answers).
+	// texts are indexed in batches in the background (FTS5 writes a
+	// segment per transaction).
 	TextLater bool
+	// NoCache leaves the cache record as it is (the background
+	// indexer adds only the text).
+	NoCache bool
+}
+
+// words returns c's prepared words, nil when the message cannot be
+// indexed.
+func (c *Content) words() *Words {
+	if c.Text == nil {
+		return nil
+	}
+	if c.Words == nil {
+		w, ok := PrepareText(*c.Text)
+		c.Words, c.WordsOK = &w, ok
+	}
+	if !c.WordsOK {
+		return nil
+	}
+	return c.Words
 }
 
 // PutContent stores a message's cache record and text.
 func (t *Tx) PutContent(box int64, uid uint32, c Content) error {
-	var id int64
-	var fts int
-	err := t.tx.QueryRow(`SELECT id, indexed FROM messages WHERE mailbox = ? AND uid = ?`, box, uid).Scan(&id, &fts)
-	if err == sql.ErrNoRows {
-		return nil
-	}
-	if err != nil {
-		return Err(err)
-	}
-	if _, err := t.tx.Exec(`INSERT OR REPLACE INTO cache (msg, data) VALUES (?, ?)`, id, encodeCached(c.Cached)); err != nil {
-		return Err(err)
-	}
-	if c.TextLater {
-		return nil
-	}
-	if fts == 1 {
-		if _, err := t.tx.Exec(`DELETE FROM fts WHERE rowid = ?`, id); err != nil {
-			return Err(err)
-		}
-	}
-	state := 2
-	if c.Text != nil {
-		state = 1
-		if _, err := t.tx.Exec(`INSERT INTO fts (rowid, hdr, body) VALUES (?, ?, ?)`, id, c.Text.Header, c.Text.Body); err != nil {
-			return Err(err)
-		}
-	}
-	_, err = t.tx.Exec(`UPDATE messages SET indexed = ? WHERE id = ?`, state, id)
-	return Err(err)
+	return t.PutContents(box, map[uint32]Content{uid: c})
 }
 
 // CachedRange calls fn, in UID order, for each message of the mailbox
@@ -237,20 +233,25 @@ func (d *DB) Uncached(box int64) ([]uint32, error) {
 }
 
 // ftsChunk bounds the rows of one multi-row INSERT into the full-text
-// index (3 parameters each, well under SQLite's limit).
-const ftsChunk = 200
+// index (3 parameters each, well under SQLite's limit); termChunk the
+// rows of one INSERT into the vocabulary.
+const (
+	ftsChunk  = 200
+	termChunk = 500
+)
 
 // PutContents stores the cache records and texts of several messages.
 // The texts go into the full-text index with one INSERT statement per
-// ftsChunk messages: FTS5 writes its pending terms out as a new segment
-// at every statement's savepoint, so one row per statement costs a
-// segment flush (and merges) per message.
+// ftsChunk messages, in rowid order: FTS5 writes its pending terms out
+// as a new segment at every statement's savepoint and whenever a rowid
+// is lower than the one before. Their words join the vocabulary.
 func (t *Tx) PutContents(box int64, cs map[uint32]Content) error {
 	type row struct {
-		id  int64
-		txt *Text
+		id int64
+		w  *Words
 	}
 	var rows []row
+	terms := make(map[string]bool)
 	for uid, c := range cs {
 		var id int64
 		var fts int
@@ -261,8 +262,10 @@ func (t *Tx) PutContents(box int64, cs map[uint32]Content) error {
 		if err != nil {
 			return Err(err)
 		}
-		if _, err := t.tx.Exec(`INSERT OR REPLACE INTO cache (msg, data) VALUES (?, ?)`, id, encodeCached(c.Cached)); err != nil {
-			return Err(err)
+		if !c.NoCache {
+			if _, err := t.tx.Exec(`INSERT OR REPLACE INTO cache (msg, data) VALUES (?, ?)`, id, encodeCached(c.Cached)); err != nil {
+				return Err(err)
+			}
 		}
 		if c.TextLater {
 			continue
@@ -273,16 +276,17 @@ func (t *Tx) PutContents(box int64, cs map[uint32]Content) error {
 			}
 		}
 		state := 2
-		if c.Text != nil {
+		if w := c.words(); w != nil {
 			state = 1
-			rows = append(rows, row{id, c.Text})
+			rows = append(rows, row{id, w})
+			for _, term := range w.Terms {
+				terms[term] = true
+			}
 		}
 		if _, err := t.tx.Exec(`UPDATE messages SET indexed = ? WHERE id = ?`, state, id); err != nil {
 			return Err(err)
 		}
 	}
-	// FTS5 flushes its pending terms whenever a rowid is lower than the
-	// one before: insert in rowid order.
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.id, b.id) })
 	for len(rows) > 0 {
 		n := min(len(rows), ftsChunk)
@@ -294,12 +298,29 @@ func (t *Tx) PutContents(box int64, cs map[uint32]Content) error {
 				q.WriteByte(',')
 			}
 			q.WriteString("(?, ?, ?)")
-			args = append(args, r.id, r.txt.Header, r.txt.Body)
+			args = append(args, r.id, r.w.Hdr, r.w.Body)
 		}
 		if _, err := t.tx.Exec(q.String(), args...); err != nil {
 			return Err(err)
 		}
 		rows = rows[n:]
+	}
+	return t.addTerms(terms)
+}
+
+// addTerms adds words to the vocabulary.
+func (t *Tx) addTerms(terms map[string]bool) error {
+	list := make([]any, 0, len(terms))
+	for w := range terms {
+		list = append(list, w)
+	}
+	for len(list) > 0 {
+		n := min(len(list), termChunk)
+		q := `INSERT OR IGNORE INTO terms (term) VALUES (?)` + strings.Repeat(",(?)", n-1)
+		if _, err := t.tx.Exec(q, list[:n]...); err != nil {
+			return Err(err)
+		}
+		list = list[n:]
 	}
 	return nil
 }

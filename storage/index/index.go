@@ -4,7 +4,8 @@
 // messages (UID, file, flags, MODSEQ, dates, size), the expunged UIDs with
 // their MODSEQ for QRESYNC (RFC 7162), a cache of each message's MIME
 // structure and common header fields, quota usage kept by triggers, and an
-// FTS5 trigram index over the decoded text for SEARCH BODY/TEXT.
+// FTS5 word index over the decoded text for SEARCH BODY/TEXT, SUBJECT
+// and HEADER (words.go).
 //
 // The index is not the truth for mail content: the backend (Maildir and
 // its dovecot-uidlist) is. A lost index is rebuilt from it with the same
@@ -13,12 +14,15 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +32,9 @@ import (
 	"cote/storage"
 )
 
-// schemaVersion is stored in PRAGMA user_version; a database with another
-// version is rebuilt.
-const schemaVersion = 1
+// schemaVersion is stored in PRAGMA user_version. A database of
+// version 1 is migrated (migrate); one of another version is rebuilt.
+const schemaVersion = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS mailboxes (
@@ -42,7 +46,8 @@ CREATE TABLE IF NOT EXISTS mailboxes (
 	historyfrom   INTEGER NOT NULL,
 	recentfrom    INTEGER NOT NULL,
 	specialuse    TEXT NOT NULL DEFAULT '',
-	subscribed    INTEGER NOT NULL DEFAULT 0
+	subscribed    INTEGER NOT NULL DEFAULT 0,
+	stamps        TEXT NOT NULL DEFAULT '' -- the directories' state the rows match (Box.Stamps)
 );
 CREATE TABLE IF NOT EXISTS messages (
 	id           INTEGER PRIMARY KEY,
@@ -67,13 +72,7 @@ CREATE TABLE IF NOT EXISTS cache (
 	msg  INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
 	data BLOB NOT NULL
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-	hdr, body, tokenize = 'trigram', content = '', contentless_delete = 1
-);
--- FTS5 keeps up to hashsize bytes of pending terms in memory before it
--- writes a segment; its default of 1 MiB is a segment every few dozen
--- messages, each followed by merges.
-INSERT INTO fts (fts, rank) VALUES ('hashsize', 33554432);
+` + ftsSchema + `
 CREATE TABLE IF NOT EXISTS usage (
 	id       INTEGER PRIMARY KEY CHECK (id = 1),
 	bytes    INTEGER NOT NULL,
@@ -83,14 +82,43 @@ INSERT OR IGNORE INTO usage VALUES (1, 0, 0);
 CREATE TRIGGER IF NOT EXISTS messages_ins AFTER INSERT ON messages BEGIN
 	UPDATE usage SET bytes = bytes + NEW.size, messages = messages + 1;
 END;
-CREATE TRIGGER IF NOT EXISTS messages_del AFTER DELETE ON messages BEGIN
-	UPDATE usage SET bytes = bytes - OLD.size, messages = messages - 1;
-	DELETE FROM fts WHERE rowid = OLD.id AND OLD.indexed = 1;
-END;
 CREATE TRIGGER IF NOT EXISTS messages_size AFTER UPDATE OF size ON messages BEGIN
 	UPDATE usage SET bytes = bytes - OLD.size + NEW.size;
 END;
 `
+
+// ftsSchema is the full-text index (words.go): each message's distinct
+// words, folded, per column, with FTS5's ascii tokenizer splitting them
+// at the spaces between them (the words are cut in Go); detail=column
+// keeps no positions, only which column a word is in. terms is the
+// vocabulary, for queries that are parts of words.
+const ftsSchema = `
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+	hdr, body, tokenize = 'ascii', detail = 'column', content = '', contentless_delete = 1
+);
+CREATE TABLE IF NOT EXISTS terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_unindexed ON messages (mailbox, uid) WHERE indexed != 1;
+CREATE TRIGGER IF NOT EXISTS messages_del AFTER DELETE ON messages BEGIN
+	UPDATE usage SET bytes = bytes - OLD.size, messages = messages - 1;
+	DELETE FROM fts WHERE rowid = OLD.id AND OLD.indexed = 1;
+END;
+`
+
+// migrate1 turns a version 1 index into version 2 in one transaction,
+// keeping every mailbox and message row (UIDs, MODSEQs, history, cache):
+// the trigram full-text index is dropped (its pages go to the free list)
+// and the texts are indexed again in the background; the mailboxes get
+// their stamps column.
+const migrate1 = `
+DROP TRIGGER IF EXISTS messages_del;
+DROP TABLE IF EXISTS fts;
+UPDATE messages SET indexed = 0 WHERE indexed != 0;
+ALTER TABLE mailboxes ADD COLUMN stamps TEXT NOT NULL DEFAULT '';
+` + ftsSchema
+
+// mmapSize bounds the part of the database file read through a memory
+// map.
+const mmapSize = 1 << 30
 
 // Options configure an index.
 type Options struct {
@@ -133,8 +161,13 @@ func open(path string, opts Options) (*DB, bool, error) {
 	}
 	_, statErr := os.Stat(path)
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
-	db, err := sql.Open("sqlite", dsn)
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" +
+		// Reads go through a memory map of the file, as Dovecot maps
+		// its index and cache files: no system call and copy per page,
+		// which an index whose rows are not in UID order (one written
+		// by an earlier version) pays on every row of a FETCH 1:*.
+		"&_pragma=mmap_size(" + strconv.Itoa(mmapSize) + ")"
+	db, err := openDB(dsn) // stmtcache.go
 	if err != nil {
 		return nil, false, err
 	}
@@ -148,11 +181,17 @@ func open(path string, opts Options) (*DB, bool, error) {
 		return nil, false, Err(err)
 	}
 	fresh := os.IsNotExist(statErr) || version == 0
-	if version != 0 && version != schemaVersion {
+	if version != 0 && version != 1 && version != schemaVersion {
 		db.Close()
 		return nil, false, fmt.Errorf("index schema version %d, want %d", version, schemaVersion)
 	}
-	if version != schemaVersion {
+	if version == 1 {
+		if err := d.migrate(migrate1); err != nil {
+			db.Close()
+			return nil, false, err
+		}
+	}
+	if version == 0 {
 		// Opening an existing index writes nothing, so that a user can
 		// still read mail on a full disk.
 		if _, err := db.Exec(schema); err != nil {
@@ -169,6 +208,23 @@ func open(path string, opts Options) (*DB, bool, error) {
 		return nil, false, err
 	}
 	return d, fresh, nil
+}
+
+// migrate runs a migration and sets the schema version, in one
+// transaction.
+func (d *DB) migrate(stmts string) error {
+	tx, err := d.db.Begin()
+	if err != nil {
+		return Err(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(stmts); err != nil {
+		return fmt.Errorf("migrate index: %w", Err(err))
+	}
+	if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return Err(err)
+	}
+	return Err(tx.Commit())
 }
 
 // checkReadable reads every table once so that a corrupt file is found
@@ -226,6 +282,10 @@ type Box struct {
 	HistoryFrom uint64
 	RecentFrom  uint32
 	SpecialUse  []string
+	// Stamps is the backend's record of the state of its directories
+	// that the message rows match ("" when unknown): when they are
+	// unchanged at open, the rows are the truth and no rescan is needed.
+	Stamps string
 }
 
 // Msg is a message's row.
@@ -249,9 +309,9 @@ type Expunged struct {
 // expunge history; ok is false when the index does not know it.
 func (d *DB) LoadBox(name string) (b Box, msgs []Msg, exp []Expunged, ok bool, err error) {
 	var su string
-	err = d.db.QueryRow(`SELECT id, name, uidvalidity, uidnext, highestmodseq, historyfrom, recentfrom, specialuse
+	err = d.db.QueryRow(`SELECT id, name, uidvalidity, uidnext, highestmodseq, historyfrom, recentfrom, specialuse, stamps
 		FROM mailboxes WHERE name = ?`, name).Scan(&b.ID, &b.Name, &b.UIDValidity, &b.UIDNext, &b.ModSeq,
-		&b.HistoryFrom, &b.RecentFrom, &su)
+		&b.HistoryFrom, &b.RecentFrom, &su, &b.Stamps)
 	if err == sql.ErrNoRows {
 		return b, nil, nil, false, nil
 	}
@@ -259,6 +319,17 @@ func (d *DB) LoadBox(name string) (b Box, msgs []Msg, exp []Expunged, ok bool, e
 		return b, nil, nil, false, Err(err)
 	}
 	b.SpecialUse = strings.Fields(su)
+	// The rows are read in UID order through the (mailbox, uid) index;
+	// in an index whose row ids do not follow the UIDs (rows written in
+	// another order) each row is a seek to another page, so the page
+	// cache is raised to hold the table while they are read, and its
+	// memory given back after.
+	if _, err := d.db.Exec(`PRAGMA cache_size = -65536`); err == nil {
+		defer func() {
+			d.db.Exec(`PRAGMA cache_size = -2000`)
+			d.db.Exec(`PRAGMA shrink_memory`)
+		}()
+	}
 	rows, err := d.db.Query(`SELECT uid, file, flags, modseq, internaldate, savedate, size
 		FROM messages WHERE mailbox = ? ORDER BY uid`, b.ID)
 	if err != nil {
@@ -296,6 +367,113 @@ func (d *DB) LoadBox(name string) (b Box, msgs []Msg, exp []Expunged, ok bool, e
 	}
 	return b, msgs, exp, true, Err(erows.Err())
 }
+
+// Loaded is a mailbox as LoadAll reads it.
+type Loaded struct {
+	Box  Box
+	Msgs []Msg      // ascending by UID
+	Exp  []Expunged // by MODSEQ, then UID
+}
+
+// LoadAll returns every mailbox of the index by name, as LoadBox does,
+// reading each table in one pass in row order: at open every mailbox is
+// read anyway, and a pass is much cheaper than a seek from the (mailbox,
+// uid) index to each row.
+func (d *DB) LoadAll() (map[string]*Loaded, error) {
+	out := make(map[string]*Loaded)
+	byID := make(map[int64]*Loaded)
+	rows, err := d.db.Query(`SELECT id, name, uidvalidity, uidnext, highestmodseq, historyfrom, recentfrom, specialuse, stamps
+		FROM mailboxes`)
+	if err != nil {
+		return nil, Err(err)
+	}
+	for rows.Next() {
+		var b Box
+		var su string
+		if err := rows.Scan(&b.ID, &b.Name, &b.UIDValidity, &b.UIDNext, &b.ModSeq, &b.HistoryFrom, &b.RecentFrom,
+			&su, &b.Stamps); err != nil {
+			rows.Close()
+			return nil, Err(err)
+		}
+		b.SpecialUse = strings.Fields(su)
+		l := &Loaded{Box: b}
+		out[b.Name], byID[b.ID] = l, l
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, Err(err)
+	}
+	var counts []struct{ id, n int64 }
+	crows, err := d.db.Query(`SELECT mailbox, count(*) FROM messages GROUP BY mailbox`)
+	if err != nil {
+		return nil, Err(err)
+	}
+	for crows.Next() {
+		var c struct{ id, n int64 }
+		if err := crows.Scan(&c.id, &c.n); err != nil {
+			crows.Close()
+			return nil, Err(err)
+		}
+		counts = append(counts, c)
+	}
+	crows.Close()
+	for _, c := range counts {
+		if l := byID[c.id]; l != nil {
+			l.Msgs = make([]Msg, 0, c.n)
+		}
+	}
+	mrows, err := d.db.Query(`SELECT mailbox, uid, file, flags, modseq, internaldate, savedate, size FROM messages NOT INDEXED`)
+	if err != nil {
+		return nil, Err(err)
+	}
+	for mrows.Next() {
+		var box int64
+		var m Msg
+		var flags string
+		var idate, sdate int64
+		if err := mrows.Scan(&box, &m.UID, &m.File, &flags, &m.ModSeq, &idate, &sdate, &m.Size); err != nil {
+			mrows.Close()
+			return nil, Err(err)
+		}
+		l := byID[box]
+		if l == nil {
+			continue
+		}
+		if flags != "" {
+			m.Flags = strings.Split(flags, " ")
+		}
+		m.InternalDate = time.Unix(0, idate)
+		m.SaveDate = time.Unix(0, sdate)
+		l.Msgs = append(l.Msgs, m)
+	}
+	mrows.Close()
+	if err := mrows.Err(); err != nil {
+		return nil, Err(err)
+	}
+	for _, l := range out {
+		if !slices.IsSortedFunc(l.Msgs, cmpMsg) {
+			slices.SortFunc(l.Msgs, cmpMsg)
+		}
+	}
+	erows, err := d.db.Query(`SELECT mailbox, uid, modseq FROM expunged ORDER BY mailbox, modseq, uid`)
+	if err != nil {
+		return nil, Err(err)
+	}
+	defer erows.Close()
+	for erows.Next() {
+		var box int64
+		var x Expunged
+		if err := erows.Scan(&box, &x.UID, &x.ModSeq); err != nil {
+			return nil, Err(err)
+		}
+		if l := byID[box]; l != nil {
+			l.Exp = append(l.Exp, x)
+		}
+	}
+	return out, Err(erows.Err())
+}
+
+func cmpMsg(a, b Msg) int { return cmp.Compare(a.UID, b.UID) }
 
 // Names returns every mailbox name in the index.
 func (d *DB) Names() ([]string, error) {
@@ -399,8 +577,8 @@ func (t *Tx) PutBox(b *Box) error {
 		if _, err := t.tx.Exec(`DELETE FROM mailboxes WHERE name = ?`, b.Name); err != nil {
 			return Err(err)
 		}
-		res, err := t.tx.Exec(`INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq, historyfrom, recentfrom, specialuse)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, b.Name, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom, b.RecentFrom, su)
+		res, err := t.tx.Exec(`INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq, historyfrom, recentfrom, specialuse, stamps)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.Name, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom, b.RecentFrom, su, b.Stamps)
 		if err != nil {
 			return Err(err)
 		}
@@ -408,8 +586,8 @@ func (t *Tx) PutBox(b *Box) error {
 		return Err(err)
 	}
 	_, err := t.tx.Exec(`UPDATE mailboxes SET name = ?, uidvalidity = ?, uidnext = ?, highestmodseq = ?, historyfrom = ?,
-		recentfrom = ?, specialuse = ? WHERE id = ?`, b.Name, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom,
-		b.RecentFrom, su, b.ID)
+		recentfrom = ?, specialuse = ?, stamps = ? WHERE id = ?`, b.Name, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom,
+		b.RecentFrom, su, b.Stamps, b.ID)
 	return Err(err)
 }
 

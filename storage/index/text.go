@@ -33,6 +33,8 @@ func Analyze(raw []byte) Content {
 	c := Content{Cached: ParseStructure(raw)}
 	if t, ok := ExtractText(raw); ok {
 		c.Text = &t
+		w, wok := PrepareText(t)
+		c.Words, c.WordsOK = &w, wok
 	}
 	return c
 }
@@ -173,34 +175,149 @@ func htmlText(b []byte) string {
 	return out.String()
 }
 
-// MinQuery is the shortest query, in characters, the trigram index can
-// answer.
+// MinQuery is the shortest query, in characters, the index answers;
+// shorter ones match too many words to narrow a search.
 const MinQuery = 3
 
-// Search returns the UIDs of a mailbox's indexed messages whose text
-// contains query (case-insensitive, as the trigram tokenizer folds
-// case): the body when body is true, header and body otherwise. The
-// caller adds the messages that are not indexed.
-func (d *DB) Search(box int64, query string, body bool) ([]uint32, error) {
-	q := `"` + strings.ReplaceAll(query, `"`, `""`) + `"`
+// maxTermMatches bounds the vocabulary words one part of a query may
+// stand for; a part that matches more does not narrow the search.
+const maxTermMatches = 1000
+
+// Words is a message's text as the full-text index keeps it: the
+// distinct folded words of its header and of its body, each list
+// separated by spaces.
+type Words struct {
+	Hdr, Body string
+	// Terms are the distinct words of both.
+	Terms []string
+}
+
+// PrepareText folds a message's text and collects its words, the work
+// of indexing that needs no database. ok is false when the text has a
+// word over MaxTerm: such a message is searched by reading it.
+func PrepareText(t Text) (w Words, ok bool) {
+	// About one distinct word in 16 bytes of text.
+	seen := make(map[string]uint8, (len(t.Header)+len(t.Body))/16)
+	var ok1, ok2 bool
+	w.Hdr, ok1 = wordSet(Fold(t.Header), seen, 1)
+	w.Body, ok2 = wordSet(Fold(t.Body), seen, 2)
+	w.Terms = make([]string, 0, len(seen))
+	for k := range seen {
+		w.Terms = append(w.Terms, k)
+	}
+	return w, ok1 && ok2
+}
+
+// Search answers a SEARCH BODY (body true) or TEXT query from the
+// full-text index of a mailbox: the UIDs of the indexed messages that may
+// contain query, ascending. narrowed is false when the index cannot tell
+// (a query without words, or whose words are too short or too common
+// as parts of words): every message may match. exact is true when the
+// UIDs are exactly the indexed messages whose folded text has the folded
+// query as a substring (a query of one word); otherwise they are
+// candidates for the caller to check. The caller adds the messages that
+// are not indexed.
+func (d *DB) Search(box int64, query string, body bool) (uids []uint32, narrowed, exact bool, err error) {
+	col := ""
 	if body {
-		q = "body : " + q
+		col = "body"
+	}
+	return d.search(box, query, col)
+}
+
+// SearchHeader is Search in the header fields only: the UIDs of the
+// indexed messages whose decoded header fields may contain query, to be
+// checked by the caller.
+func (d *DB) SearchHeader(box int64, query string) (uids []uint32, narrowed bool, err error) {
+	uids, narrowed, _, err = d.search(box, query, "hdr")
+	return uids, narrowed, err
+}
+
+// search is Search in column col, or in both when col is "".
+func (d *DB) search(box int64, query, col string) (uids []uint32, narrowed, exact bool, err error) {
+	plan, exact := planQuery(Fold(query))
+	var clauses []string
+	for _, c := range plan {
+		switch c.kind {
+		case wordWhole:
+			clauses = append(clauses, ftsQuote(c.w))
+			continue
+		case wordPrefix:
+			clauses = append(clauses, ftsQuote(c.w)+"*")
+			continue
+		}
+		terms, err := d.termsContaining(c)
+		if err != nil {
+			return nil, false, false, err
+		}
+		if terms == nil {
+			exact = false
+			continue
+		}
+		if len(terms) == 0 {
+			return nil, true, exact, nil
+		}
+		for k, t := range terms {
+			terms[k] = ftsQuote(t)
+		}
+		clauses = append(clauses, "("+strings.Join(terms, " OR ")+")")
+	}
+	if len(clauses) == 0 {
+		return nil, false, false, nil
+	}
+	q := "(" + strings.Join(clauses, " AND ") + ")"
+	if col != "" {
+		q = col + " : " + q
 	}
 	rows, err := d.db.Query(`SELECT m.uid FROM fts JOIN messages m ON m.id = fts.rowid
 		WHERE fts MATCH ? AND m.mailbox = ? ORDER BY m.uid`, q, box)
 	if err != nil {
-		return nil, Err(err)
+		return nil, false, false, Err(err)
 	}
 	defer rows.Close()
-	var out []uint32
 	for rows.Next() {
 		var u uint32
 		if err := rows.Scan(&u); err != nil {
+			return nil, false, false, Err(err)
+		}
+		uids = append(uids, u)
+	}
+	return uids, true, exact, Err(rows.Err())
+}
+
+func ftsQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// termsContaining returns the vocabulary words c matches; nil when
+// there are more than maxTermMatches.
+func (d *DB) termsContaining(c wordClause) ([]string, error) {
+	rows, err := d.db.Query(`SELECT term FROM terms WHERE instr(term, ?) > 0`, c.w)
+	if err != nil {
+		return nil, Err(err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
 			return nil, Err(err)
 		}
-		out = append(out, u)
+		if !c.matches(t) {
+			continue
+		}
+		if len(out) == maxTermMatches {
+			return nil, nil
+		}
+		out = append(out, t)
 	}
 	return out, Err(rows.Err())
+}
+
+// TextMatches reports whether a message's text contains query after
+// folding (Fold): in the body, or with body false in the header too. It
+// is the check of the candidates Search returns.
+func TextMatches(t Text, query string, body bool) bool {
+	fq := Fold(query)
+	return strings.Contains(Fold(t.Body), fq) || !body && strings.Contains(Fold(t.Header), fq)
 }
 
 // Unindexed returns the UIDs of a mailbox's messages whose text is not
@@ -227,9 +344,26 @@ func (d *DB) Unindexed(box int64) (todo, never []uint32, err error) {
 	return todo, never, Err(rows.Err())
 }
 
-// queryChars is the length of a query in characters after the trigram
-// tokenizer's view (it works on characters, not bytes).
-func queryChars(q string) int { return utf8.RuneCountInString(q) }
+// Answerable reports whether the index can narrow a search for query.
+func Answerable(query string) bool { return utf8.RuneCountInString(query) >= MinQuery }
 
-// Answerable reports whether the trigram index can answer query exactly.
-func Answerable(query string) bool { return queryChars(query) >= MinQuery }
+// UnindexedAfter returns up to limit UIDs above after, ascending, of a
+// mailbox's messages whose text is still to be indexed (the background
+// indexer's next batch).
+func (d *DB) UnindexedAfter(box int64, after uint32, limit int) ([]uint32, error) {
+	rows, err := d.db.Query(`SELECT uid FROM messages WHERE mailbox = ? AND uid > ? AND indexed != 1 AND indexed = 0
+		ORDER BY uid LIMIT ?`, box, after, limit)
+	if err != nil {
+		return nil, Err(err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, Err(err)
+		}
+		out = append(out, u)
+	}
+	return out, Err(rows.Err())
+}

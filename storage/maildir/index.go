@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"cote/storage"
@@ -48,6 +49,7 @@ func boxRow(b *mailstate.Box, id int64) index.Box {
 		HistoryFrom: b.HistoryFrom,
 		RecentFrom:  b.RecentFrom,
 		SpecialUse:  b.SpecialUse,
+		Stamps:      ext(b).saved,
 	}
 }
 
@@ -67,9 +69,22 @@ func msgRow(m *mailstate.Msg) index.Msg {
 // with the UIDVALIDITY of its dovecot-uidlist; it reports whether it did.
 func (s *store) loadFromIndex(b *mailstate.Box) (bool, error) {
 	mb := ext(b)
-	row, msgs, exps, ok, err := s.idx.LoadBox(b.Name)
-	if err != nil || !ok || row.UIDValidity != mb.uid.UIDValidity {
-		return false, err
+	var row index.Box
+	var msgs []index.Msg
+	var exps []index.Expunged
+	ok := false
+	if s.preloaded != nil {
+		if l := s.preloaded[b.Name]; l != nil {
+			row, msgs, exps, ok = l.Box, l.Msgs, l.Exp, true
+		}
+	} else {
+		var err error
+		if row, msgs, exps, ok, err = s.idx.LoadBox(b.Name); err != nil {
+			return false, err
+		}
+	}
+	if !ok || row.UIDValidity != mb.uid.UIDValidity {
+		return false, nil
 	}
 	recExt := make(map[uint32][]string)
 	for _, r := range mb.uid.Recs {
@@ -88,7 +103,9 @@ func (s *store) loadFromIndex(b *mailstate.Box) (bool, error) {
 			Size:         r.Size,
 			Ext:          &mmsg{name: r.File, ext: recExt[r.UID]},
 		})
-		b.DefineKeywords(r.Flags)
+		if slices.ContainsFunc(r.Flags, isKeyword) {
+			b.DefineKeywords(r.Flags)
+		}
 	}
 	b.UIDNext = max(row.UIDNext, 1)
 	b.ModSeq = max(row.ModSeq, 1)
@@ -102,6 +119,8 @@ func (s *store) loadFromIndex(b *mailstate.Box) (bool, error) {
 	mb.expDone = len(b.Expunges)
 	return true, nil
 }
+
+func isKeyword(f string) bool { return !strings.HasPrefix(f, `\`) }
 
 // markDirty notes a message whose row Commit must write.
 func (mb *mbox) markDirty(uid uint32) {
@@ -125,7 +144,7 @@ func (s *store) Commit(b *mailstate.Box) error {
 	row := boxRow(b, mb.row.ID)
 	same := row.ID != 0 && row.UIDValidity == mb.row.UIDValidity && row.UIDNext == mb.row.UIDNext &&
 		row.ModSeq == mb.row.ModSeq && row.HistoryFrom == mb.row.HistoryFrom &&
-		slices.Equal(row.SpecialUse, mb.row.SpecialUse) && row.Name == mb.row.Name
+		slices.Equal(row.SpecialUse, mb.row.SpecialUse) && row.Name == mb.row.Name && row.Stamps == mb.row.Stamps
 	if same && len(mb.dirty) == 0 && mb.expDone == len(b.Expunges) && !mb.trim {
 		return nil
 	}
@@ -153,7 +172,14 @@ func (s *store) Commit(b *mailstate.Box) error {
 			return err
 		}
 	}
+	// In UID order, so that new rows' ids follow their UIDs and a
+	// mailbox's rows are read in file order.
+	dirty := make([]uint32, 0, len(mb.dirty))
 	for uid := range mb.dirty {
+		dirty = append(dirty, uid)
+	}
+	slices.Sort(dirty)
+	for _, uid := range dirty {
 		if m := b.Find(uid); m != nil {
 			if err := tx.PutMsg(row.ID, msgRow(m)); err != nil {
 				return err
@@ -292,74 +318,4 @@ func (s *store) putContent(b *mailstate.Box, cs map[uint32]*index.Content) error
 		return err
 	}
 	return tx.Commit()
-}
-
-// indexBatch is how many messages a search indexes in one transaction.
-const indexBatch = 2048
-
-// SearchText implements mailstate.ContentBackend: messages not yet in the
-// full-text index (saved by another program, or copied) are indexed
-// first, so the answer is exact unless a message cannot be indexed.
-func (s *store) SearchText(b *mailstate.Box, query string, body bool, uids []uint32) ([]uint32, bool, error) {
-	if !index.Answerable(query) {
-		return uids, false, nil
-	}
-	mb := ext(b)
-	if err := s.Commit(b); err != nil {
-		return nil, false, err
-	}
-	todo, never, err := s.idx.Unindexed(mb.row.ID)
-	if err != nil {
-		return nil, false, err
-	}
-	batch := make(map[uint32]*index.Content)
-	for _, uid := range todo {
-		m := b.Find(uid)
-		if m == nil {
-			continue
-		}
-		c, err := s.readContent(b, m)
-		if err != nil {
-			s.log.Warn("index text", "mailbox", b.Name, "uid", uid, "err", err)
-			never = append(never, uid)
-			continue
-		}
-		if c == nil {
-			c = &index.Content{}
-		}
-		if c.Text == nil {
-			never = append(never, uid)
-		}
-		batch[uid] = c
-		if len(batch) >= indexBatch {
-			if err := s.putContent(b, batch); err != nil {
-				return nil, false, err
-			}
-			clear(batch)
-		}
-	}
-	if len(batch) > 0 {
-		if err := s.putContent(b, batch); err != nil {
-			return nil, false, err
-		}
-	}
-	found, err := s.idx.Search(mb.row.ID, query, body)
-	if err != nil {
-		return nil, false, err
-	}
-	slices.Sort(never)
-	cand := append(found, never...)
-	slices.Sort(cand)
-	cand = slices.Compact(cand)
-	var out []uint32
-	exact := true
-	for _, u := range uids {
-		if _, ok := slices.BinarySearch(cand, u); ok {
-			out = append(out, u)
-			if _, bad := slices.BinarySearch(never, u); bad {
-				exact = false
-			}
-		}
-	}
-	return out, exact, nil
 }

@@ -60,6 +60,9 @@ type Options struct {
 	// QuotaRules are the values of Dovecot's quota_rule, quota_rule2,
 	// ... settings, e.g. "*:storage=1G" and "*:messages=10000".
 	QuotaRules []string
+	// NoTextIndexer leaves the full-text index to SEARCH (which reads
+	// what is not indexed) instead of filling it in the background.
+	NoTextIndexer bool
 }
 
 // Open opens the user's Maildir, creating the root and INBOX if needed.
@@ -81,6 +84,9 @@ func Open(opts Options) (storage.Store, error) {
 		log:    opts.Log,
 		pid:    os.Getpid(),
 		stop:   make(chan struct{}),
+		kick:   make(chan struct{}, 1),
+
+		syncText: syncTextMax,
 	}
 	if s.delim == 0 {
 		s.delim = '/'
@@ -121,6 +127,11 @@ func Open(opts Options) (storage.Store, error) {
 		s.wg.Add(1)
 		go s.poll(interval)
 	}
+	if !opts.NoTextIndexer {
+		s.wg.Add(1)
+		go s.indexer()
+		s.kickIndexer()
+	}
 	return &Store{State: st, s: s}, nil
 }
 
@@ -136,12 +147,30 @@ func (st *Store) Close() error {
 	st.s.closeOnce.Do(func() {
 		close(st.s.stop)
 		st.s.wg.Wait()
+		st.s.saveStamps()
 		err = st.State.Close()
 		if cerr := st.s.idx.Close(); err == nil {
 			err = cerr
 		}
 	})
 	return err
+}
+
+// saveStamps keeps each mailbox's stamps in the index when they are
+// safe to trust, so that the next process opens the mailbox without
+// listing its directories (loadBox).
+func (s *store) saveStamps() {
+	err := s.st.Each(func(b *mailstate.Box) error {
+		mb := ext(b)
+		if mb.row.ID == 0 || b.Deleted() || mb.changed() {
+			return nil
+		}
+		mb.saved = mb.persistStamps()
+		return s.Commit(b)
+	})
+	if err != nil && !errors.Is(err, storage.ErrClosed) {
+		s.log.Warn("index stamps", "err", err)
+	}
 }
 
 // store is the mailstate.Backend; its methods run with the State's lock
@@ -163,7 +192,16 @@ type store struct {
 	lastUIDValidity   uint32
 	lastFresh         uint64
 
-	stop      chan struct{}
+	stop chan struct{}
+	kick chan struct{} // wakes the indexer (text.go)
+	// syncText is how many unindexed messages a search indexes itself
+	// (syncTextMax; tests lower it).
+	syncText int
+	// preloaded holds the index's mailboxes while loadAll runs.
+	preloaded map[string]*index.Loaded
+	// scans counts directory scans (scanLocked), for tests; guarded by
+	// the State's lock.
+	scans     int
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -174,6 +212,11 @@ type mbox struct {
 	kw     []string // dovecot-keywords, index = letter - 'a'
 	uid    *uidlist
 	stamps [3]stamp // new/, cur/, dovecot-uidlist as last scanned
+	// stampsAt is when stamps were taken.
+	stampsAt time.Time
+	// saved is what the index row's stamps column should hold
+	// (persistStamps): the stamps the rows match, or "".
+	saved string
 	// uidlistSize is the size of dovecot-uidlist as cote last read or
 	// wrote it; records are appended at that offset.
 	uidlistSize int64
@@ -220,6 +263,43 @@ func (mb *mbox) currentStamps() [3]stamp {
 }
 
 func (mb *mbox) changed() bool { return mb.currentStamps() != mb.stamps }
+
+// stampMargin is how much older than the moment they were taken the
+// stamps' mtimes must be for the index to trust them across processes:
+// a directory's mtime moves in coarse steps, so a change made in the
+// same step as the one recorded would leave it as it was (Dovecot's
+// maildir sync uses the same rule).
+const stampMargin = time.Second
+
+func formatStamps(st [3]stamp) string {
+	var b []byte
+	for i, x := range st {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendInt(b, x.mtime, 10)
+		b = append(b, '/')
+		b = strconv.AppendInt(b, x.size, 10)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, x.ino, 10)
+	}
+	return string(b)
+}
+
+// persistStamps returns the stamps to keep in the index for the next
+// process: mb.stamps when the rows match them and they are safe to
+// trust (stampMargin), else "".
+func (mb *mbox) persistStamps() string {
+	for _, x := range mb.stamps {
+		if x == (stamp{}) {
+			continue // a missing new/ or uidlist
+		}
+		if mb.stampsAt.UnixNano()-x.mtime < int64(stampMargin) {
+			return ""
+		}
+	}
+	return formatStamps(mb.stamps)
+}
 
 func ext(b *mailstate.Box) *mbox { return b.Ext.(*mbox) }
 
@@ -350,6 +430,12 @@ func (s *store) loadAll() ([]*mailstate.Box, error) {
 			}
 		}
 	}
+	pre, err := s.idx.LoadAll()
+	if err != nil {
+		return nil, err
+	}
+	s.preloaded = pre
+	defer func() { s.preloaded = nil }()
 	var boxes []*mailstate.Box
 	for _, n := range names {
 		b, err := s.loadBox(n, dirs[n])
@@ -418,6 +504,7 @@ func (s *store) loadBox(name, dir string) (*mailstate.Box, error) {
 		return nil, err
 	}
 	defer unlock()
+	stamps := mb.currentStamps()
 	if err := s.readUidlist(b); err != nil {
 		return nil, err
 	}
@@ -426,6 +513,15 @@ func (s *store) loadBox(name, dir string) (*mailstate.Box, error) {
 	if err != nil {
 		return nil, err
 	}
+	if known && mb.row.Stamps != "" && mb.row.Stamps == formatStamps(stamps) {
+		// Nothing changed in new/, cur/ or the uidlist since the rows
+		// were written: they are the truth, and no listing is needed.
+		mb.stamps, mb.stampsAt, mb.saved = stamps, time.Now(), mb.row.Stamps
+		b.UIDNext = max(b.UIDNext, mb.uid.NextUID)
+		return b, nil
+	}
+	// The uidlist just read need not be read again by the scan.
+	mb.stamps[2] = stamps[2]
 	if !known && existed {
 		// Clients may know this mailbox from Dovecot or from a lost
 		// index: MODSEQs start above anything they can hold.

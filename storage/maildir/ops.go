@@ -259,6 +259,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		return err
 	}
 	mb.refreshStamps()
+	s.kickIndexer()
 	return nil
 }
 
@@ -473,6 +474,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 		return fail(err)
 	}
 	dmb.refreshStamps()
+	s.kickIndexer()
 	return nil
 }
 

@@ -37,8 +37,8 @@ type RebuildResult struct {
 // dovecot-keywords and file names (the same UIDs, UIDVALIDITY, flags and
 // keywords; files unknown to the uidlist get new UIDs as on any scan), and
 // the structure cache is filled for every message. The full-text index
-// is filled lazily by the first SEARCH BODY/TEXT. The user must not be
-// using the store meanwhile.
+// is filled by the background indexer of the next store opened on it
+// (text.go). The user must not be using the store meanwhile.
 func Rebuild(opts Options) (RebuildResult, error) {
 	var res RebuildResult
 	loc, err := ParseLocation(opts.Location, opts.Home, opts.User)

@@ -49,6 +49,7 @@ func (s *store) poll(d time.Duration) {
 // that are gone and updates the state. Callers hold the uidlist lock.
 func (s *store) scanLocked(b *mailstate.Box) error {
 	mb := ext(b)
+	s.scans++
 	var files map[string]string
 	var stamps [3]stamp
 	for attempt := 0; ; attempt++ {
@@ -62,6 +63,7 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 			return err
 		}
 		stamps = mb.currentStamps()
+		mb.stampsAt = time.Now()
 		var err error
 		files, err = s.listCur(mb)
 		if err != nil {
@@ -136,6 +138,7 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 		stamps[2] = statStamp(filepath.Join(mb.dir, "dovecot-uidlist"))
 	}
 	mb.stamps = stamps
+	mb.saved = mb.persistStamps()
 	return nil
 }
 
@@ -144,7 +147,10 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 // change by another program in the same instant would go unnoticed until
 // the next one; callers only do this when nothing had changed before
 // their own change.
-func (mb *mbox) refreshStamps() { mb.stamps = mb.currentStamps() }
+func (mb *mbox) refreshStamps() {
+	mb.stamps = mb.currentStamps()
+	mb.stampsAt = time.Now()
+}
 
 // reconcile applies the files found (UID to file name) to the state.
 func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {

@@ -55,6 +55,7 @@ func RunOptions(t *testing.T, o Options, open func(t *testing.T) storage.Store) 
 		{"Status", testStatus},
 		{"ReadOnly", testReadOnly},
 		{"Watch", testWatch},
+		{"Changes", func(t *testing.T, s storage.Store) { testChanges(t, s, o) }},
 		{"Closed", testClosed},
 		{"Concurrency", testConcurrency},
 	}

@@ -179,3 +179,30 @@ func (s *session) CachedBatch(uids []uint32) ([]storage.CachedResult, error) {
 	}
 	return out, nil
 }
+
+// HeaderSearchBackend is a ContentBackend whose index can narrow a
+// search in header fields.
+type HeaderSearchBackend interface {
+	// SearchHeader returns those of uids (ascending) whose header may
+	// contain query; see storage.HeaderSearchMailbox.
+	SearchHeader(b *Box, query string, uids []uint32) ([]uint32, error)
+}
+
+// SearchHeader implements storage.HeaderSearchMailbox over the
+// session's snapshot. Without an index every message is a candidate.
+func (s *session) SearchHeader(query string) ([]uint32, error) {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	uids := make([]uint32, len(s.snap))
+	for i, e := range s.snap {
+		uids[i] = e.msg.UID
+	}
+	hb, ok := s.st.be.(HeaderSearchBackend)
+	if !ok || s.box.deleted {
+		return uids, nil
+	}
+	return hb.SearchHeader(s.box, query, uids)
+}

@@ -33,6 +33,10 @@ func (s *session) refresh() storage.Changes {
 	b := s.box
 	var ch storage.Changes
 	next := make([]entry, 0, len(b.Msgs))
+	if len(s.snap) == 0 {
+		// The first refresh (Open) reports every message.
+		ch.Updated = make([]storage.Message, 0, len(b.Msgs))
+	}
 	i := 0
 	for _, m := range b.Msgs {
 		for i < len(s.snap) && s.snap[i].msg.UID < m.UID {
@@ -249,7 +253,7 @@ func (s *session) Store(uids []uint32, op storage.FlagOp, flags []string, unchan
 	if err := s.st.be.Commit(b); err != nil {
 		return res, err
 	}
-	s.st.Notify()
+	s.st.messagesChanged(b)
 	return res, nil
 }
 
@@ -299,7 +303,7 @@ func (s *session) remove(msgs []*Msg) ([]uint32, error) {
 	if err := s.st.be.Commit(b); err != nil {
 		return out, err
 	}
-	s.st.Notify()
+	s.st.messagesChanged(b)
 	return out, nil
 }
 
@@ -360,7 +364,7 @@ func (s *session) copy(uids []uint32, dest string) (storage.CopyResult, []*Msg, 
 	if err := s.st.be.Commit(dst); err != nil {
 		return res, nil, err
 	}
-	s.st.Notify()
+	s.st.messagesChanged(dst)
 	return res, msgs, nil
 }
 

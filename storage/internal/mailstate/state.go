@@ -70,6 +70,11 @@ type State struct {
 	watchers map[int]chan struct{}
 	nextW    int
 	closed   bool
+	// feeds are the WatchChanges watchers (changes.go).
+	feeds map[*storage.ChangeFeed]bool
+	// urlKeys are the URLAUTH keys by mailbox name, nil until loaded
+	// (urlauth.go).
+	urlKeys map[string]urlKey
 }
 
 // New returns a state with the given mailboxes (INBOX is created when
@@ -292,7 +297,7 @@ func (st *State) Create(name string, specialUse []string) error {
 		return fmt.Errorf("create %q: %w", n, err)
 	}
 	st.boxes[n] = b
-	st.Notify()
+	st.changed(storage.MailboxChange{Kind: storage.ChangeCreated, Mailbox: n})
 	return nil
 }
 
@@ -323,7 +328,7 @@ func (st *State) Delete(name string) error {
 	}
 	b.deleted = true
 	delete(st.boxes, n)
-	st.Notify()
+	st.changed(storage.MailboxChange{Kind: storage.ChangeDeleted, Mailbox: n})
 	return nil
 }
 
@@ -377,12 +382,15 @@ func (st *State) Rename(oldName, newName string) error {
 	delete(st.boxes, on)
 	b.Name = nn
 	st.boxes[nn] = b
+	renamed := []storage.MailboxChange{{Kind: storage.ChangeRenamed, Mailbox: nn, OldName: on}}
 	for _, c := range children {
 		delete(st.boxes, c.Name)
+		old := c.Name
 		c.Name = nn + c.Name[len(on):]
 		st.boxes[c.Name] = c
+		renamed = append(renamed, storage.MailboxChange{Kind: storage.ChangeRenamed, Mailbox: c.Name, OldName: old})
 	}
-	st.Notify()
+	st.changed(renamed...)
 	return nil
 }
 
@@ -419,7 +427,8 @@ func (st *State) renameInbox(inbox *Box, nn string) error {
 	if err := st.be.Commit(dst); err != nil {
 		return err
 	}
-	st.Notify()
+	st.changed(storage.MailboxChange{Kind: storage.ChangeCreated, Mailbox: nn},
+		storage.MailboxChange{Kind: storage.ChangeMessages, Mailbox: "INBOX"})
 	return nil
 }
 
@@ -450,12 +459,14 @@ func (st *State) SetSubscribed(name string, subscribed bool) error {
 	if err := st.be.SetSubscriptions(names); err != nil {
 		return fmt.Errorf("subscriptions: %w", err)
 	}
+	kind := storage.ChangeUnsubscribed
 	if subscribed {
 		st.subs[n] = true
+		kind = storage.ChangeSubscribed
 	} else {
 		delete(st.subs, n)
 	}
-	st.Notify()
+	st.changed(storage.MailboxChange{Kind: kind, Mailbox: n})
 	return nil
 }
 
@@ -487,7 +498,7 @@ func (st *State) sync(b *Box) error {
 		if err := st.be.Commit(b); err != nil {
 			return err
 		}
-		st.Notify()
+		st.messagesChanged(b)
 	}
 	return nil
 }
@@ -529,7 +540,7 @@ func (st *State) Append(name string, r io.Reader, opts storage.AppendOptions) (u
 	if err := st.be.Commit(b); err != nil {
 		return 0, 0, err
 	}
-	st.Notify()
+	st.messagesChanged(b)
 	return b.UIDValidity, m.UID, nil
 }
 

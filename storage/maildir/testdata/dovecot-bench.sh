@@ -3,7 +3,7 @@
 # (docs/benchmarks.md, "Storage, 100,000 messages"). Run as root after
 # the Go benchmarks built their fixture:
 #
-#   sh storage/maildir/testdata/dovecot-bench.sh /var/tmp/cotebench/cote-bench-100000-v2/Maildir
+#   SUBJECT_WORD=... sh storage/maildir/testdata/dovecot-bench.sh /var/tmp/cotebench/cote-bench-100000-v2/Maildir
 #
 # The messages (cur/) and cote's dovecot-uidlist are copied into a fresh
 # Dovecot home, so Dovecot sees the same files, UIDs and flags. doveadm
@@ -56,6 +56,12 @@ drop
 t "search text xylophonically, cold" $D search mailbox INBOX text xylophonically
 t "search text xylophonically, warm" $D search mailbox INBOX text xylophonically
 echo "matches: $($D search mailbox INBOX text xylophonically | wc -l)"
+# SUBJECT_WORD: the word BenchmarkSearchSubject searches for (subjectWord).
+if [ -n "${SUBJECT_WORD:-}" ]; then
+	t "search subject $SUBJECT_WORD, first" $D search mailbox INBOX subject "$SUBJECT_WORD"
+	t "search subject $SUBJECT_WORD, again" $D search mailbox INBOX subject "$SUBJECT_WORD"
+	echo "matches: $($D search mailbox INBOX subject "$SUBJECT_WORD" | wc -l)"
+fi
 t "100 x flag change (+\\Flagged/-\\Flagged, one doveadm each)" sh -c "for i in \$(seq 1 50); do $D flags add '\\Flagged' mailbox INBOX uid \$((i*1999)); $D flags remove '\\Flagged' mailbox INBOX uid \$((i*1999)); done"
 $D mailbox create Bench
 msg=$(sed -n 1p "$dir/home/Maildir/dovecot-uidlist" >/dev/null; ls "$dir/home/Maildir/cur" | head -1)

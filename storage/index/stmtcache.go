@@ -1,0 +1,201 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"sync"
+
+	"modernc.org/sqlite"
+)
+
+// The index runs the same few dozen statements over and over (a STORE is
+// an UPDATE of the mailbox row and one of the message's), each given to
+// database/sql as text. The driver parses such text into a statement for
+// every call and throws it away after, and parsing came to about a third
+// of a FETCH's index time and a tenth of a worker's CPU in imaptest's mix
+// (docs/benchmarks.md). stmtCacheConnector keeps the parsed statements of
+// each connection by their text instead, so the methods of DB and Tx stay
+// plain Exec and Query calls.
+
+// maxCachedStmts bounds the statements kept per connection. The index's
+// fixed statements are fewer; queries built with a variable number of
+// placeholders come and go.
+const maxCachedStmts = 64
+
+// openDB opens the index database at dsn through the statement cache.
+func openDB(dsn string) (*sql.DB, error) {
+	c, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(stmtCacheConnector{c}), nil
+}
+
+// stmtCacheConnector makes connections that keep their prepared statements.
+type stmtCacheConnector struct {
+	driver.Connector
+}
+
+func (c stmtCacheConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prep, ok1 := dc.(driver.ConnPrepareContext)
+	begin, ok2 := dc.(driver.ConnBeginTx)
+	if !ok1 || !ok2 {
+		dc.Close()
+		return nil, errors.New("index: the sqlite driver lacks PrepareContext or BeginTx")
+	}
+	return &stmtCacheConn{Conn: dc, prep: prep, begin: begin, stmts: map[string]*cachedStmt{}}, nil
+}
+
+// stmtCacheConn is one driver connection with its statements. database/sql
+// uses a connection from one goroutine at a time; the mutex covers a Rows
+// closed from elsewhere.
+type stmtCacheConn struct {
+	driver.Conn
+	prep  driver.ConnPrepareContext
+	begin driver.ConnBeginTx
+
+	mu    sync.Mutex // guards stmts
+	stmts map[string]*cachedStmt
+}
+
+type cachedStmt struct {
+	stmt driver.Stmt
+	busy bool // in use: running, or its Rows are open
+}
+
+// stmtExecQuery is what the driver's statements do besides driver.Stmt.
+type stmtExecQuery interface {
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+// acquire returns the connection's statement for query, prepared on first
+// use, and the function that gives it back. A statement already in use
+// (an open Rows of the same query) or a script of several statements gets
+// a statement of its own, closed when given back.
+func (c *stmtCacheConn) acquire(ctx context.Context, query string) (stmtExecQuery, func(), error) {
+	script := strings.Contains(strings.TrimRight(query, "; \t\n"), ";")
+	c.mu.Lock()
+	if e := c.stmts[query]; e != nil && !e.busy {
+		e.busy = true
+		c.mu.Unlock()
+		return e.stmt.(stmtExecQuery), func() { c.release(e) }, nil
+	}
+	c.mu.Unlock()
+	st, err := c.prep.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, ok := st.(stmtExecQuery)
+	if !ok {
+		st.Close()
+		return nil, nil, errors.New("index: the sqlite driver's statements lack ExecContext or QueryContext")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, taken := c.stmts[query]; taken || script {
+		return s, func() { st.Close() }, nil
+	}
+	if len(c.stmts) >= maxCachedStmts {
+		c.evictLocked()
+	}
+	e := &cachedStmt{stmt: st, busy: true}
+	c.stmts[query] = e
+	return s, func() { c.release(e) }, nil
+}
+
+func (c *stmtCacheConn) release(e *cachedStmt) {
+	c.mu.Lock()
+	e.busy = false
+	c.mu.Unlock()
+}
+
+// evictLocked closes and forgets one statement not in use.
+func (c *stmtCacheConn) evictLocked() {
+	for q, e := range c.stmts {
+		if !e.busy {
+			e.stmt.Close()
+			delete(c.stmts, q)
+			return
+		}
+	}
+}
+
+func (c *stmtCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	s, done, err := c.acquire(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.ExecContext(ctx, args)
+}
+
+func (c *stmtCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	s, done, err := c.acquire(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.QueryContext(ctx, args)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	return &stmtCacheRows{Rows: rows, done: done}, nil
+}
+
+func (c *stmtCacheConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.prep.PrepareContext(ctx, query)
+}
+
+func (c *stmtCacheConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.begin.BeginTx(ctx, opts)
+}
+
+func (c *stmtCacheConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *stmtCacheConn) IsValid() bool {
+	if v, ok := c.Conn.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+// Close closes the statements, then the connection.
+func (c *stmtCacheConn) Close() error {
+	c.mu.Lock()
+	for q, e := range c.stmts {
+		e.stmt.Close()
+		delete(c.stmts, q)
+	}
+	c.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// stmtCacheRows gives its statement back when closed. The driver resets a
+// statement it keeps when its rows close, so the statement holds no read
+// transaction afterwards.
+type stmtCacheRows struct {
+	driver.Rows
+	done func()
+}
+
+func (r *stmtCacheRows) Close() error {
+	err := r.Rows.Close()
+	if r.done != nil {
+		r.done()
+		r.done = nil
+	}
+	return err
+}

@@ -1,0 +1,314 @@
+package maildir
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"cote/storage"
+	"cote/storage/index"
+	"cote/storage/internal/mailstate"
+)
+
+// Full-text indexing. A save leaves the message's text out of the index
+// (FTS5 writes a segment per transaction) and wakes the indexer, a
+// goroutine of the store that adds the texts of every message not yet
+// indexed (saved, delivered by another program, copied, or all of them
+// in a Maildir that came without an index) in batches: it reads and
+// cuts the texts without the store's lock and takes the lock only to
+// write a batch. SEARCH BODY/TEXT answers from the index and reads the
+// messages it does not cover, so its answer never depends on how far
+// the indexer got.
+
+// textBatch is how many messages the indexer writes in one transaction;
+// the store's lock is held while it does.
+const textBatch = 256
+
+// syncTextMax is how many unindexed messages a search indexes itself
+// before it answers; with more it reads them without indexing and
+// leaves them to the indexer.
+const syncTextMax = 512
+
+// indexDelay lets a burst of saves gather before the indexer starts.
+const indexDelay = 200 * time.Millisecond
+
+// kickIndexer wakes the indexer; it never blocks.
+func (s *store) kickIndexer() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// indexer fills the full-text index until the store closes.
+func (s *store) indexer() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(indexDelay):
+		}
+		cursor := make(map[*mailstate.Box]uint32)
+		for {
+			more, err := s.indexTextBatch(cursor)
+			if err != nil {
+				s.log.Warn("full-text index", "err", err)
+				break
+			}
+			if !more {
+				break
+			}
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+		}
+	}
+}
+
+var errPicked = errors.New("picked")
+
+type textJob struct {
+	uid  uint32
+	path string
+}
+
+// indexTextBatch indexes the next batch of one mailbox's messages;
+// cursor holds, per mailbox, the highest UID looked at in this round
+// (messages that could not be read are tried again in the next round).
+// It reports whether there may be more.
+func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
+	var box *mailstate.Box
+	var rowID int64
+	var jobs []textJob
+	err := s.st.Each(func(b *mailstate.Box) error {
+		mb := ext(b)
+		if mb.row.ID == 0 || b.Deleted() {
+			return nil
+		}
+		uids, err := s.idx.UnindexedAfter(mb.row.ID, cursor[b], textBatch)
+		if err != nil || len(uids) == 0 {
+			return err
+		}
+		for _, uid := range uids {
+			if m := b.Find(uid); m != nil {
+				jobs = append(jobs, textJob{uid, filepath.Join(mb.dir, "cur", m.Ext.(*mmsg).name)})
+			}
+		}
+		cursor[b] = uids[len(uids)-1]
+		box, rowID = b, mb.row.ID
+		return errPicked
+	})
+	if box == nil {
+		if errors.Is(err, errPicked) {
+			err = nil
+		}
+		return false, err
+	}
+	batch := make(map[uint32]index.Content, len(jobs))
+	for _, j := range jobs {
+		select {
+		case <-s.stop:
+			return false, nil
+		default:
+		}
+		raw, err := readForIndex(j.path)
+		if err != nil {
+			continue // renamed or expunged meanwhile: the next round
+		}
+		c := index.Content{NoCache: true}
+		if raw != nil {
+			if t, ok := index.ExtractText(raw); ok {
+				w, wok := index.PrepareText(t)
+				c.Text, c.Words, c.WordsOK = &t, &w, wok
+			}
+		}
+		batch[j.uid] = c
+	}
+	if len(batch) == 0 {
+		return true, nil
+	}
+	err = s.st.Each(func(b *mailstate.Box) error {
+		if b != box || ext(b).row.ID != rowID || b.Deleted() {
+			return nil
+		}
+		tx, err := s.idx.Begin()
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := tx.PutContents(rowID, batch); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		return errPicked
+	})
+	if errors.Is(err, errPicked) {
+		err = nil
+	}
+	return true, err
+}
+
+// textOf reads the searchable text of a stored message; nil when it is
+// too large to search by its text.
+func (s *store) textOf(b *mailstate.Box, m *mailstate.Msg) (*index.Text, error) {
+	mb := ext(b)
+	raw, err := readForIndex(filepath.Join(mb.dir, "cur", m.Ext.(*mmsg).name))
+	if os.IsNotExist(err) {
+		files, lerr := s.listCur(mb)
+		if lerr == nil {
+			if n, ok := files[baseName(m.Ext.(*mmsg).name)]; ok {
+				raw, err = readForIndex(filepath.Join(mb.dir, "cur", n))
+			}
+		}
+	}
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	t, ok := index.ExtractText(raw)
+	if !ok {
+		return nil, nil
+	}
+	return &t, nil
+}
+
+// SearchText implements mailstate.ContentBackend: the index gives the
+// candidates among the indexed messages (the matches themselves for a
+// one-word query); candidates that need it and the messages the index
+// does not cover are read and checked with index.TextMatches. A few
+// unindexed messages are indexed first; many (a Maildir that came
+// without an index, while the indexer works through it) are read. The
+// answer is exact except for queries too short for the index, whose
+// answer is every message, and messages too large to read for it, which
+// are candidates.
+func (s *store) SearchText(b *mailstate.Box, query string, body bool, uids []uint32) ([]uint32, bool, error) {
+	if !index.Answerable(query) {
+		return uids, false, nil
+	}
+	mb := ext(b)
+	if err := s.Commit(b); err != nil {
+		return nil, false, err
+	}
+	todo, never, err := s.idx.Unindexed(mb.row.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(todo) > 0 && len(todo) <= s.syncText {
+		if err := s.indexNow(b, todo); err != nil {
+			return nil, false, err
+		}
+		if todo, never, err = s.idx.Unindexed(mb.row.ID); err != nil {
+			return nil, false, err
+		}
+	}
+	if len(todo) > 0 {
+		s.kickIndexer()
+	}
+	found, narrowed, exact, err := s.idx.Search(mb.row.ID, query, body)
+	if err != nil {
+		return nil, false, err
+	}
+	unindexed := append(todo, never...)
+	slices.Sort(unindexed)
+	var out []uint32
+	complete := true
+	for _, u := range uids {
+		_, isFound := slices.BinarySearch(found, u)
+		_, isUnindexed := slices.BinarySearch(unindexed, u)
+		if narrowed && !isFound && !isUnindexed {
+			continue
+		}
+		if isFound && exact {
+			out = append(out, u)
+			continue
+		}
+		m := b.Find(u)
+		if m == nil {
+			continue
+		}
+		t, err := s.textOf(b, m)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, storage.ErrNoSuchMessage) {
+			continue
+		}
+		if err != nil {
+			return nil, false, ioErr(err)
+		}
+		if t == nil {
+			out = append(out, u) // too large to check: a candidate
+			complete = false
+			continue
+		}
+		if index.TextMatches(*t, query, body) {
+			out = append(out, u)
+		}
+	}
+	return out, complete, nil
+}
+
+// indexNow indexes the text of some messages of b before a search.
+func (s *store) indexNow(b *mailstate.Box, uids []uint32) error {
+	batch := make(map[uint32]*index.Content, len(uids))
+	for _, uid := range uids {
+		m := b.Find(uid)
+		if m == nil {
+			continue
+		}
+		c, err := s.readContent(b, m)
+		if err != nil {
+			s.log.Warn("index text", "mailbox", b.Name, "uid", uid, "err", err)
+			continue
+		}
+		if c == nil {
+			c = &index.Content{}
+		}
+		batch[uid] = c
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return s.putContent(b, batch)
+}
+
+// SearchHeader implements mailstate.HeaderSearchBackend: the index's
+// header words narrow the search to candidates, and the messages it
+// does not cover are candidates too.
+func (s *store) SearchHeader(b *mailstate.Box, query string, uids []uint32) ([]uint32, error) {
+	if !index.Answerable(query) {
+		return uids, nil
+	}
+	mb := ext(b)
+	if err := s.Commit(b); err != nil {
+		return nil, err
+	}
+	found, narrowed, err := s.idx.SearchHeader(mb.row.ID, query)
+	if err != nil || !narrowed {
+		return uids, err
+	}
+	todo, never, err := s.idx.Unindexed(mb.row.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(todo) > 0 {
+		s.kickIndexer()
+	}
+	cand := append(append(found, todo...), never...)
+	slices.Sort(cand)
+	var out []uint32
+	for _, u := range uids {
+		if _, ok := slices.BinarySearch(cand, u); ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}

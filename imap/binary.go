@@ -80,12 +80,9 @@ func binaryContent(path []int, raw []byte, root *part) ([]byte, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	body := raw[cur.bodyStart:cur.end]
-	if cur.isMultipart() || cur.isMessage() {
-		return body, true, nil
-	}
-	cte, _ := cur.get("Content-Transfer-Encoding")
-	b, err := decodeCTE(strings.ToLower(strings.TrimSpace(stripComments(cte))), body)
+	// A multipart or message part comes with the parts inside it
+	// decoded (binaryconv.go), as Dovecot returns it.
+	b, err := binaryBody(raw, cur)
 	return b, true, err
 }
 

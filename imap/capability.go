@@ -47,6 +47,8 @@ func Capabilities(o Options) []string {
 		"THREAD=REFERENCES", // RFC 5256
 		"THREAD=REFS",       // draft-ietf-morg-inthread
 		"ESORT",             // RFC 5267
+		"CONTEXT=SEARCH",    // RFC 5267
+		"CONTEXT=SORT",      // RFC 5267
 		"I18NLEVEL=1",       // RFC 5255
 		"BINARY",            // RFC 3516
 		"MULTIAPPEND",       // RFC 3502
@@ -54,11 +56,21 @@ func Capabilities(o Options) []string {
 		"PREVIEW",           // RFC 8970
 		"APPENDLIMIT="+strconv.FormatInt(o.MaxLiteral, 10), // RFC 7889
 	)
+	if _, ok := o.Store.(storage.ChangeStore); ok {
+		caps = append(caps, "NOTIFY") // RFC 5465
+	}
 	if quotaSupported(o.Store) {
 		caps = append(caps, "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE") // RFC 9208
 	}
+	caps = append(caps, "CATENATE") // RFC 4469
+	if urlAuthStore(o.Store) != nil {
+		caps = append(caps, "URLAUTH", "URLAUTH=BINARY") // RFC 4467, RFC 5524
+	}
+	if o.Unauthenticate != nil {
+		caps = append(caps, "UNAUTHENTICATE") // RFC 8437
+	}
 	if !o.NoCompress {
-		caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978
+		caps = append(caps, "COMPRESS=DEFLATE") // RFC 4978; cmdCapability drops it, so it stays last
 	}
 	return caps
 }

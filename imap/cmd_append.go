@@ -13,13 +13,15 @@ import (
 type appendItem struct {
 	opts storage.AppendOptions
 	data []byte
+	cat  []catPart // CATENATE (RFC 4469): data is built from these
 }
 
 // maxAppendMessages bounds a MULTIAPPEND.
 const maxAppendMessages = 1000
 
 // cmdAppend: RFC 9051 section 6.3.12, with MULTIAPPEND (RFC 3502),
-// APPENDUID (RFC 4315 section 3), literal8 (RFC 3516 section 4.4), UTF8
+// APPENDUID (RFC 4315 section 3), literal8 (RFC 3516 section 4.4: binary
+// parts are stored in base64), CATENATE (RFC 4469), UTF8
 // (RFC 6855 section 4), LITERAL+ (RFC 7888) and APPENDLIMIT (RFC 7889,
 // enforced by the command reader before a literal is read).
 func (s *session) cmdAppend(c *command) error {
@@ -41,8 +43,12 @@ func (s *session) cmdAppend(c *command) error {
 	if p.err != nil {
 		return p.err
 	}
+	if err := s.catenate(name, msgs); err != nil {
+		return err
+	}
 	for i := range msgs {
 		m := &msgs[i]
+		m.data = encodeBinaryParts(m.data)
 		for _, f := range m.opts.Flags {
 			if strings.EqualFold(f, storage.FlagRecent) {
 				return errBad(`\Recent can't be set.`)
@@ -96,6 +102,8 @@ func parseAppendMsg(p *parser) appendItem {
 		p.expect('(')
 		m.data, _ = p.literal8()
 		p.expect(')')
+	case c == 'C' || c == 'c':
+		m.cat = parseCatenate(p)
 	default:
 		if p.err == nil {
 			p.fail("expected message literal")

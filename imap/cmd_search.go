@@ -156,6 +156,11 @@ func (s *session) cmdSearch(c *command) error {
 	if csErr != nil {
 		return csErr
 	}
+	if ro.update {
+		if err := s.checkUpdate(c.tag); err != nil {
+			return err
+		}
+	}
 	found, modseq, err := s.search(prog)
 	if err != nil {
 		return err
@@ -166,6 +171,7 @@ func (s *session) cmdSearch(c *command) error {
 			ro.all = true
 		}
 		s.writeESearch(c.tag, c.uid, ro, found, modseq)
+		s.addUpdateContext(c, ro, prog, nil, found)
 		return nil
 	}
 	e := untagged().raw("SEARCH")
@@ -231,6 +237,9 @@ func walkKeys(k *searchKey, f func(*searchKey)) {
 // prepareTextSearch asks the store's full-text index for the candidates
 // of every BODY and TEXT key (storage.TextSearchMailbox).
 func (s *session) prepareTextSearch(prog *searchKey) error {
+	if err := s.prepareHeaderSearch(prog); err != nil {
+		return err
+	}
 	ts, ok := s.mbox.(storage.TextSearchMailbox)
 	if !ok {
 		return nil
@@ -351,7 +360,7 @@ func (sm *searchMsg) match(k *searchKey) (bool, error) {
 			d = sm.m.InternalDate
 		}
 		return compareDate(k.op[5:], dateOf(d), k.date), nil
-	case "BODY", "TEXT":
+	case "BODY", "TEXT", "SUBJECT", "HEADER":
 		if k.fts != nil {
 			if !k.fts[sm.m.UID] {
 				return false, nil

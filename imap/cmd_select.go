@@ -74,7 +74,7 @@ func (s *session) cmdSelect(c *command) error {
 	s.writeEnc(untagged().raw("FLAGS ").flags(flags))
 	perm := []string{}
 	if !readOnly {
-		perm = mbox.PermanentFlags()
+		perm = permanentFlags(mbox, flags)
 	}
 	s.writeEnc(untagged().raw("OK [PERMANENTFLAGS ").flags(perm).raw("] Flags permitted."))
 	s.writeEnc(untagged().num(s.view.exists()).raw(" EXISTS"))

@@ -68,6 +68,11 @@ func (s *session) cmdSort(c *command) error {
 	if csErr != nil {
 		return csErr
 	}
+	if ro.update {
+		if err := s.checkUpdate(c.tag); err != nil {
+			return err
+		}
+	}
 	found, modseq, err := s.search(prog)
 	if err != nil {
 		return err
@@ -79,6 +84,7 @@ func (s *session) cmdSort(c *command) error {
 	if ro.given {
 		s.saveResult(ro, sorted, true)
 		s.writeESearch(c.tag, c.uid, ro, sorted, modseq)
+		s.addUpdateContext(c, ro, prog, crit, sorted)
 		return nil
 	}
 	e := untagged().raw("SORT")

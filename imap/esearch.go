@@ -10,6 +10,12 @@ import (
 type returnOpts struct {
 	given                      bool // RETURN was present: answer with ESEARCH
 	min, max, all, count, save bool
+	// RFC 5267 section 4 (context.go): PARTIAL lo:hi, and UPDATE with
+	// RFC 5465 section 7's fetch attributes for new matches.
+	partial     bool
+	lo, hi      uint32
+	update      bool
+	updateFetch []fetchItem
 }
 
 // parseReturnOpts parses "RETURN (opts)" if it is next, and the space
@@ -23,7 +29,7 @@ func parseReturnOpts(p *parser) returnOpts {
 	}
 	ro.given = true
 	p.list(func() {
-		switch strings.ToUpper(p.atom()) {
+		switch opt := strings.ToUpper(p.atom()); opt {
 		case "MIN":
 			ro.min = true
 		case "MAX":
@@ -34,11 +40,16 @@ func parseReturnOpts(p *parser) returnOpts {
 			ro.count = true
 		case "SAVE":
 			ro.save = true
+		case "CONTEXT", "PARTIAL", "UPDATE":
+			parseContextOpt(p, opt, &ro)
 		default:
 			p.fail("unknown RETURN option")
 		}
 	})
-	if !ro.min && !ro.max && !ro.count && !ro.save {
+	if ro.all && ro.partial {
+		p.fail("ALL and PARTIAL are mutually exclusive") // RFC 5267 section 4.4
+	}
+	if !ro.min && !ro.max && !ro.count && !ro.save && !ro.partial && !ro.update {
 		ro.all = true // RFC 4731 section 3.1: RETURN () means ALL
 	}
 	p.sp()
@@ -53,7 +64,9 @@ func (s *session) saveResult(ro returnOpts, found []int, sorted bool) {
 		return
 	}
 	sel := found
-	if (ro.min || ro.max) && !ro.all && !ro.count && len(found) > 0 {
+	if ro.partial && !ro.all {
+		sel = ro.partialOf(found)
+	} else if (ro.min || ro.max) && !ro.all && !ro.count && len(found) > 0 {
 		lo, hi := found[0], found[len(found)-1]
 		if !sorted {
 			lo, hi = slices.Min(found), slices.Max(found)
@@ -77,7 +90,7 @@ func (s *session) saveResult(ro returnOpts, found []int, sorted bool) {
 // nothing (RFC 5182 section 2.1). modseq > 0 adds MODSEQ (RFC 7162
 // section 3.1.5).
 func (s *session) writeESearch(tag string, uid bool, ro returnOpts, found []int, modseq uint64) {
-	if ro.save && !ro.min && !ro.max && !ro.all && !ro.count {
+	if ro.save && !ro.min && !ro.max && !ro.all && !ro.count && !ro.partial && !ro.update {
 		return
 	}
 	num := func(i int) uint32 {
@@ -107,6 +120,20 @@ func (s *session) writeESearch(tag string, uid bool, ro returnOpts, found []int,
 			nums[i] = num(f)
 		}
 		e.raw(" ALL ").raw(formatNumbers(nums))
+	}
+	if ro.partial {
+		// RFC 5267 section 4.4: the range as asked, the results in it.
+		e.raw(" PARTIAL (").num(ro.lo).raw(":").num(ro.hi).sp()
+		if part := ro.partialOf(found); len(part) > 0 {
+			nums := make([]uint32, len(part))
+			for i, f := range part {
+				nums[i] = num(f)
+			}
+			e.raw(formatNumbers(nums))
+		} else {
+			e.nil()
+		}
+		e.raw(")")
 	}
 	if modseq > 0 && len(found) > 0 {
 		// RFC 7162 section 3.1.5: with only MIN and/or MAX, the

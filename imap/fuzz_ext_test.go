@@ -72,3 +72,33 @@ func FuzzBinaryDecode(f *testing.F) {
 		decodeCTE(cte, []byte(body))
 	})
 }
+
+// FuzzNotify parses NOTIFY's arguments (RFC 5465 section 8) and SEARCH's
+// RFC 5267 return options (PARTIAL, UPDATE with RFC 5465 section 7's
+// fetch attributes, CONTEXT).
+func FuzzNotify(f *testing.F) {
+	for _, s := range []string{
+		"SET STATUS (selected (MessageNew (uid body.peek[header.fields (from to subject)]) MessageExpunge)) (subtree Lists/Lemonade (MessageNew MessageExpunge))",
+		"SET (selected-delayed (MessageNew MessageExpunge FlagChange)) (personal (MailboxName SubscriptionChange)) (mailboxes (INBOX Junk) NONE)",
+		"SET (inboxes (MessageNew MessageExpunge AnnotationChange)) (subscribed NONE)", "NONE",
+		"RETURN (COUNT UPDATE (UID BODY[HEADER.FIELDS (TO FROM SUBJECT)])) FROM \"boss\"",
+		"RETURN (PARTIAL 500:400 CONTEXT MIN) UNDELETED UNKEYWORD $Junk", "RETURN (UPDATE PARTIAL 1:*) ALL",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p := &parser{b: []byte(s)}
+		if p.peek() == 'R' {
+			ro := parseReturnOpts(p)
+			if ro.partial && p.err == nil && (ro.lo == 0 || ro.lo > ro.hi) {
+				t.Fatalf("PARTIAL %d:%d accepted from %q", ro.lo, ro.hi, s)
+			}
+			return
+		}
+		p.atom()
+		if p.trySP() {
+			parseNotifySet(p)
+		}
+		p.end()
+	})
+}

@@ -41,6 +41,9 @@ func (s *session) cannotHibernate() string {
 		return "compression active"
 	case s.shuttingDown():
 		return "shutting down"
+	case s.notify != nil || s.hasUpdateContexts():
+		// NOTIFY's and CONTEXT's state stays in the process.
+		return "NOTIFY or search updates active"
 	case s.mbox != nil:
 		if _, ok := s.o.Store.(changeNotifier); !ok {
 			return "the store cannot notify of changes"

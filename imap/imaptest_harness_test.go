@@ -151,7 +151,17 @@ func imaptestLogin(ctx context.Context, conn net.Conn, storeFor func(string) (st
 			leftover, _ = r.Peek(n)
 			leftover = append([]byte(nil), leftover...)
 		}
-		if err := Serve(ctx, conn, Options{Store: st, User: user, Tag: tag, Leftover: leftover, Log: log}); err != nil {
+		// URLAUTH URLs of other users (urlauth2) are fetched from
+		// their stores, as a worker would ask the owner's worker.
+		fetch := func(_ context.Context, req URLAuthRequest) (URLAuthResult, error) {
+			owner, err := storeFor(req.Owner)
+			if err != nil {
+				return URLAuthResult{}, err
+			}
+			return FetchURLAuth(owner, req)
+		}
+		if err := Serve(ctx, conn, Options{Store: st, User: user, Tag: tag, Leftover: leftover, Log: log,
+			URLAuthFetch: fetch}); err != nil {
 			log.Error("serve", "err", err)
 		}
 		return

@@ -41,7 +41,7 @@ func TestExpungeNotifications(t *testing.T) {
 	// No EXPUNGE during FETCH (RFC 3501 section 7.4.1); the expunged
 	// message still has its sequence number.
 	b.cmd("b2 FETCH 4 (UID FLAGS)").want(`* 4 FETCH (UID 4 FLAGS (\Deleted))`, "b2 OK Fetch completed.")
-	b.cmd("b3 FETCH 4 BODY.PEEK[]").want("b3 NO [EXPUNGEISSUED] Some messages were expunged before they could be fetched.")
+	b.cmd("b3 FETCH 4 BODY.PEEK[]").want("b3 NO [EXPUNGEISSUED] Some of the requested messages no longer exist.")
 	b.cmd("b4 SEARCH ALL").want("* SEARCH 1 2 3 4", "b4 OK Search completed.")
 	b.cmd("b5 NOOP").want("* 4 EXPUNGE", "* 2 EXPUNGE", "b5 OK Noop completed.")
 	b.cmd("b6 SEARCH ALL").want("* SEARCH 1 2", "b6 OK Search completed.")

@@ -68,9 +68,18 @@ type Options struct {
 	// On success Serve returns ErrHibernated without writing another
 	// byte; on error the session stays in IDLE.
 	Hibernate func(state []byte, notify *os.File) error
+	// Unauthenticate gives the connection back to a login process after
+	// UNAUTHENTICATE (RFC 8437; unauthenticate.go), with the bytes the
+	// client sent past the command. nil does not offer the command. On
+	// success Serve returns ErrUnauthenticated.
+	Unauthenticate func(leftover []byte) error
 	// Metrics observes imap_command_seconds{command} per command; nil
 	// counts nothing.
 	Metrics *metrics.Registry
+	// URLAuthFetch fetches a URLAUTH-authorized URL that another user
+	// owns (URLFETCH, RFC 4467 section 7.3; see urlauth.go): it runs
+	// FetchURLAuth on that user's store. nil makes such URLs fetch NIL.
+	URLAuthFetch func(ctx context.Context, req URLAuthRequest) (URLAuthResult, error)
 }
 
 // Timeouts of a session.
@@ -125,6 +134,14 @@ type session struct {
 	readers sync.WaitGroup
 	// hibernated is set once Options.Hibernate took the connection.
 	hibernated bool
+	// notify is what NOTIFY SET asked for (notify.go); nil for NOTIFY
+	// NONE.
+	notify *notifyState
+	// unauthenticated is set by UNAUTHENTICATE: the session ends by
+	// handing the connection to Options.Unauthenticate.
+	unauthenticated bool
+	// pre is Options.Leftover, which the command reader reads first.
+	pre *bytes.Reader
 }
 
 // command is one parsed command head with the rest of its arguments.
@@ -178,7 +195,8 @@ func serve(ctx context.Context, conn net.Conn, o Options, body func(*session) er
 	}
 	var in io.Reader = conn
 	if len(o.Leftover) > 0 {
-		in = io.MultiReader(bytes.NewReader(o.Leftover), conn)
+		s.pre = bytes.NewReader(o.Leftover)
+		in = io.MultiReader(s.pre, conn)
 	}
 	s.cr = &commandReader{
 		src:          in,
@@ -192,6 +210,7 @@ func serve(ctx context.Context, conn net.Conn, o Options, body func(*session) er
 		},
 	}
 	defer func() {
+		s.stopNotify()
 		if s.mbox != nil {
 			s.mbox.Close()
 		}
@@ -251,6 +270,7 @@ func (s *session) loop() error {
 		if !s.armRead(autologoutTimeout) {
 			return s.bye("Server shutting down.")
 		}
+		s.notifyWait()
 		buf, err := s.cr.readCommand()
 		if err != nil {
 			done, rerr := s.readFailed(buf, err)
@@ -260,6 +280,9 @@ func (s *session) loop() error {
 		} else if s.execute(buf) {
 			if s.hibernated {
 				return ErrHibernated
+			}
+			if s.unauthenticated {
+				return s.handBack()
 			}
 			return s.flush()
 		}
@@ -376,7 +399,9 @@ func (s *session) execute(buf []byte) (logout bool) {
 		}
 	}
 	start := time.Now()
+	s.notifyBefore(c)
 	err := s.dispatch(c)
+	s.notifyAfter(c)
 	s.o.Metrics.Histogram("imap_command_seconds", metrics.DefaultBuckets, "command", metricName(c)).Since(start)
 	return s.complete(c, err)
 }
@@ -389,7 +414,8 @@ func metricName(c *command) string {
 	case "CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE", "LIST", "LSUB", "NAMESPACE",
 		"CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND",
 		"SELECT", "EXAMINE", "CHECK", "CLOSE", "UNSELECT", "IDLE",
-		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "COMPRESS", "LOGIN", "AUTHENTICATE", "STARTTLS":
+		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "COMPRESS", "LOGIN", "AUTHENTICATE", "STARTTLS",
+		"UNAUTHENTICATE", "NOTIFY", "CANCELUPDATE":
 		if !c.uid {
 			return c.name
 		}
@@ -547,6 +573,20 @@ func (s *session) dispatch(c *command) error {
 			break
 		}
 		return s.cmdCompress(c)
+	case "NOTIFY":
+		return s.cmdNotify(c)
+	case "CANCELUPDATE":
+		return s.cmdCancelUpdate(c)
+	case "UNAUTHENTICATE":
+		if s.o.Unauthenticate == nil {
+			break
+		}
+		return s.cmdUnauthenticate(c)
+	case "GENURLAUTH", "RESETKEY", "URLFETCH":
+		if urlAuthStore(s.o.Store) == nil {
+			break
+		}
+		return s.cmdURLAuth(c)
 	case "LOGIN", "AUTHENTICATE":
 		return errBad("Already logged in.")
 	case "STARTTLS":

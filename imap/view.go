@@ -25,6 +25,14 @@ type view struct {
 	saved []uint32
 	mode  *modes   // the session's enabled extensions
 	flags []string // the FLAGS the client was told
+	// hook follows the view's changes for search contexts and NOTIFY
+	// (context.go); nil when nothing does.
+	hook *viewWatch
+	// holdFlags keeps apply from sending flag changes, which it notes
+	// in untold and sends at the next apply without it (NOTIFY without
+	// FlagChange, RFC 5465 section 5.1).
+	holdFlags bool
+	untold    map[uint32]bool
 }
 
 func newView(msgs []storage.Message, mode *modes) *view {
@@ -159,6 +167,7 @@ func (v *view) setFlags(m storage.Message) {
 			m.InternalDate, m.Size = old.InternalDate, old.Size
 		}
 		v.msgs[seq-1] = m
+		v.hook.changed(m.UID)
 	}
 	v.noteModSeq(m.ModSeq)
 }
@@ -167,6 +176,7 @@ func (v *view) setFlags(m storage.Message) {
 // responses: FETCH for flag changes, EXPUNGE (when allowed), EXISTS and
 // RECENT for new messages (RFC 3501 section 7.3, 7.4).
 func (v *view) apply(ch storage.Changes, allowExpunge bool, out func(*enc)) {
+	prevMax := v.maxUID()
 	for _, uid := range ch.Expunged {
 		if v.seqOf(uid) != 0 {
 			v.gone[uid] = true
@@ -182,19 +192,22 @@ func (v *view) apply(ch storage.Changes, allowExpunge bool, out func(*enc)) {
 			old := v.msgs[seq-1]
 			m.Recent = m.Recent || old.Recent
 			v.msgs[seq-1] = m
+			v.hook.changed(m.UID)
 			if !sameFlags(old.Flags, m.Flags) || (v.mode != nil && v.mode.condstore && old.ModSeq != m.ModSeq) {
-				out(v.fetchFlags(seq, m))
+				v.tellFlags(seq, m, out)
 			}
 		case m.UID > v.maxUID():
 			v.msgs = append(v.msgs, m)
 		}
 	}
+	v.tellHeldFlags(out)
 	if allowExpunge {
 		v.flushExpunges(out)
-		v.noteModSeq(ch.HighestModSeq)
-	} else if len(v.gone) == 0 {
-		// With expunges pending the client must not learn a
-		// HIGHESTMODSEQ that covers them (RFC 7162 section 3.2.10).
+	}
+	if len(v.gone) == 0 && len(v.untold) == 0 {
+		// With expunges or flag changes pending the client must not
+		// learn a HIGHESTMODSEQ that covers them (RFC 7162 section
+		// 3.2.10).
 		v.noteModSeq(ch.HighestModSeq)
 	}
 	if n := v.exists(); n != v.told {
@@ -203,12 +216,39 @@ func (v *view) apply(ch storage.Changes, allowExpunge bool, out func(*enc)) {
 	}
 	if v.mode != nil && v.mode.rev2 {
 		v.toldRecent = v.recent()
-		return
-	}
-	if r := v.recent(); r != v.toldRecent {
+	} else if r := v.recent(); r != v.toldRecent {
 		v.toldRecent = r
 		out(untagged().num(r).raw(" RECENT"))
 	}
+	v.hook.applied(prevMax, out)
+}
+
+// tellFlags sends a message's changed flags, or notes them while
+// holdFlags is set.
+func (v *view) tellFlags(seq uint32, m storage.Message, out func(*enc)) {
+	if v.holdFlags {
+		if v.untold == nil {
+			v.untold = map[uint32]bool{}
+		}
+		v.untold[m.UID] = true
+		return
+	}
+	delete(v.untold, m.UID)
+	out(v.fetchFlags(seq, m))
+}
+
+// tellHeldFlags sends the flag changes held back, for messages still
+// there.
+func (v *view) tellHeldFlags(out func(*enc)) {
+	if v.holdFlags || len(v.untold) == 0 {
+		return
+	}
+	for _, m := range v.msgs {
+		if v.untold[m.UID] && !v.gone[m.UID] {
+			out(v.fetchFlags(v.seqOf(m.UID), m))
+		}
+	}
+	clear(v.untold)
 }
 
 // expunge removes messages the session itself expunged or moved.
@@ -227,6 +267,7 @@ func (v *view) flushExpunges(out func(*enc)) {
 	if len(v.gone) == 0 {
 		return
 	}
+	v.hook.expunging(out)
 	if v.mode != nil && v.mode.qresync {
 		// RFC 7162 section 3.2.10: VANISHED replaces EXPUNGE.
 		uids := make([]uint32, 0, len(v.gone))
@@ -282,6 +323,7 @@ func (s *session) sync(allowExpunge bool) {
 		return
 	}
 	s.announceFlags()
+	s.watchView()
 	s.view.apply(ch, allowExpunge, s.writeEnc)
 }
 
@@ -300,7 +342,7 @@ func (s *session) announceFlags() {
 	s.writeEnc(untagged().raw("FLAGS ").flags(flags))
 	perm := []string{}
 	if !s.mbox.ReadOnly() {
-		perm = s.mbox.PermanentFlags()
+		perm = permanentFlags(s.mbox, flags)
 	}
 	s.writeEnc(untagged().raw("OK [PERMANENTFLAGS ").flags(perm).raw("] Flags permitted."))
 }

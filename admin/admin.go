@@ -11,8 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
-	"time"
 )
 
 // SocketName is the admin socket's name in base_dir.
@@ -40,6 +40,9 @@ type Response struct {
 	Code    string     `json:"code,omitempty"`
 	Columns []string   `json:"columns,omitempty"`
 	Rows    [][]string `json:"rows,omitempty"`
+	// Attached is the number of raw bytes that follow the response's
+	// line on the connection (a profile: DoAttached); 0 for most.
+	Attached int64 `json:"attached,omitempty"`
 }
 
 // Failure codes. coteadm maps them to exit statuses as doveadm does.
@@ -66,28 +69,7 @@ func Table(columns []string, rows [][]string) *Response {
 
 // Do sends req to the admin socket at path and returns the response.
 func Do(ctx context.Context, path string, req *Request) (*Response, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("connect to the admin socket %s (is cote running, and are you root?): %w", path, err)
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	} else {
-		c.SetDeadline(time.Now().Add(5 * time.Minute))
-	}
-	if err := WriteMessage(c, req); err != nil {
-		return nil, err
-	}
-	var resp Response
-	if err := ReadMessage(bufio.NewReader(c), &resp); err != nil {
-		return nil, fmt.Errorf("read admin response: %w", err)
-	}
-	if !resp.OK && resp.Error == "" {
-		resp.Error = "command failed"
-	}
-	return &resp, nil
+	return DoAttached(ctx, path, req, io.Discard)
 }
 
 // WriteMessage writes v as one JSON line.

@@ -231,6 +231,8 @@ func New(o Options) (*Server, error) {
 			d, err = userdb.OpenPasswdFile(c.Args, o.Log)
 		case "static":
 			d, err = userdb.OpenStatic(c.Args)
+		case "passwd":
+			d, err = userdb.OpenPasswd(c.Args)
 		case "ldap":
 			d, err = ldap.OpenUserDB(c.Args, o.Log)
 		case "sql":

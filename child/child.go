@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"cote/config"
 	"cote/metrics"
 	"cote/privsep"
@@ -59,6 +61,9 @@ func Start(role string) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotFromMaster, err)
 	}
+	if err := limitAddressSpace(); err != nil {
+		return nil, err
+	}
 	// Descriptors that the drop must not leave behind are ours alone: the
 	// master passes nothing else.
 	target, drop, err := targetFromEnv()
@@ -89,6 +94,7 @@ func Start(role string) (*Process, error) {
 		return nil, err
 	}
 	p.Done = watchMaster()
+	p.serveProfiles()
 	if p.Config.MetricsListen != "" {
 		p.Metrics = metrics.NewRegistry()
 		go p.reportMetrics()
@@ -125,6 +131,23 @@ func logLevel(s *config.Settings) slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
+}
+
+// limitAddressSpace applies proto.EnvRlimitAS (vsz_limit and a margin)
+// to this process; lowering one's own limit needs no privilege.
+func limitAddressSpace() error {
+	v := os.Getenv(proto.EnvRlimitAS)
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n == 0 {
+		return fmt.Errorf("%s=%q: not a size in bytes", proto.EnvRlimitAS, v)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: n, Max: n}); err != nil {
+		return fmt.Errorf("set RLIMIT_AS: %w", err)
+	}
+	return nil
 }
 
 func targetFromEnv() (privsep.Target, bool, error) {

@@ -86,6 +86,7 @@ func defaultServices() []Service {
 	worker.ProcessLimit = 1024
 	worker.ClientLimit = 0
 	worker.VszLimit = 256 << 20
+	worker.MaxProcs = 1
 	worker.IdleKill = 10 * time.Second
 
 	lmtp := newService("lmtp")

@@ -330,6 +330,8 @@ func TestDefaultServices(t *testing.T) {
 		{"sieve port", d.Service("managesieve-login").InetListeners[0].Port, 4190},
 		{"worker vsz", d.Service("worker").VszLimit, uint64(256 << 20)},
 		{"worker idle", d.Service("worker").IdleKill, 10 * time.Second},
+		{"worker max_procs", d.Service("worker").MaxProcs, 1},
+		{"imap-login max_procs", d.Service("imap-login").MaxProcs, 0},
 		{"worker effective clients", d.Effective(*d.Service("worker")).ClientLimit, 0},
 		{"lmtp effective clients", d.Effective(*d.Service("lmtp")).ClientLimit, 1000},
 		{"lmtp effective processes", d.Effective(*d.Service("lmtp")).ProcessLimit, 100},

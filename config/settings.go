@@ -21,6 +21,7 @@ type Settings struct {
 	BaseDir              string        `cote:"base_dir"`
 	StateDir             string        `cote:"state_dir"`
 	AdminGroup           string        `cote:"admin_group"`
+	AdminPprof           bool          `cote:"admin_pprof"`
 	InstanceName         string        `cote:"instance_name"`
 	Protocols            []string      `cote:"protocols"`
 	Listen               []string      `cote:"listen,comma"`
@@ -245,6 +246,7 @@ type Service struct {
 	ServiceCount       int            `cote:"service_count"`
 	IdleKill           time.Duration  `cote:"idle_kill"`
 	VszLimit           uint64         `cote:"vsz_limit"`
+	MaxProcs           int            `cote:"max_procs"`
 	InetListeners      []InetListener `cote:"inet_listener,section,named"`
 	UnixListeners      []UnixListener `cote:"unix_listener,section,named"`
 }

@@ -113,6 +113,7 @@ func serviceTable() []info {
 		{"service_count", "0", "", "Connections a process serves before it exits; 1 means one process per connection. 0: no limit."},
 		{"idle_kill", "0", "", "A process that has had no connection for this long is stopped (for the worker: how long it lingers after its last session). 0: `default_idle_kill`."},
 		{"vsz_limit", "0", "", "Memory limit: the Go runtime's soft limit (GOMEMLIMIT), with a hard address-space limit above it. 0: `default_vsz_limit`."},
+		{"max_procs", "0", "", "How many threads of each process run Go code at once (the Go runtime's GOMAXPROCS). 0: one per CPU. The worker's default is 1, as Dovecot's imap processes are single-threaded: parallelism comes from the many workers, and more threads in each add scheduler wake-ups (about 30% more CPU per IMAP command with 2 on 2 CPUs, docs/benchmarks.md). Raise it for a server with few users with large mailboxes."},
 	}
 }
 
@@ -122,6 +123,7 @@ func globalTable() []info {
 		{"base_dir", "/run/cote", "", "Runtime directory: sockets, pid file, login chroots."},
 		{"state_dir", "/var/lib/cote", "", "Persistent state of the server itself (not mail)."},
 		{"admin_group", "", "", "Group (name or `#GID`) whose members may use coteadm: the admin socket `base_dir/admin` becomes mode 0660 in this group, and a peer is let in when its primary or a supplementary group is this one. Empty: root and the master's own user only."},
+		{"admin_pprof", "no", "", "Let `coteadm pprof` take CPU, heap, goroutine and other runtime profiles (and execution traces) of any cote process through the admin socket: the master, a role's process or a user's worker. Off by default: a profile shows the process's code paths and can slow it while it runs."},
 		{"instance_name", "cote", "", "Name of this instance in logs and process titles, to tell several instances apart."},
 		{"protocols", "imap pop3 lmtp", "", "Protocols to serve: any of imap, pop3, lmtp, sieve (ManageSieve), or `none`."},
 		{"listen", "*, ::", "", "Addresses inet listeners bind to unless they set their own `address`. `*` is every IPv4 address, `::` every IPv6 address."},
@@ -160,8 +162,8 @@ func globalTable() []info {
 		{"disable_plaintext_auth", "yes", "", "Refuse plaintext authentication (LOGIN, USER/PASS, PLAIN) on connections that are not secured. A connection is secured when it uses TLS, comes from `login_trusted_networks`, or comes from the server's own address (loopback)."},
 		{"login_greeting", "cote ready.", "", "Greeting of the IMAP, POP3 and ManageSieve login processes."},
 		{"login_trusted_networks", "", "", "Networks (CIDR) of trusted proxies, which may forward the real client address (IMAP ID x-originating-ip, POP3 XCLIENT) and count as secured."},
-		{"login_log_format_elements", "user=<%u> method=%m rip=%r lip=%l mpid=%e %c session=<%{session}>", "", "Elements of the login log line; empty ones are left out."},
-		{"login_log_format", "%$: %s", "", "Login log line: %$ is the message, %s the elements."},
+		{"login_log_format_elements", "user=<%u> method=%m rip=%r lip=%l mpid=%e %c session=<%{session}>", "", "Elements of the login processes' lines about a client; empty ones are left out (the user's stays, as `user=<>`)."},
+		{"login_log_format", "%$: %s", "", "Every login-process line about a client (logins, failed authentications, disconnects; docs/login.md): %$ is the message, %s the elements."},
 		{"mail_max_userip_connections", "10", "", "Maximum concurrent connections of one user from one IP address, per protocol. 0: no limit."},
 		{"haproxy_trusted_networks", "", "", "Networks (CIDR) allowed to connect to listeners with `haproxy = yes`."},
 		{"haproxy_timeout", "3 secs", "", "How long to wait for the PROXY header."},

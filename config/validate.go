@@ -83,6 +83,7 @@ func (s *Settings) Validate() error {
 	v.dbs("userdb", s.Userdbs)
 	v.services()
 	v.namespaces()
+	v.sieve()
 	return v.errs.err()
 }
 
@@ -188,7 +189,7 @@ func (v *validator) services() {
 		for _, n := range []struct {
 			key string
 			val int
-		}{{"process_limit", svc.ProcessLimit}, {"client_limit", svc.ClientLimit}, {"process_min_avail", svc.ProcessMinAvail}, {"service_count", svc.ServiceCount}} {
+		}{{"process_limit", svc.ProcessLimit}, {"client_limit", svc.ClientLimit}, {"process_min_avail", svc.ProcessMinAvail}, {"service_count", svc.ServiceCount}, {"max_procs", svc.MaxProcs}} {
 			if n.val < 0 {
 				v.errorf(path+n.key, "service %s: %s must not be negative", svc.Name, n.key)
 			}

@@ -50,7 +50,7 @@ func (s *session) cmdLogin(cmd *command) (bool, error) {
 	ir = append(ir, pass...)
 	res, err := s.c.Authenticate(s.ctx, "PLAIN", ir, nil)
 	clear(ir)
-	return s.finishAuth(cmd.tag, res, err)
+	return s.finishAuth(cmd.tag, "PLAIN", res, err)
 }
 
 // RFC 9051 section 6.2.2, with the initial response of RFC 4959.
@@ -85,7 +85,7 @@ func (s *session) cmdAuthenticate(cmd *command) (bool, error) {
 		return false, nil
 	}
 	res, err := s.c.Authenticate(s.ctx, mech, ir, s.challenge)
-	return s.finishAuth(cmd.tag, res, err)
+	return s.finishAuth(cmd.tag, mech, res, err)
 }
 
 // challenge sends a server challenge as a continuation request and reads
@@ -120,7 +120,7 @@ func (s *session) challenge(data []byte) ([]byte, error) {
 // finishAuth answers the outcome of an authentication, or hands the
 // client off after a success. Refusals and temporary failures keep the
 // client in the not-authenticated state.
-func (s *session) finishAuth(tag string, res *login.AuthSuccess, err error) (bool, error) {
+func (s *session) finishAuth(tag, mech string, res *login.AuthSuccess, err error) (bool, error) {
 	if err == nil {
 		err = s.c.Handoff(s.ctx, res, login.HandoffRequest{
 			Tag:            tag,
@@ -149,6 +149,8 @@ func (s *session) finishAuth(tag string, res *login.AuthSuccess, err error) (boo
 		return s.badCommand(tag, "Invalid base64 data in continued response.")
 	case errors.Is(err, login.ErrAuthUnavailable):
 		s.tagged(tag, "NO "+textTempFail)
+	case errors.As(err, &af) && af.Referral != nil:
+		s.tagged(tag, "NO "+referralText(af, mech))
 	case errors.As(err, &af):
 		s.tagged(tag, "NO "+failureText(af))
 	default:
@@ -156,6 +158,23 @@ func (s *session) finishAuth(tag string, res *login.AuthSuccess, err error) (boo
 		return true, s.readFailed(err)
 	}
 	return false, nil
+}
+
+// referralText answers a login that auth sends to another server: RFC
+// 2221 section 4.1's "NO [REFERRAL url] text", with Dovecot's URL
+// (imap://destuser;AUTH=mech@host[:port]/) and text (the passdb's
+// reason, or "Try this server instead."). A referral without a usable
+// URL is an ordinary failure.
+func referralText(af *login.AuthFailure, mech string) string {
+	url := af.Referral.URLFor("imap", mech, 143)
+	if url == "" {
+		return textAuthFailed
+	}
+	text := sanitize(af.Reason)
+	if text == "" {
+		text = "Try this server instead."
+	}
+	return "[REFERRAL " + url + "] " + text
 }
 
 // failureText maps an auth failure to its response code (RFC 5530).

@@ -110,6 +110,14 @@ func (a *fakeAuth) serve(c net.Conn) {
 			send("FAIL", id, "user="+user, "code=temp_fail")
 		case user == "u" && pass == "p":
 			send("OK", id, "user="+user)
+		case user == "moved" && pass == "p":
+			send("OK", id, "user="+user, "nologin", "host=imap2.example.org", "reason=Your mail moved.")
+		case user == "moved6" && pass == "p":
+			send("OK", id, "user="+user, "nologin", "host=2001:db8::1", "port=1143", "destuser=m x@example.org")
+		case user == "ref" && pass == "p":
+			send("OK", id, "user="+user, "nologin", "referral=imap://ref@imap3.example.org/")
+		case user == "badref" && pass == "p":
+			send("OK", id, "user="+user, "nologin", "referral=http://imap3.example.org/")
 		default:
 			send("FAIL", id, "user="+user)
 		}

@@ -8,6 +8,10 @@
 //     (6.1.2), LOGOUT (6.1.3), STARTTLS (6.2.1), AUTHENTICATE (6.2.2),
 //     LOGIN (6.2.3), command syntax (2.2, 4.3, 9).
 //   - RFC 4959 SASL-IR: the initial response of AUTHENTICATE.
+//   - RFC 2221 LOGIN-REFERRALS: NO [REFERRAL url] when auth sends the
+//     user to another server.
+//   - RFC 8437 UNAUTHENTICATE: a session given back by its worker goes on
+//     here without a new greeting (the command itself runs in the worker).
 //   - RFC 7888 LITERAL+: non-synchronising literals.
 //   - RFC 2971 ID.
 //   - RFC 5530 response codes: AUTHENTICATIONFAILED, AUTHORIZATIONFAILED,
@@ -40,10 +44,11 @@ type Options struct {
 	IDName string
 }
 
-// DefaultCapabilities are advertised before login: Dovecot's banner
-// without LOGIN-REFERRALS (cote sends no referrals).
+// DefaultCapabilities are advertised before login: Dovecot's banner.
+// LOGIN-REFERRALS (RFC 2221) is always there, as in Dovecot: a passdb
+// may send any user elsewhere (auth.go, referralText).
 func DefaultCapabilities() []string {
-	return []string{"IMAP4rev1", "SASL-IR", "ID", "ENABLE", "IDLE", "LITERAL+"}
+	return []string{"IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "LITERAL+"}
 }
 
 // New returns the IMAP login protocol.
@@ -93,10 +98,13 @@ func (pr *protocol) Serve(ctx context.Context, c *login.Client) error {
 	s := &session{o: &pr.o, c: c, ctx: ctx}
 	s.reset()
 	// RFC 9051 section 7.1.1: the greeting is an untagged OK (we carry
-	// the capabilities, as section 7.1 allows).
-	s.untagged("OK [CAPABILITY " + s.capabilities() + "] " + pr.o.Greeting)
-	if err := s.c.Flush(); err != nil {
-		return err
+	// the capabilities, as section 7.1 allows). A session back from its
+	// worker after UNAUTHENTICATE (RFC 8437 section 3) had its greeting.
+	if !c.Reattached() {
+		s.untagged("OK [CAPABILITY " + s.capabilities() + "] " + pr.o.Greeting)
+		if err := s.c.Flush(); err != nil {
+			return err
+		}
 	}
 	for {
 		done, err := s.step()

@@ -15,7 +15,7 @@ import (
 	"cote/proto"
 )
 
-const base = "IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+"
+const base = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+"
 
 func TestGreeting(t *testing.T) {
 	tests := []struct {

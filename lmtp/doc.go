@@ -15,9 +15,8 @@
 //   - RFC 6531 SMTPUTF8
 //   - RFC 5233 subaddress (recipient_delimiter, +detail)
 //   - RFC 5321 section 4.4 Received trace field
+//   - RFC 2033 recipients without a domain, RCPT TO:<user> (bareRcpt)
 //
-// Not implemented: STARTTLS, XCLIENT, DSN (so no ORCPT), lmtp_proxy,
-// recipients without a domain (go-smtp's address parser requires one),
-// and quota checks at RCPT (the lmtp process has no way to ask a worker
-// yet; quota is checked at delivery).
+// Not implemented: STARTTLS, XCLIENT, DSN (so no ORCPT), lmtp_proxy.
+// Quota at RCPT (lmtp_rcpt_check_quota) is Server.CheckQuota.
 package lmtp

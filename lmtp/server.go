@@ -335,6 +335,7 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 			continue
 		}
 		tc := &trackedConn{Conn: c, s: s, listener: l.name}
+		tc.bare = newBareRcpt(c, c, MaxLineLength+1)
 		s.conns[tc] = struct{}{}
 		n := s.nconns.Add(1)
 		s.mu.Unlock()
@@ -350,6 +351,7 @@ type trackedConn struct {
 	net.Conn
 	s        *Server
 	listener string
+	bare     *bareRcpt // every byte in and out goes through it
 
 	mu       sync.Mutex // guards the fields below
 	busy     bool       // a message is being received or delivered
@@ -362,12 +364,19 @@ type trackedConn struct {
 func (c *trackedConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	stop := c.draining && !c.busy
+	closed := c.closed
 	c.mu.Unlock()
+	if closed {
+		// What bareRcpt holds is not for a closed connection.
+		return 0, net.ErrClosed
+	}
 	if stop {
 		return 0, io.EOF
 	}
-	return c.Conn.Read(p)
+	return c.bare.Read(p)
 }
+
+func (c *trackedConn) Write(p []byte) (int, error) { return c.bare.Write(p) }
 
 // setBusy marks the DATA phase.
 func (c *trackedConn) setBusy(b bool) {

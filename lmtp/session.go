@@ -33,6 +33,7 @@ var (
 // recipient is one accepted RCPT TO.
 type recipient struct {
 	addr   string // as go-smtp parsed it: the key for its reply
+	rcpt   string // as the client sent it (addr without a bare stand-in domain)
 	a      address
 	user   string // canonical user from the userdb
 	fields []string
@@ -40,11 +41,14 @@ type recipient struct {
 
 // session is one LMTP connection (from LHLO on).
 type session struct {
-	s   *Server
-	c   *smtp.Conn
-	tc  *trackedConn // nil if the connection is not ours (tests)
-	id  string
-	log *slog.Logger
+	s  *Server
+	c  *smtp.Conn
+	tc *trackedConn // nil if the connection is not ours (tests)
+	// bare is the stand-in domain of RCPT TO:<user> (see bareRcpt); ""
+	// when the connection has none.
+	bare string
+	id   string
+	log  *slog.Logger
 
 	mu   sync.Mutex // guards the transaction below; Logout may run concurrently with LMTPData
 	from string
@@ -62,7 +66,11 @@ func (s *Server) newSession(c *smtp.Conn) *session {
 	if ra := c.Conn().RemoteAddr(); ra != nil && ra.String() != "" && ra.String() != "@" {
 		log = log.With("remote", ra.String())
 	}
-	return &session{s: s, c: c, tc: tc, id: id, log: log}
+	ss := &session{s: s, c: c, tc: tc, id: id, log: log}
+	if tc != nil && tc.bare != nil {
+		ss.bare = tc.bare.domain()
+	}
+	return ss
 }
 
 // newID is a session or transaction id, as in Dovecot's logs and Received
@@ -108,9 +116,19 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 // Rcpt resolves a recipient. RFC 2033 section 4.2: unlike SMTP, an LMTP
 // server must check the recipient now, so that DATA has one reply per
 // accepted RCPT.
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+//
+// A recipient without a domain (RFC 2033 allows <user>, as RFC 5321
+// section 4.1.1.3 does <Postmaster>) reaches here with bareRcpt's
+// stand-in domain; it is looked up as "user", and auth_username_format
+// decides what the userdb sees, as for any other.
+func (ss *session) Rcpt(addr string, _ *smtp.RcptOptions) error {
 	s := ss.s
-	a := splitAddress(to, s.RecipientDelimiter)
+	a := splitAddress(addr, s.RecipientDelimiter)
+	to := addr
+	if ss.bare != "" && a.HasDomain && a.Domain == ss.bare {
+		a.Domain, a.HasDomain = "", false
+		to = strings.TrimSuffix(addr, "@"+ss.bare)
+	}
 	ctx, cancel := context.WithTimeout(s.base, lookupTimeout)
 	defer cancel()
 	user, fields, err := s.Userdb.Lookup(ctx, a.Username())
@@ -144,7 +162,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "<" + to + "> Too many concurrent deliveries for user"}
 	}
 	ss.mu.Lock()
-	ss.rcpts = append(ss.rcpts, &recipient{addr: to, a: a, user: user, fields: fields})
+	ss.rcpts = append(ss.rcpts, &recipient{addr: addr, rcpt: to, a: a, user: user, fields: fields})
 	ss.reserved = append(ss.reserved, user)
 	ss.mu.Unlock()
 	return nil
@@ -238,7 +256,7 @@ func (ss *session) deliverAll(log *slog.Logger, msg *os.File, size int64, from, 
 			User:       rc.user,
 			Fields:     rc.fields,
 			MailFrom:   from,
-			RcptTo:     rc.addr,
+			RcptTo:     rc.rcpt,
 			Detail:     rc.a.Detail,
 			Size:       uint64(size),
 			RemoteAddr: remote,
@@ -256,9 +274,9 @@ func (ss *session) deliverAll(log *slog.Logger, msg *os.File, size int64, from, 
 			reply, err := s.Deliverer.Deliver(ctx, d, msg)
 			res := replyError(reply, err)
 			if err != nil {
-				log.Error("delivery failed", "rcpt", rc.addr, "user", rc.user, "err", err)
+				log.Error("delivery failed", "rcpt", rc.rcpt, "user", rc.user, "err", err)
 			} else {
-				log.Info("delivered", "rcpt", rc.addr, "user", rc.user, "reply", fmt.Sprintf("%d %s %s", res.Code, enhanced(res.EnhancedCode), res.Message), "duration", time.Since(start).Round(time.Millisecond))
+				log.Info("delivered", "rcpt", rc.rcpt, "user", rc.user, "reply", fmt.Sprintf("%d %s %s", res.Code, enhanced(res.EnhancedCode), res.Message), "duration", time.Since(start).Round(time.Millisecond))
 			}
 			results[i] <- res
 		}()
@@ -359,7 +377,7 @@ func (ss *session) received(txid, from string, rcpts []*recipient, utf8 bool) st
 	fmt.Fprintf(&b, "\r\n\tby %s with %s\r\n\tid %s\r\n", sanitizeText(ss.s.Hostname, 255), with, txid)
 	fmt.Fprintf(&b, "\t(envelope-from <%s>)", sanitizeText(from, 512))
 	if len(rcpts) == 1 {
-		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitizeText(rcpts[0].addr, 512))
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitizeText(rcpts[0].rcpt, 512))
 	}
 	fmt.Fprintf(&b, "; %s\r\n", time.Now().Format(time.RFC1123Z))
 	return b.String()

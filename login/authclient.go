@@ -39,8 +39,13 @@ type AuthFailure struct {
 	Code string
 	// Reason is the reason= field, meant for the user; may be empty.
 	Reason string
+	// User is the user= field auth sent, if any; for the log only.
+	User string
 	// Temp is set for temporary failures.
 	Temp bool
+	// Referral is set when auth accepted the client but sends it to
+	// another server (nologin with host=, or referral=).
+	Referral *Referral
 }
 
 func (e *AuthFailure) Error() string {
@@ -475,8 +480,11 @@ func (c *authClient) authenticate(ctx context.Context, req authRequest) (*AuthSu
 			}
 		case "OK":
 			p := proto.AuthParams(l.args)
+			if ref := referralOf(p); ref != nil {
+				return nil, &AuthFailure{Reason: p["reason"], User: p["user"], Referral: ref}
+			}
 			if _, nologin := p["nologin"]; nologin {
-				return nil, &AuthFailure{Reason: p["reason"]}
+				return nil, &AuthFailure{Reason: p["reason"], User: p["user"]}
 			}
 			if _, proxy := p["proxy"]; proxy {
 				c.log.Error("auth asked for proxying, which cote's login does not do", "user", p["user"])
@@ -487,7 +495,7 @@ func (c *authClient) authenticate(ctx context.Context, req authRequest) (*AuthSu
 			p := proto.AuthParams(l.args)
 			_, temp := p["temp"] // pre-2.2 servers
 			code := p["code"]
-			return nil, &AuthFailure{Code: code, Reason: p["reason"], Temp: temp || code == "temp_fail"}
+			return nil, &AuthFailure{Code: code, Reason: p["reason"], User: p["user"], Temp: temp || code == "temp_fail"}
 		}
 	}
 }

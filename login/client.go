@@ -2,12 +2,14 @@ package login
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -36,6 +38,25 @@ type Client struct {
 	tlsConn *tls.Conn // set once TLS is up
 	r       *bufio.Reader
 	w       *bufio.Writer
+	// pre holds what a worker read past UNAUTHENTICATE and gave back
+	// (reattached clients); r reads it before raw.
+	pre *bytes.Reader
+	// via is the client whose TLS proxy carries this one: a TLS client
+	// back from its worker after UNAUTHENTICATE, served over the
+	// worker's end of the proxy's socketpair (raw). Its TLS state,
+	// addresses and trust are via's.
+	via *Client
+	// reattached: back from a worker (UNAUTHENTICATE); no greeting.
+	reattached bool
+	// laddr and raddr are the client's addresses as accepted.
+	laddr, raddr net.Addr
+	// authAttempts, lastUser and lastMech describe the failed
+	// authentications, for the log (logformat.go).
+	authAttempts       int
+	lastUser, lastMech string
+	// proxyIno is the inode of the socketpair end a TLS client's
+	// worker got (see reattach.go); 0 before.
+	proxyIno uint64
 
 	local, remote netip.AddrPort // invalid for Unix sockets
 	sessionID     string
@@ -60,6 +81,8 @@ func (s *Server) newClient(nc net.Conn, l Listener) *Client {
 		w:      bufio.NewWriterSize(nc, 4096),
 		local:  addrPort(nc.LocalAddr()),
 		remote: addrPort(nc.RemoteAddr()),
+		laddr:  nc.LocalAddr(),
+		raddr:  nc.RemoteAddr(),
 	}
 	c.sessionID = sessionID(now, c.remote)
 	c.trusted = isTrusted(c.local, c.remote, s.TrustedNetworks)
@@ -132,14 +155,27 @@ func (c *Client) Log() *slog.Logger { return c.log }
 func (c *Client) SessionID() string { return c.sessionID }
 
 // TLS reports whether the client speaks TLS (implicit or after STARTTLS).
-func (c *Client) TLS() bool { return c.tlsConn != nil }
+func (c *Client) TLS() bool { return c.tlsState() != nil }
+
+// tlsState is the TLS connection the client speaks through: its own, or
+// that of the proxy it came back through.
+func (c *Client) tlsState() *tls.Conn {
+	if c.via != nil {
+		return c.via.tlsConn
+	}
+	return c.tlsConn
+}
+
+// Reattached reports a client back from its worker after UNAUTHENTICATE:
+// it is in the not-authenticated state and gets no greeting.
+func (c *Client) Reattached() bool { return c.reattached }
 
 // CanStartTLS reports whether STARTTLS/STLS may be offered.
-func (c *Client) CanStartTLS() bool { return c.srv.TLS != nil && c.tlsConn == nil }
+func (c *Client) CanStartTLS() bool { return c.srv.TLS != nil && !c.TLS() }
 
 // Secured reports whether the connection is TLS, from loopback or the
 // server's own IP, or from a trusted network.
-func (c *Client) Secured() bool { return c.tlsConn != nil || c.trusted }
+func (c *Client) Secured() bool { return c.TLS() || c.trusted }
 
 // PlaintextAllowed reports whether plaintext authentication (IMAP LOGIN,
 // PLAIN, LOGIN) is allowed now.
@@ -151,7 +187,7 @@ func (c *Client) PlaintextAllowed() bool { return !c.srv.DisablePlaintextAuth ||
 func (c *Client) Mechanisms() []Mech {
 	var out []Mech
 	for _, m := range c.srv.offered() {
-		if m.Plaintext && !c.PlaintextAllowed() || m.ChannelBinding && c.tlsConn == nil {
+		if m.Plaintext && !c.PlaintextAllowed() || m.ChannelBinding && !c.TLS() {
 			continue
 		}
 		out = append(out, m)
@@ -178,7 +214,14 @@ func (c *Client) SetClientID(id string) { c.clientID = id }
 // consumed: what a Protocol passes as the handoff's leftover.
 func (c *Client) Buffered() []byte {
 	b, _ := c.r.Peek(c.r.Buffered())
-	return append([]byte(nil), b...)
+	out := append([]byte(nil), b...)
+	if c.pre != nil && c.pre.Len() > 0 {
+		rest := make([]byte, c.pre.Len())
+		c.pre.Read(rest)
+		c.pre.Seek(-int64(len(rest)), io.SeekCurrent)
+		out = append(out, rest...)
+	}
+	return out
 }
 
 var errNoTLS = errors.New("login: TLS not available")
@@ -195,8 +238,13 @@ func (c *Client) StartTLS(ctx context.Context) error {
 	if err := c.Flush(); err != nil {
 		return err
 	}
-	if n := c.r.Buffered(); n > 0 {
-		c.r.Discard(n)
+	n := c.r.Buffered()
+	c.r.Discard(n)
+	if c.pre != nil {
+		n += c.pre.Len()
+		c.pre = nil
+	}
+	if n > 0 {
 		c.log.Warn("discarded input pipelined before the TLS handshake", "bytes", n)
 	}
 	return c.handshakeTLS(ctx)
@@ -241,12 +289,12 @@ func (c *Client) authenticate(ctx context.Context, m Mech, ir []byte, challenge 
 	if c.remote.IsValid() {
 		params = append(params, "rip="+c.remote.Addr().String(), "rport="+strconv.Itoa(int(c.remote.Port())))
 	}
-	if c.tlsConn != nil {
-		if sni := c.tlsConn.ConnectionState().ServerName; sni != "" {
+	if tc := c.tlsState(); tc != nil {
+		st := tc.ConnectionState()
+		if sni := st.ServerName; sni != "" {
 			params = append(params, "local_name="+sni)
 		}
 		params = append(params, "secured=tls")
-		st := c.tlsConn.ConnectionState()
 		params = append(params, clientCertParams(st)...)
 		if m.ChannelBinding {
 			params = append(params, channelBindingParams(st, serverCert(c.srv.TLS, st))...)
@@ -272,12 +320,17 @@ func (c *Client) authenticate(ctx context.Context, m Mech, ir []byte, challenge 
 		}
 	}
 	c.srv.Metrics.Counter("logins_total", "protocol", protocol, "mechanism", m.Name, "result", result).Inc()
+	c.lastMech = m.Name
 	if err != nil {
+		c.authAttempts++
 		var af *AuthFailure
 		if errors.As(err, &af) {
-			c.log.Info("authentication failed", "method", m.Name, "code", af.Code, "temp", af.Temp)
+			if af.User != "" {
+				c.lastUser = af.User
+			}
+			c.logEvent(slog.LevelInfo, "Authentication failed", "method", m.Name, "code", af.Code, "temp", af.Temp, "referral", af.Referral != nil)
 		} else if !errors.Is(err, ErrCanceled) {
-			c.log.Warn("authentication aborted", "method", m.Name, "err", err)
+			c.logEvent(slog.LevelWarn, "Authentication aborted", "method", m.Name, "err", err)
 		}
 	}
 	return res, err

@@ -20,6 +20,9 @@ type control struct {
 	conn       *proto.Conn
 	log        *slog.Logger
 	onShutdown func(now bool)
+	// onUnauth takes a session a worker gave back (UNAUTHENTICATE)
+	// and owns its descriptor.
+	onUnauth func(m *proto.Unauthenticate, f *os.File)
 
 	seq atomic.Uint64
 
@@ -93,6 +96,14 @@ func (c *control) run() error {
 		case *proto.Shutdown:
 			closeFiles(files)
 			c.onShutdown(m.Now)
+			continue
+		case *proto.Unauthenticate:
+			if c.onUnauth == nil {
+				closeFiles(files)
+				c.log.Warn("session given back, but this process takes none")
+				continue
+			}
+			c.onUnauth(m, files[0])
 			continue
 		default:
 			closeFiles(files)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -67,8 +68,22 @@ func (c *Client) Handoff(ctx context.Context, a *AuthSuccess, h HandoffRequest) 
 		ours net.Conn // our socketpair end for TLS
 		err  error
 	)
+	var ino uint64
 	if c.tlsConn != nil {
 		pass, ours, err = socketPair()
+		if err == nil {
+			_, ino, err = fileIno(pass)
+			if err != nil {
+				pass.Close()
+				ours.Close()
+			}
+		}
+		if err == nil {
+			// Known before the master hears of the client: the worker
+			// may give a pipelined UNAUTHENTICATE back before the
+			// HandoffReply is read.
+			c.srv.registerProxy(ino, c)
+		}
 	} else {
 		pass, err = connFile(c.raw)
 	}
@@ -82,11 +97,11 @@ func (c *Client) Handoff(ctx context.Context, a *AuthSuccess, h HandoffRequest) 
 		Cookie:  a.cookie,
 		Conn: proto.ConnInfo{
 			Protocol:   c.srv.Protocol.Name(),
-			LocalAddr:  c.raw.LocalAddr().String(),
-			RemoteAddr: c.raw.RemoteAddr().String(),
+			LocalAddr:  c.laddr.String(),
+			RemoteAddr: c.raddr.String(),
 			SessionID:  c.sessionID,
 			Secured:    c.Secured(),
-			TLS:        c.tlsConn != nil,
+			TLS:        c.TLS(),
 			ClientID:   c.clientID,
 		},
 		Tag:            h.Tag,
@@ -101,6 +116,7 @@ func (c *Client) Handoff(ctx context.Context, a *AuthSuccess, h HandoffRequest) 
 	if err != nil {
 		if ours != nil {
 			ours.Close()
+			c.srv.forgetProxy(c)
 		}
 		// The master may have routed the client anyway: a worker may be
 		// talking to it, so it cannot stay here.
@@ -112,16 +128,18 @@ func (c *Client) Handoff(ctx context.Context, a *AuthSuccess, h HandoffRequest) 
 	if rep.Status != proto.HandoffOK {
 		if ours != nil {
 			ours.Close()
+			c.srv.forgetProxy(c)
 		}
-		c.log.Warn("handoff failed", "user", a.User, "status", rep.Status, "reason", rep.Reason)
+		c.lastUser = a.User
+		c.logEvent(slog.LevelWarn, "Login failed: handoff refused", "status", rep.Status, "reason", rep.Reason)
 		return &HandoffError{Status: rep.Status, Reason: rep.Reason}
 	}
 	c.handedOff = true
 	c.r.Discard(c.r.Buffered()) // now the worker's
 	l := &loginLog{user: a.User, mech: a.Mech, service: c.srv.Protocol.Name(), pid: os.Getpid(),
-		mpid: int(rep.WorkerPID), session: c.sessionID, tls: c.tlsConn != nil, secured: c.Secured()}
-	l.rip, l.rport = hostPort(c.raw.RemoteAddr())
-	l.lip, l.lport = hostPort(c.raw.LocalAddr())
+		mpid: int(rep.WorkerPID), session: c.sessionID, tls: c.TLS(), secured: c.Secured()}
+	l.rip, l.rport = hostPort(c.raddr)
+	l.lip, l.lport = hostPort(c.laddr)
 	logLogin(c.log, c.srv.LogFormat, c.srv.LogFormatElements, l)
 	if ours == nil {
 		// The worker has the socket; our copy goes. Closing one
@@ -137,6 +155,7 @@ func (c *Client) Handoff(ctx context.Context, a *AuthSuccess, h HandoffRequest) 
 	c.mu.Unlock()
 	if closed {
 		ours.Close()
+		c.srv.forgetProxy(c)
 	}
 	return nil
 }

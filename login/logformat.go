@@ -1,10 +1,16 @@
 package login
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // loginLog is what a successful login's log line says, by Dovecot's
@@ -91,14 +97,15 @@ func expandVars(s string, vars map[string]string) (out string, used, allEmpty bo
 }
 
 // formatLogin is Dovecot's login log line: each of the space-separated
-// elements expanded, those whose variables are all empty left out, the
-// rest joined by ", " as %s of format, in which %$ is msg.
+// elements expanded, those whose variables are all empty left out (but
+// the user's, kept as "user=<>" before a login, as Dovecot does), the rest
+// joined by ", " as %s of format, in which %$ is msg.
 func formatLogin(format, elements, msg string, l *loginLog) string {
 	vars := l.vars()
 	var parts []string
 	for _, e := range strings.Fields(elements) {
 		v, used, empty := expandVars(e, vars)
-		if used && empty {
+		if used && empty && !namesUser(e) {
 			continue
 		}
 		parts = append(parts, v)
@@ -117,6 +124,62 @@ func logLogin(log *slog.Logger, format, elements string, l *loginLog) {
 		return
 	}
 	log.Info(formatLogin(format, elements, "Login", l))
+}
+
+// namesUser reports an element with the user's name (%u, %n).
+func namesUser(e string) bool {
+	for _, v := range []string{"%u", "%n", "%{user}", "%{username}"} {
+		if strings.Contains(e, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// logVars is what a log line about c says: the user and mechanism of
+// its last authentication attempt, if any.
+func (c *Client) logVars() *loginLog {
+	l := &loginLog{user: c.lastUser, mech: c.lastMech, service: c.srv.Protocol.Name(), pid: os.Getpid(),
+		session: c.sessionID, tls: c.TLS(), secured: c.Secured()}
+	l.rip, l.rport = hostPort(c.raddr)
+	l.lip, l.lport = hostPort(c.laddr)
+	return l
+}
+
+// logEvent logs a line about the client. Like Dovecot's login
+// processes, with login_log_format set every such line is that format
+// (msg as %$, the elements as %s); attrs follow as attributes either way.
+func (c *Client) logEvent(level slog.Level, msg string, attrs ...any) {
+	if f := c.srv.LogFormat; f != "" {
+		msg = formatLogin(f, c.srv.LogFormatElements, msg, c.logVars())
+	}
+	c.log.Log(context.Background(), level, msg, attrs...)
+}
+
+// disconnectReason is Dovecot's account of a client that leaves before
+// logging in: "Disconnected: Logged out (auth failed, 2 attempts in 9
+// secs)".
+func (c *Client) disconnectReason(err error) string {
+	var why string
+	switch {
+	case err == nil:
+		why = "Logged out"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		why = "Connection closed"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		why = "Inactivity"
+	default:
+		why = err.Error()
+		if why != "" {
+			why = strings.ToUpper(why[:1]) + why[1:]
+		}
+	}
+	secs := int(time.Since(c.start).Seconds())
+	extra := fmt.Sprintf("(no auth attempts in %d secs)", secs)
+	if c.authAttempts > 0 {
+		extra = fmt.Sprintf("(auth failed, %d attempts in %d secs)", c.authAttempts, secs)
+	}
+	return "Disconnected: " + why + " " + extra
 }
 
 // hostPort splits an address for the log; a non-IP address is kept whole.

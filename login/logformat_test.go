@@ -48,6 +48,12 @@ func TestLoginLogFormat(t *testing.T) {
 		t.Errorf("secured: %q", got)
 	}
 
+	// The user's element stays when empty, as in Dovecot's lines about
+	// clients that have not logged in ("user=<>").
+	if got := formatLogin("%$: %s", "user=<%u> method=%m rip=%r", "Disconnected", &loginLog{rip: "192.0.2.7"}); got != "Disconnected: user=<>, rip=192.0.2.7" {
+		t.Errorf("before login: %q", got)
+	}
+
 	// No format: the structured line.
 	h = &captureHandler{}
 	logLogin(slog.New(h), "", elements, l)

@@ -84,9 +84,15 @@ type Server struct {
 	status *statusReporter
 	slots  chan struct{} // one token per client; acquire before Accept
 
-	mu       sync.Mutex // guards clients and stopping
+	mu       sync.Mutex // guards clients, stopping and proxies
 	clients  map[*Client]struct{}
 	stopping bool
+	// proxies are the clients proxying TLS for a worker, by the inode
+	// of the socketpair end the worker got: a session given back after
+	// UNAUTHENTICATE continues through its proxy.
+	proxies map[uint64]*Client
+	// cctx ends every client; set before the control reader starts.
+	cctx context.Context
 
 	shutdown chan bool      // Shutdown messages from the master (Now)
 	wg       sync.WaitGroup // client goroutines
@@ -114,7 +120,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.slots = make(chan struct{}, s.ClientLimit)
 	s.clients = make(map[*Client]struct{})
+	s.proxies = make(map[uint64]*Client)
 	s.shutdown = make(chan bool, 1)
+	// Cancelling cctx closes every client at once.
+	cctx, closeAll := context.WithCancel(ctx)
+	defer closeAll()
+	s.cctx = cctx
 
 	// Background work that clients need lives until they are all gone.
 	// Deferred in reverse: end the control reader by shutting down the
@@ -129,6 +140,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.Ctl.UnixConn().CloseRead()
 
 	s.ctl = newControl(s.Ctl, s.Log, s.onShutdown)
+	s.ctl.onUnauth = s.reattach
 	ctlErr := make(chan error, 1)
 	bgwg.Go(func() { ctlErr <- s.ctl.run() })
 
@@ -138,9 +150,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.auth = newAuthClient(s.ctl, s.Log, uint32(os.Getpid()), s.Protocol.Name())
 	bgwg.Go(func() { s.auth.run(bg) })
 
-	// Cancelling cctx closes every client at once.
-	cctx, closeAll := context.WithCancel(ctx)
-	defer closeAll()
 	var accepting sync.WaitGroup
 	stopAccept := make(chan struct{}) // closed when accepting stops
 	for _, l := range s.Listeners {
@@ -249,6 +258,12 @@ func (s *Server) serveClient(ctx context.Context, nc net.Conn, l Listener) {
 		nc.Close()
 		return
 	}
+	s.runClient(ctx, c, l.ImplicitTLS)
+}
+
+// runClient runs a tracked client to its end, including the TLS proxy
+// after a handoff.
+func (s *Server) runClient(ctx context.Context, c *Client, implicitTLS bool) {
 	defer s.untrack(c)
 	defer c.close()
 	stop := context.AfterFunc(ctx, c.close)
@@ -258,10 +273,10 @@ func (s *Server) serveClient(ctx context.Context, nc net.Conn, l Listener) {
 			c.log.Error("panic in client", "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
-	nc.SetReadDeadline(c.start.Add(s.PreAuthTimeout))
-	if l.ImplicitTLS {
+	c.raw.SetReadDeadline(c.start.Add(s.PreAuthTimeout))
+	if implicitTLS {
 		if err := c.handshakeTLS(ctx); err != nil {
-			c.log.Info("disconnected: TLS handshake failed", "err", err)
+			c.logEvent(slog.LevelInfo, c.disconnectReason(errors.New("TLS handshake failed")), "err", err)
 			return
 		}
 	}
@@ -270,15 +285,12 @@ func (s *Server) serveClient(ctx context.Context, nc net.Conn, l Listener) {
 	s.auth.waitReady(ctx, s.auth.wait)
 	err := s.Protocol.Serve(ctx, c)
 	if !c.handedOff {
-		if err != nil {
-			c.log.Info("disconnected", "reason", err)
-		} else {
-			c.log.Debug("disconnected")
-		}
+		c.logEvent(slog.LevelInfo, c.disconnectReason(err))
 		return
 	}
 	if c.pair != nil {
 		c.proxy()
+		s.forgetProxy(c)
 	}
 }
 

@@ -104,10 +104,14 @@ type session struct {
 // handoff.
 func (pr *protocol) Serve(ctx context.Context, c *login.Client) error {
 	s := &session{o: &pr.o, c: c, ctx: ctx, r: reader{r: c.Reader()}}
-	s.capability()
-	s.ok("", pr.o.Greeting)
-	if err := c.Flush(); err != nil {
-		return err
+	// A session back from its worker after UNAUTHENTICATE (RFC 5804
+	// section 2.14.1) had its greeting.
+	if !c.Reattached() {
+		s.capability()
+		s.ok("", pr.o.Greeting)
+		if err := c.Flush(); err != nil {
+			return err
+		}
 	}
 	for {
 		done, err := s.step()

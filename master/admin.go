@@ -31,7 +31,7 @@ type adminEvent struct {
 // names a user and goes to that user's worker.
 var masterCommands = map[string]bool{
 	"who": true, "kick": true, "reload": true, "stop": true,
-	"log reopen": true, "stats": true, "user": true,
+	"log reopen": true, "stats": true, "user": true, admin.CommandPprof: true,
 }
 
 // listenAdmin opens base_dir/admin, for root (or the master's own uid in
@@ -190,10 +190,12 @@ func (m *Master) handleAdmin(ev adminEvent) {
 		return
 	}
 	switch req.Command {
+	case admin.CommandPprof:
+		m.adminPprof(req, c) // pprof.go
 	case "who":
 		var rows [][]string
 		for _, p := range m.procs {
-			if p.role == proto.RoleWorker && (len(req.Args) == 0 || matchAny(req.Args, p.user)) {
+			if p.role == proto.RoleWorker && p.user != "" && (len(req.Args) == 0 || matchAny(req.Args, p.user)) {
 				rows = append(rows, []string{p.user, strconv.Itoa(p.pid), strconv.Itoa(int(p.status.Clients))})
 			}
 		}
@@ -208,7 +210,7 @@ func (m *Master) handleAdmin(ev adminEvent) {
 		}
 		var rows [][]string
 		for _, p := range m.procs {
-			if p.role == proto.RoleWorker && matchAny(masks, p.user) {
+			if p.role == proto.RoleWorker && p.user != "" && matchAny(masks, p.user) {
 				p.ctl.Send(&proto.Shutdown{Now: true})
 				rows = append(rows, []string{p.user, strconv.Itoa(p.pid), strconv.Itoa(int(p.status.Clients))})
 			}

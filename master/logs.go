@@ -9,6 +9,7 @@ import (
 	"log/syslog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -201,11 +202,18 @@ func linePrefix(role string, pid int, user string) string {
 }
 
 // collect copies one child's log lines until EOF.
-func (s *logSink) collect(r io.Reader, role string, pid int, user string) {
+func (s *logSink) collect(r io.Reader, role string, pid int, user string, assigned *atomic.Pointer[string]) {
 	prefix := linePrefix(role, pid, user)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64<<10)
 	for sc.Scan() {
+		// A spare worker gets its user after it started.
+		if user == "" && assigned != nil {
+			if u := assigned.Load(); u != nil {
+				user = *u
+				prefix = linePrefix(role, pid, user)
+			}
+		}
 		s.line(prefix, sc.Bytes())
 	}
 	if sc.Err() != nil {

@@ -55,8 +55,14 @@ type Master struct {
 	waiting   map[string][]*pendingUser // user -> sessions waiting for a worker
 	authc     *masterclient.Client
 	hib       *hibernation // sessions in imap-hibernate (hibernate.go)
+	pprof     *pprofState  // coteadm pprof requests (pprof.go); nil until the first
 	stopping  bool
 	root      bool
+
+	// Spare workers without a user, oldest first, and how many are
+	// being started off the loop (spare.go).
+	spares         []*proc
+	sparesStarting int
 
 	restarts map[string]int // crashes per role, for coteadm stats and metrics
 	metrics  *metricsState
@@ -247,6 +253,7 @@ func (m *Master) apply(cfg *config.Settings) error {
 		}
 	}
 	_ = old
+	m.stopSpares()
 	m.listeners.retain(keep)
 	// auth first: logins need it.
 	for _, name := range startOrder {
@@ -256,6 +263,7 @@ func (m *Master) apply(cfg *config.Settings) error {
 			}
 		}
 	}
+	m.fillSpares()
 	return nil
 }
 
@@ -377,6 +385,8 @@ func (m *Master) handle(ev any) {
 		}
 	case userEvent:
 		m.routeConfirmed(ev)
+	case spareEvent:
+		m.spareStarted(ev)
 	case adminEvent:
 		m.handleAdmin(ev)
 	case func():
@@ -427,6 +437,7 @@ func (m *Master) maintain() {
 			}
 		}
 	}
+	m.fillSpares()
 }
 
 var errNoAuth = errors.New("auth service is not running")

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,14 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 		}
 		m.log.Error("unexpected control message, killing child", "child_role", p.role, "child_pid", p.pid, "type", msg.Type(), "why", why)
 		syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+	if p.role == proto.RoleWorker && p.user == "" {
+		// A spare worker has no user and no session: it only reports
+		// metrics.
+		if _, ok := msg.(*proto.Metrics); !ok {
+			bad("message from a spare worker")
+			return
+		}
 	}
 	switch msg := msg.(type) {
 	case *proto.Status:
@@ -117,6 +126,15 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 		if !m.unhibernate(p, msg, files[0]) {
 			files = nil // unhibernate closed it
 			bad("unhibernation of a session imap-hibernate does not hold")
+		}
+	case *proto.Unauthenticate:
+		if p.role != proto.RoleWorker {
+			bad("unauthenticate from a non-worker")
+			return
+		}
+		if !m.unauthenticate(p, msg, files[0]) {
+			files = nil // unauthenticate closed it
+			bad("unauthenticate of a session the worker cannot give back")
 		}
 	case *proto.HibernateEnd:
 		if p.role != proto.RoleHibernate || !m.hibernateEnd(p, msg) {
@@ -358,10 +376,16 @@ func (m *Master) workerCount() int {
 }
 
 func (m *Master) startWorker(user string, pending []*pendingUser) {
-	limit := 1024
-	if svc := m.cfg.Service("worker"); svc != nil && svc.ProcessLimit > 0 {
-		limit = svc.ProcessLimit
+	defer m.fillSpares()
+	if w := m.takeSpare(); w != nil && m.assignSpare(w, pending[0]) {
+		m.workers[user] = w
+		w.fields, w.uid, w.gid = pending[0].fields, pending[0].uid, pending[0].gid
+		for _, pu := range pending {
+			m.deliver(w, pu)
+		}
+		return
 	}
+	limit := m.workerLimit()
 	fail := func(err error) {
 		for _, pu := range pending {
 			m.fail(pu, proto.HandoffInternal, err)
@@ -432,6 +456,10 @@ func (m *Master) deliver(w *proc, pu *pendingUser) {
 // workerGone forgets an exited worker, fails the deliveries it had not
 // answered, and starts a new one for work that waited for it.
 func (m *Master) workerGone(p *proc) {
+	if p.user == "" {
+		m.spares = slices.DeleteFunc(m.spares, func(q *proc) bool { return q == p })
+		return
+	}
 	if m.workers[p.user] == p {
 		delete(m.workers, p.user)
 	}

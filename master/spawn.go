@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,9 @@ type proc struct {
 	deliveries  map[uint64]deliveryRoute // by worker-side Seq, until answered
 	quotaChecks map[uint64]deliveryRoute // likewise, for QuotaCheck
 	admins      map[uint64]net.Conn      // coteadm connections waiting for the worker
+	// logUser is the user of a spare worker once assigned, for the
+	// prefix of its log lines (read by the log collector).
+	logUser atomic.Pointer[string]
 }
 
 type spawnSpec struct {
@@ -84,20 +88,9 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 		logR.Close()
 		return nil, fmt.Errorf("start %s: %w", sp.role, err)
 	}
-	if sp.settings != nil {
-		if lim := vszLimit(sp.settings, sp.service); lim > 0 && !raceEnabled {
-			// GOMEMLIMIT keeps the heap near vsz_limit; the hard limit
-			// on address space sits a margin above it, because an idle Go
-			// process already reserves about 1.6 GB of address space.
-			as := lim + asMargin
-			if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: as, Max: as}, nil); err != nil {
-				m.log.Warn("set RLIMIT_AS", "child_role", sp.role, "err", err)
-			}
-		}
-	}
 	p := &proc{role: sp.role, service: sp.service, user: sp.user, pid: cmd.Process.Pid,
 		gen: sp.gen, cmd: cmd, ctl: ctl, started: time.Now()}
-	go m.sink.collect(logR, sp.role, p.pid, sp.user)
+	go m.sink.collect(logR, sp.role, p.pid, sp.user, &p.logUser)
 	go func() {
 		err := cmd.Wait()
 		m.events <- exitEvent{p: p, err: err}
@@ -157,8 +150,19 @@ func childEnv(sp spawnSpec) []string {
 	if s := sp.settings; s != nil {
 		if lim := vszLimit(s, sp.service); lim > 0 {
 			// The Go runtime keeps the heap under GOMEMLIMIT; RLIMIT_AS
-			// is set above it for address space the runtime reserves.
+			// is set above it for address space the runtime reserves (an
+			// idle Go process already reserves about 1.6 GB). The child
+			// sets it on itself before dropping privileges (a prlimit
+			// from here fails once it runs as another uid without
+			// CAP_SYS_RESOURCE); not under the race detector, whose
+			// shadow memory needs far more.
 			env = append(env, "GOMEMLIMIT="+strconv.FormatUint(lim, 10))
+			if !raceEnabled {
+				env = append(env, proto.EnvRlimitAS+"="+strconv.FormatUint(lim+asMargin, 10))
+			}
+		}
+		if svc := s.Service(sp.service); svc != nil && svc.MaxProcs > 0 {
+			env = append(env, "GOMAXPROCS="+strconv.Itoa(svc.MaxProcs))
 		}
 	}
 	return env

@@ -18,6 +18,33 @@ type Conn struct {
 	rmu  sync.Mutex // guards rbuf and oob, used by Recv
 	rbuf []byte
 	oob  []byte
+
+	hmu      sync.Mutex // guards handlers
+	handlers map[Type]func(Message, []*os.File)
+}
+
+// Handle has Recv pass messages of type t to fn instead of returning
+// them, for messages every role answers the same way (Profile), so that
+// no role's own loop needs to know them. fn runs on the goroutine calling
+// Recv and owns the files; it must not block. A nil fn removes the
+// handler.
+func (c *Conn) Handle(t Type, fn func(Message, []*os.File)) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if fn == nil {
+		delete(c.handlers, t)
+		return
+	}
+	if c.handlers == nil {
+		c.handlers = map[Type]func(Message, []*os.File){}
+	}
+	c.handlers[t] = fn
+}
+
+func (c *Conn) handler(t Type) func(Message, []*os.File) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	return c.handlers[t]
 }
 
 // NewConn wraps a connected SOCK_SEQPACKET Unix socket.
@@ -126,7 +153,23 @@ func (c *Conn) Send(m Message, files ...*os.File) error {
 
 // Recv reads one message. Any descriptors received are returned as files
 // the caller owns; on error every received descriptor has been closed.
+// Messages of a type given to Handle go to their handler and Recv reads
+// on.
 func (c *Conn) Recv() (Message, []*os.File, error) {
+	for {
+		m, files, err := c.recv()
+		if err != nil {
+			return nil, nil, err
+		}
+		if h := c.handler(m.Type()); h != nil {
+			h(m, files)
+			continue
+		}
+		return m, files, nil
+	}
+}
+
+func (c *Conn) recv() (Message, []*os.File, error) {
 	c.rmu.Lock()
 	n, oobn, flags, _, err := c.c.ReadMsgUnix(c.rbuf, c.oob)
 	var files []*os.File

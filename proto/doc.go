@@ -16,7 +16,7 @@ package proto
 
 // Version is the control-channel protocol version carried in every packet
 // header and in Hello.
-const Version = 2
+const Version = 4
 
 // Limits of the control channel.
 const (
@@ -66,6 +66,10 @@ const (
 	// EnvLogFormat is "text" or "json", the format of log lines the
 	// child writes to stderr for the master to collect.
 	EnvLogFormat = "COTE_LOG_FORMAT"
+	// EnvRlimitAS is the RLIMIT_AS (bytes) the child sets on itself
+	// before it drops privileges: a limit the master set from outside
+	// with prlimit could fail once the child runs as another uid.
+	EnvRlimitAS = "COTE_RLIMIT_AS"
 )
 
 // Role names, used as hidden subcommands of the cote binary, in EnvRole,

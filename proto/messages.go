@@ -29,6 +29,12 @@ const (
 	TypeHibernateEnd     Type = 19
 	TypeQuotaCheck       Type = 20
 	TypeQuotaCheckReply  Type = 21
+	TypeUnauthenticate   Type = 22
+	TypeWorkerAssign     Type = 23
+	// 30 and up: profiling (profile.go), numbered apart so that other
+	// additions can take 23 onwards.
+	TypeProfile      Type = 30
+	TypeProfileReply Type = 31
 )
 
 // Message is one control message.
@@ -82,6 +88,14 @@ func newMessage(t Type) (Message, error) {
 		return new(Unhibernate), nil
 	case TypeHibernateEnd:
 		return new(HibernateEnd), nil
+	case TypeUnauthenticate:
+		return new(Unauthenticate), nil
+	case TypeWorkerAssign:
+		return new(WorkerAssign), nil
+	case TypeProfile:
+		return new(Profile), nil
+	case TypeProfileReply:
+		return new(ProfileReply), nil
 	}
 	return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 }
@@ -89,7 +103,7 @@ func newMessage(t Type) (Message, error) {
 // fdCount is how many descriptors each message type carries.
 func fdCount(t Type) int {
 	switch t {
-	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession, TypeDeliver, TypeUnhibernate:
+	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession, TypeDeliver, TypeUnhibernate, TypeUnauthenticate, TypeProfile:
 		return 1
 	case TypeHibernate:
 		return 2

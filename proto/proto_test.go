@@ -28,6 +28,8 @@ func sampleMessages() []Message {
 			Conn: ConnInfo{Protocol: "imap"}, Tag: "x", Leftover: []byte{}},
 		&WorkerIdle{LastSeq: 2},
 		&WorkerExit{},
+		&WorkerAssign{User: "demo", UID: 1000, GID: 1000, Groups: []uint32{1000, 50}},
+		&WorkerAssign{User: "nogroups", UID: 1001, GID: 1001, Groups: []uint32{}},
 		&Deliver{Seq: 3, User: "demo", Fields: []string{"home=/h"}, MailFrom: "a@example.org", RcptTo: "demo+x@example.org",
 			Detail: "x", Mailbox: "x", Size: 1234, RemoteAddr: "127.0.0.1:2525", SessionID: "s"},
 		&DeliverReply{Seq: 3, Code: 250, Enhanced: "2.0.0", Message: "Saved"},
@@ -42,6 +44,9 @@ func sampleMessages() []Message {
 		&HibernateEnd{ID: 7, Reason: HibernateEndClosed},
 		&UserSession{Seq: 5, User: "demo", Fields: []string{"uid=1000"}, Conn: ConnInfo{Protocol: "imap"}, Leftover: []byte("DONE\r\n"),
 			Resume: []byte{1, 0, 4}},
+		&Unauthenticate{Protocol: "imap", SessionID: "Nn/NgVxhBKp/AAAB", Leftover: []byte("b CAPABILITY\r\n")},
+		&Profile{Seq: 6, Kind: ProfileCPU, Seconds: 30},
+		&ProfileReply{Seq: 6, Error: "cpu profiling already in use"},
 	}
 }
 

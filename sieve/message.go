@@ -43,6 +43,10 @@ func OpenMessage(r io.ReaderAt, size int64) (*RawMessage, error) {
 func (m *RawMessage) Header() []HeaderField { return m.header }
 func (m *RawMessage) Size() int64           { return m.size }
 
+// BodyOffset is where the body starts: the octets before it are the
+// header section, blank line included.
+func (m *RawMessage) BodyOffset() int64 { return min(m.bodyOff, m.size) }
+
 func (m *RawMessage) Body() (io.Reader, error) {
 	if m.bodyOff >= m.size {
 		return bytes.NewReader(nil), nil

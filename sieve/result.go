@@ -129,15 +129,7 @@ func (r *Result) WriteMessage(w io.Writer, msg Message) error {
 	if r.HeaderChanged {
 		h = r.Header
 	}
-	var b strings.Builder
-	for _, f := range h {
-		b.WriteString(f.Name)
-		b.WriteString(": ")
-		b.WriteString(f.Value)
-		b.WriteString("\r\n")
-	}
-	b.WriteString("\r\n")
-	if _, err := io.WriteString(w, b.String()); err != nil {
+	if _, err := w.Write(HeaderBytes(h)); err != nil {
 		return err
 	}
 	body, err := msg.Body()
@@ -146,4 +138,59 @@ func (r *Result) WriteMessage(w io.Writer, msg Message) error {
 	}
 	_, err = io.Copy(w, body)
 	return err
+}
+
+// HeaderBytes is the header section of fields: each field as
+// "Name: value" with CRLF (folded values keep their folds), then the
+// empty line that ends the header.
+func HeaderBytes(fields []HeaderField) []byte {
+	var b strings.Builder
+	for _, f := range fields {
+		b.WriteString(f.Name)
+		b.WriteString(": ")
+		b.WriteString(f.Value)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	return []byte(b.String())
+}
+
+// Edited returns msg as the script left it: with the edited header when
+// the script changed it (RFC 5293 section 6), else msg itself. The next
+// script of a sequence (sieve_before, the user's, sieve_after) runs on
+// it.
+func (r *Result) Edited(msg Message) Message {
+	if !r.HeaderChanged {
+		return msg
+	}
+	return editedMessage{Message: msg, header: r.Header}
+}
+
+// editedMessage is a message with another header and the same body.
+type editedMessage struct {
+	Message
+	header []HeaderField
+}
+
+func (m editedMessage) Header() []HeaderField { return m.header }
+
+// Size is the size of the message as it would be written: the edited
+// header and the body.
+func (m editedMessage) Size() int64 {
+	return int64(len(HeaderBytes(m.header))) + bodySize(m.Message)
+}
+
+func bodySize(m Message) int64 {
+	switch m := m.(type) {
+	case *RawMessage:
+		return m.size - min(m.bodyOff, m.size)
+	case editedMessage:
+		return bodySize(m.Message)
+	}
+	body, err := m.Body()
+	if err != nil {
+		return 0
+	}
+	n, _ := io.Copy(io.Discard, body)
+	return n
 }

@@ -123,7 +123,11 @@ func (w *Worker) adminCommand(req *admin.Request, fields []string) (*admin.Respo
 		}
 		return quotaGet(st)
 	case "sieve put", "sieve list", "sieve get", "sieve activate", "sieve deactivate", "sieve delete":
-		return adminSieve(fieldValue(fields, "home"), req.Command, a, req.Input)
+		st, err := w.sieveScripts(fields)
+		if err != nil {
+			return nil, err
+		}
+		return adminSieve(st, req.Command, a, req.Input)
 	}
 	return nil, fmt.Errorf("unknown command")
 }

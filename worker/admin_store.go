@@ -1,10 +1,14 @@
 package worker
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,6 +18,7 @@ import (
 	"cote/sieve/script"
 	"cote/storage"
 	"cote/storage/maildir"
+	"cote/storage/mbox"
 )
 
 // This file has coteadm's commands that work on whole stores: import,
@@ -30,10 +35,8 @@ func (w *Worker) otherStore(fields []string, location string) (storage.Store, fu
 	loc := location
 	switch {
 	case strings.HasPrefix(loc, "maildir:"):
-	case strings.HasPrefix(loc, "mbox:"):
-		return nil, nil, errors.New("mbox import and export are not available yet; use a Maildir (maildir:PATH)")
 	case strings.Contains(loc, ":") && !strings.HasPrefix(loc, "/"):
-		return nil, nil, fmt.Errorf("%q: unknown mail location type (want maildir:PATH)", location)
+		return nil, nil, fmt.Errorf("%q: unknown mail location type (want maildir:PATH or mbox:FILE)", location)
 	default:
 		loc = "maildir:" + loc
 	}
@@ -100,15 +103,24 @@ func transfer(src, dst storage.Store, q *imap.SearchQuery, name func(string) str
 }
 
 // adminExport: export LOCATION [QUERY...] writes the matching messages
-// into the Maildir at LOCATION (maildir:PATH), one folder per mailbox.
+// into the Maildir at LOCATION (maildir:PATH), one folder per mailbox,
+// or into the single mbox file at LOCATION (mbox:FILE).
 func (w *Worker) adminExport(fields, a []string) (*admin.Response, error) {
-	usage := "export maildir:PATH [QUERY]"
+	usage := "export maildir:PATH|mbox:FILE [QUERY]"
 	if err := needArgs(a, 1, usage); err != nil {
 		return nil, err
 	}
 	q, err := query(a[1:], false, usage)
 	if err != nil {
 		return nil, err
+	}
+	if loc, ok := strings.CutPrefix(a[0], "mbox:"); ok {
+		path, err := w.mboxPath(fields, loc)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := exportMbox(w.store, q, path)
+		return admin.Table([]string{"mailbox", "messages"}, rows), err
 	}
 	dst, closeDst, err := w.otherStore(fields, a[0])
 	if err != nil {
@@ -119,31 +131,213 @@ func (w *Worker) adminExport(fields, a []string) (*admin.Response, error) {
 	return admin.Table([]string{"mailbox", "messages"}, rows), err
 }
 
-// adminImport: import LOCATION PARENT [QUERY...] copies the matching
-// messages of the Maildir at LOCATION into the user's mailboxes of the
-// same names under PARENT ("" for the same names), as doveadm import.
+// adminImport: import [-m DEST] LOCATION [PARENT] [QUERY...]. From a
+// Maildir it copies the matching messages into the user's mailboxes of
+// the same names under PARENT ("" for the same names), as doveadm
+// import, or all into DEST with -m. From an mbox file (mbox:FILE) it
+// appends every message to DEST (INBOX by default).
 func (w *Worker) adminImport(fields, a []string) (*admin.Response, error) {
-	usage := "import maildir:PATH PARENT [QUERY]"
-	if err := needArgs(a, 2, usage); err != nil {
+	usage := "import [-m DEST] maildir:PATH|mbox:FILE [PARENT] [QUERY]"
+	dest := ""
+	if len(a) >= 2 && a[0] == "-m" {
+		dest, a = a[1], a[2:]
+		if dest == "" {
+			return nil, fmt.Errorf("-m needs a mailbox name; usage: %s", usage)
+		}
+	}
+	if err := needArgs(a, 1, usage); err != nil {
 		return nil, err
 	}
-	q, err := query(a[2:], false, usage)
+	if loc, ok := strings.CutPrefix(a[0], "mbox:"); ok {
+		if len(a) > 1 {
+			return nil, fmt.Errorf("an mbox import takes every message of the file, into -m DEST (INBOX by default): unexpected %q", a[1])
+		}
+		path, err := w.mboxPath(fields, loc)
+		if err != nil {
+			return nil, err
+		}
+		if dest == "" {
+			dest = "INBOX"
+		}
+		rows, err := importMbox(w.store, path, dest)
+		return admin.Table([]string{"mailbox", "messages"}, rows), err
+	}
+	location, rest := a[0], a[1:]
+	name := func(string) string { return dest }
+	if dest == "" {
+		if err := needArgs(rest, 1, usage); err != nil {
+			return nil, err
+		}
+		parent := strings.TrimRight(rest[0], string(w.store.Delimiter()))
+		rest = rest[1:]
+		name = func(n string) string {
+			if parent == "" {
+				return n
+			}
+			return parent + string(w.store.Delimiter()) + n
+		}
+	}
+	q, err := query(rest, false, usage)
 	if err != nil {
 		return nil, err
 	}
-	src, closeSrc, err := w.otherStore(fields, a[0])
+	src, closeSrc, err := w.otherStore(fields, location)
 	if err != nil {
 		return nil, err
 	}
 	defer closeSrc()
-	parent := strings.TrimRight(a[1], string(w.store.Delimiter()))
-	rows, err := transfer(src, w.store, q, func(n string) string {
-		if parent == "" {
-			return n
-		}
-		return parent + string(w.store.Delimiter()) + n
-	})
+	rows, err := transfer(src, w.store, q, name)
 	return admin.Table([]string{"mailbox", "messages"}, rows), err
+}
+
+// mboxPath expands an mbox file's path as mail_location would (~, %u,
+// %n, %d, %h), so that one command with -A names a file per user.
+func (w *Worker) mboxPath(fields []string, loc string) (string, error) {
+	l, err := mbox.ParseLocation("mbox:"+loc, fieldValue(fields, "home"), w.user)
+	if err != nil {
+		return "", err
+	}
+	if !filepath.IsAbs(l.Root) {
+		return "", fmt.Errorf("mbox:%s: the path must be absolute", loc)
+	}
+	return l.Root, nil
+}
+
+// exportMbox writes the messages q matches into a new mbox file at path
+// (mbox.Writer), mailbox after mailbox, with their flags, keywords and
+// internal dates. The file is written beside path and linked into
+// place, so an existing file is never overwritten nor a partial one
+// left under the name.
+func exportMbox(st storage.Store, q *imap.SearchQuery, path string) ([][]string, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("%s exists; export writes a new file", path)
+	}
+	// First the matches and their keywords, which X-IMAPbase lists in
+	// the first message.
+	type match struct {
+		name string
+		uids []uint32
+	}
+	var matches []match
+	var keywords []string
+	err := eachMatch(st, q, true, func(mb storage.Mailbox, uids []uint32) error {
+		want := map[uint32]bool{}
+		for _, u := range uids {
+			want[u] = true
+		}
+		for _, m := range mb.Messages() {
+			if !want[m.UID] {
+				continue
+			}
+			for _, f := range m.Flags {
+				if !strings.HasPrefix(f, "\\") && !slices.Contains(keywords, f) {
+					keywords = append(keywords, f)
+				}
+			}
+		}
+		matches = append(matches, match{mb.Name(), uids})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	mw := mbox.NewWriter(f, keywords)
+	var rows [][]string
+	for _, mt := range matches {
+		n, err := writeMboxMessages(st, mw, mt.name, mt.uids)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, []string{mt.name, strconv.Itoa(n)})
+	}
+	if err := mw.Flush(); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(f.Name(), path); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// writeMboxMessages writes the messages uids of one mailbox; messages
+// expunged since the search are skipped.
+func writeMboxMessages(st storage.Store, mw *mbox.Writer, name string, uids []uint32) (int, error) {
+	mb, err := st.Open(name, true)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	defer mb.Close()
+	msgs := map[uint32]storage.Message{}
+	for _, m := range mb.Messages() {
+		msgs[m.UID] = m
+	}
+	n := 0
+	for _, uid := range uids {
+		m, ok := msgs[uid]
+		if !ok {
+			continue
+		}
+		rc, err := mb.Read(uid)
+		if errors.Is(err, storage.ErrNoSuchMessage) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("%s uid %d: %w", name, uid, err)
+		}
+		raw, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return n, fmt.Errorf("%s uid %d: %w", name, uid, err)
+		}
+		var flags []string
+		for _, f := range m.Flags {
+			if f != storage.FlagRecent {
+				flags = append(flags, f)
+			}
+		}
+		if err := mw.Write(mbox.Message{Sender: mbox.SenderOf(raw), Date: m.InternalDate, Flags: flags, Content: raw}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// importMbox appends every message of the mbox file at path (cote's,
+// Dovecot's, or another program's) to the mailbox dest, created as
+// needed, with the flags of its status headers and the date of its
+// From_ line.
+func importMbox(st storage.Store, path, dest string) ([][]string, error) {
+	f, err := mbox.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mbox:%s: %w", path, err)
+	}
+	if f.Len() == 0 && f.Garbage {
+		return nil, fmt.Errorf("mbox:%s: not an mbox file (no From_ line)", path)
+	}
+	if !strings.EqualFold(dest, "INBOX") {
+		if err := st.Create(dest, nil); err != nil && !errors.Is(err, storage.ErrMailboxExists) {
+			return nil, fmt.Errorf("create %s: %w", dest, err)
+		}
+	}
+	n := 0
+	for i := range f.Len() {
+		m := f.Message(i)
+		if _, _, err := st.Append(dest, bytes.NewReader(m.Content), storage.AppendOptions{Flags: m.Flags, Date: m.Date}); err != nil {
+			return [][]string{{dest, strconv.Itoa(n)}}, fmt.Errorf("message %d to %s: %w", i+1, dest, err)
+		}
+		n++
+	}
+	return [][]string{{dest, strconv.Itoa(n)}}, nil
 }
 
 // adminIndexRebuild rebuilds the user's index from the Maildir
@@ -166,7 +360,11 @@ func (w *Worker) adminIndexRebuild(fields []string) (*admin.Response, error) {
 		}
 		w.store = nil
 	}
+	// The worker runs with max_procs (GOMAXPROCS) 1 for its sessions;
+	// the rebuild parses messages on every CPU, and no session runs.
+	procs := runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	res, err := maildir.Rebuild(opts)
+	runtime.GOMAXPROCS(procs)
 	st, oerr := maildir.Open(opts)
 	if oerr == nil {
 		w.store = st
@@ -228,13 +426,21 @@ func quotaGet(st storage.Store) (*admin.Response, error) {
 	}), nil
 }
 
-// adminSieve manages the user's Sieve scripts in the same store
-// ManageSieve and delivery use (sieve/script), as the user.
-func adminSieve(home, cmd string, a []string, input []byte) (*admin.Response, error) {
+// sieveScripts is the user's script store as delivery finds it: plugin
+// { sieve = } (Pigeonhole's location, as a migrated Dovecot
+// configuration keeps it) or ~/sieve with the ~/.cote.sieve link.
+func (w *Worker) sieveScripts(fields []string) (*script.Store, error) {
+	home := fieldValue(fields, "home")
 	if home == "" {
 		return nil, errors.New("the user has no home directory for Sieve scripts")
 	}
-	st := script.New(home)
+	s := w.o.Settings
+	return newSieveFilter(home, s.RecipientDelimiter, s.Hostname, s.Plugin, w.o.Log).scripts, nil
+}
+
+// adminSieve manages the user's Sieve scripts in the store delivery
+// uses (sieveScripts), as the user.
+func adminSieve(st *script.Store, cmd string, a []string, input []byte) (*admin.Response, error) {
 	switch cmd {
 	case "sieve list":
 		list, err := st.List()

@@ -16,8 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"cote/config"
 	"cote/lmtp/deliver"
 	"cote/sieve"
+	"cote/sieve/managesieve"
 	"cote/sieve/script"
 )
 
@@ -43,26 +45,16 @@ type sieveFilter struct {
 // newSieveFilter reads Pigeonhole's settings from plugin { }: sieve,
 // sieve_before (sieve_before2, ...), sieve_after (...) and sieve_default.
 func newSieveFilter(home, delimiter, hostname string, plugin map[string]string, log *slog.Logger) *sieveFilter {
-	st := script.New(home)
-	if loc := plugin["sieve"]; loc != "" {
-		dir, active := parseSieveLocation(loc, home)
-		if active != "" {
-			st.ActivePath = active
-			if dir != "" {
-				st.Dir = dir
-			}
-		} else if dir != "" {
-			// `sieve = ~/.dovecot.sieve`: the path of the active script.
-			st.ActivePath = dir
-		}
-	}
+	st := userScripts(home, plugin["sieve"])
 	if hostname == "" {
 		hostname, _ = os.Hostname()
 	}
+	sc := newSieveConfig(plugin, home, log)
 	f := &sieveFilter{
-		home:     home,
-		scripts:  st,
-		cache:    script.NewCache(sieve.CompileOptions{}, script.DirResolver{Personal: st.Dir}, 32),
+		home:    home,
+		scripts: st,
+		cache: script.NewCache(sieve.CompileOptions{Extensions: sc.exts, Limits: sc.limits},
+			script.DirResolver{Personal: st.Dir, Global: sc.global}, 32),
 		dupes:    sieve.NewFileDuplicateStore(filepath.Join(home, ".cote.sieve-dupes"), nil),
 		delim:    delimiter,
 		hostname: hostname,
@@ -74,6 +66,80 @@ func newSieveFilter(home, delimiter, hostname string, plugin map[string]string, 
 		f.def, _ = parseSieveLocation(d, home)
 	}
 	return f
+}
+
+// userScripts is the user's script storage at the `sieve` location
+// (Pigeonhole's "file:~/sieve;active=~/.dovecot.sieve", or the path of
+// the active script), or the default layout.
+func userScripts(home, loc string) *script.Store {
+	st := script.New(home)
+	if loc != "" {
+		dir, active := parseSieveLocation(loc, home)
+		if active != "" {
+			st.ActivePath = active
+			if dir != "" {
+				st.Dir = dir
+			}
+		} else if dir != "" {
+			// `sieve = ~/.dovecot.sieve`: the path of the active script.
+			st.ActivePath = dir
+		}
+	}
+	return st
+}
+
+// sieveConfig is what scripts compile with, at delivery and over
+// ManageSieve.
+type sieveConfig struct {
+	exts   sieve.ExtensionSet // nil: the defaults
+	limits sieve.Limits       // zero fields: the defaults
+	global string             // sieve_global directory; "" for none
+	loc    string             // the `sieve` location of the user's scripts
+}
+
+// newSieveConfig reads sieve_extensions, sieve_global (or
+// sieve_global_dir), sieve_max_redirects, sieve_max_actions,
+// sieve_max_script_size and sieve_max_cpu_time from plugin { }. The
+// master has validated them; what is still wrong is logged and left at
+// the default.
+func newSieveConfig(plugin map[string]string, home string, log *slog.Logger) sieveConfig {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ss, err := config.ParseSieve(plugin)
+	if err != nil {
+		log.Warn("sieve settings", "err", err)
+	}
+	c := sieveConfig{limits: sieve.Limits{
+		MaxRedirects:  ss.MaxRedirects,
+		MaxActions:    ss.MaxActions,
+		MaxScriptSize: int(min(ss.MaxScriptSize, 1<<30)),
+		MaxTime:       ss.MaxCPUTime,
+	}}
+	if ss.Extensions != "" {
+		exts, unknown := sieve.ParseExtensions(sieve.DefaultExtensions(), ss.Extensions)
+		if len(unknown) > 0 {
+			log.Warn("sieve_extensions: unknown extensions left out", "unknown", unknown)
+		}
+		c.exts = exts
+	}
+	if ss.Global != "" {
+		c.global, _ = parseSieveLocation(ss.Global, home)
+	}
+	c.loc = plugin["sieve"]
+	return c
+}
+
+// manageSieve sets what ManageSieve works with: the scripts delivery
+// runs (the `sieve` location), checked with the same extensions, limits
+// and global directory, and MAXREDIRECTS from sieve_max_redirects.
+func (c sieveConfig) manageSieve(o managesieve.Options) managesieve.Options {
+	if o.Home != "" && o.Store == nil {
+		o.Store = userScripts(o.Home, c.loc)
+	}
+	o.Extensions, o.Limits, o.GlobalDir = c.exts, c.limits, c.global
+	o.MaxRedirects = c.limits.MaxRedirects
+	return o
 }
 
 // numbered returns the locations of key, key2, key3, ... (Pigeonhole's
@@ -230,6 +296,7 @@ func (f *sieveFilter) Filter(ctx context.Context, env deliver.FilterEnv) (delive
 	var (
 		results []*sieve.Result
 		actions []sieve.Action
+		edited  bool // a script changed the header (RFC 5293)
 	)
 	for i, sr := range seq {
 		scr, err := f.cache.Load(sr.path)
@@ -237,6 +304,12 @@ func (f *sieveFilter) Filter(ctx context.Context, env deliver.FilterEnv) (delive
 			var res *sieve.Result
 			if res, err = scr.Run(ctx, senv); err == nil {
 				results = append(results, res)
+				if res.HeaderChanged {
+					// The next script sees, and the actions store
+					// and redirect, the message as edited.
+					senv.Msg = res.Edited(senv.Msg)
+					edited = true
+				}
 				last := i == len(seq)-1 || !kept(res)
 				for _, a := range res.Actions {
 					if k, ok := a.(sieve.Keep); ok && k.Implicit && !last {
@@ -261,6 +334,10 @@ func (f *sieveFilter) Filter(ctx context.Context, env deliver.FilterEnv) (delive
 		return deliver.Actions{Keep: true}, fmt.Errorf("sieve script %s: %w", sr.name, err)
 	}
 	a := f.actions(actions, env, msg, log)
+	if edited {
+		a.Header = sieve.HeaderBytes(senv.Msg.Header())
+		a.BodyOffset = msg.BodyOffset()
+	}
 	a.Done = func(ctx context.Context, delivered bool) {
 		if !delivered {
 			return

@@ -25,6 +25,7 @@ import (
 	"cote/lmtp/deliver"
 	"cote/metrics"
 	"cote/pop3"
+	"cote/privsep"
 	"cote/proto"
 	"cote/sieve/managesieve"
 	"cote/storage"
@@ -129,6 +130,10 @@ func Run(o Options) error {
 		linger.Reset(o.Linger)
 		return false
 	}
+	// A worker that runs as root is a spare the master started ahead of
+	// need: it takes nothing for a user before WorkerAssign has dropped
+	// it to that user's ids.
+	spare := os.Geteuid() == 0
 	for {
 		select {
 		case <-o.Done:
@@ -141,7 +146,24 @@ func Run(o Options) error {
 				finish()
 				return fmt.Errorf("control channel: %w", cm.err)
 			}
+			if spare && !spareMayTake(cm.msg) {
+				for _, f := range cm.files {
+					f.Close()
+				}
+				finish()
+				return fmt.Errorf("control message type %d before WorkerAssign, as root", cm.msg.Type())
+			}
 			switch m := cm.msg.(type) {
+			case *proto.WorkerAssign:
+				if lastSeq != 0 {
+					finish()
+					return fmt.Errorf("WorkerAssign for %q after work for %q", m.User, w.user)
+				}
+				if err := w.assign(m); err != nil {
+					finish()
+					return err
+				}
+				spare = false
 			case *proto.UserSession:
 				lastSeq = m.Seq
 				if stopping {
@@ -208,6 +230,45 @@ func Run(o Options) error {
 			}
 		}
 	}
+}
+
+// spareMayTake reports whether a spare worker, still root and without a
+// user, accepts msg: only its assignment or a shutdown.
+func spareMayTake(msg proto.Message) bool {
+	switch msg.(type) {
+	case *proto.WorkerAssign, *proto.Shutdown:
+		return true
+	}
+	return false
+}
+
+// assign makes a spare worker the worker of m.User: it drops to the
+// user's ids (when it runs as root) and asserts them, before it reads any
+// work. A worker serves one user for its life, so a second assignment, or
+// one to a worker that already took work, is refused.
+func (w *Worker) assign(m *proto.WorkerAssign) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.user != "" || w.store != nil {
+		return fmt.Errorf("WorkerAssign for %q to the worker of %q", m.User, w.user)
+	}
+	if m.User == "" {
+		return errors.New("WorkerAssign without a user")
+	}
+	if os.Geteuid() == 0 {
+		if m.UID == 0 {
+			return fmt.Errorf("WorkerAssign for %q with uid 0", m.User)
+		}
+		t := privsep.Target{UID: int(m.UID), GID: int(m.GID), Groups: make([]int, len(m.Groups))}
+		for i, g := range m.Groups {
+			t.Groups[i] = int(g)
+		}
+		if err := privsep.Drop(t); err != nil {
+			return fmt.Errorf("drop privileges for %q: %w", m.User, err)
+		}
+	}
+	w.user = m.User
+	return nil
 }
 
 // deliver stores one recipient's copy of a message (running the user's
@@ -365,6 +426,8 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 			log.Info("disconnected", "reason", "login delay not expired")
 		} else if errors.Is(err, imap.ErrHibernated) {
 			log.Info("hibernated")
+		} else if errors.Is(err, imap.ErrUnauthenticated) || errors.Is(err, managesieve.ErrUnauthenticated) {
+			log.Info("unauthenticated: the connection went back to a login process")
 		} else if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
 			log.Info("disconnected", "err", err)
 		} else {
@@ -389,13 +452,15 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 			LoginStamp: homeFile(m.Fields, ".cote-pop3-login"),
 		})
 	case "sieve":
-		return managesieve.Serve(ctx, conn, managesieve.Options{
-			Home: fieldValue(m.Fields, "home"), User: m.User, Leftover: m.Leftover, Log: log,
+		home := fieldValue(m.Fields, "home")
+		return managesieve.Serve(ctx, conn, newSieveConfig(s.Plugin, home, log).manageSieve(managesieve.Options{
+			Home: home, User: m.User, Leftover: m.Leftover, Log: log,
 			Implementation:   s.ManagesieveImplementationString,
 			SieveCapability:  s.ManagesieveSieveCapability,
 			NotifyCapability: s.ManagesieveNotifyCapability,
 			MaxLine:          int(s.ManagesieveMaxLineLength),
-		})
+			Unauthenticate:   w.unauthHook(conn, m),
+		}))
 	case "imap":
 		o := imap.Options{
 			Store:          w.store,
@@ -408,6 +473,7 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 			IdleNotify:     s.ImapIdleNotifyInterval,
 			HibernateAfter: s.ImapHibernateTimeout,
 			Hibernate:      w.hibernateHook(conn, m),
+			Unauthenticate: w.unauthHook(conn, m),
 			Metrics:        w.o.Metrics,
 		}
 		if len(m.Resume) > 0 {

@@ -1,6 +1,6 @@
 // Package userdb holds the user databases that give an authenticated user
-// its uid, gid, home and mail settings: passwd-file (Dovecot's format) and
-// static.
+// its uid, gid, home and mail settings: passwd-file (Dovecot's format),
+// static, and passwd (the system's users).
 package userdb
 
 import (

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"cote/auth/varexpand"
@@ -53,6 +54,27 @@ func TestStatic(t *testing.T) {
 	for _, bad := range []string{"uid=0", "gid=root", "uid=nosuchuser-xyz", "home=%q", "=x"} {
 		if _, err := OpenStatic(bad); err == nil {
 			t.Errorf("OpenStatic(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestPasswd looks up users of this machine's user database.
+func TestPasswd(t *testing.T) {
+	p, err := OpenPasswd("blocking=no")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenPasswd("nosuch=1"); err == nil {
+		t.Errorf(`OpenPasswd("nosuch=1") = nil error, want one`)
+	}
+	// nobody is in every Debian passwd; root is refused.
+	r, err := p.Lookup(context.Background(), varexpand.Values{User: "nobody"})
+	if err != nil || len(r.Fields) < 3 || r.Fields[0] != "uid=65534" || !strings.HasPrefix(r.Fields[2], "home=") {
+		t.Errorf("Lookup(nobody) = %+v, %v; want uid=65534, gid, home", r, err)
+	}
+	for _, name := range []string{"root", "no-such-user-here"} {
+		if _, err := p.Lookup(context.Background(), varexpand.Values{User: name}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Lookup(%s) = %v, want ErrNotFound", name, err)
 		}
 	}
 }

@@ -192,12 +192,19 @@ func runPOP3Login(p *child.Process) error {
 
 func runSieveLogin(p *child.Process) error {
 	c := p.Config
+	// The capabilities the worker announces after login, from the same
+	// settings (validated by the master).
+	ss, _ := config.ParseSieve(c.Plugin)
+	exts := sieve.DefaultExtensions()
+	if ss.Extensions != "" {
+		exts, _ = sieve.ParseExtensions(exts, ss.Extensions)
+	}
 	return runLogin(p, "managesieve-login", managesievelogin.New(managesievelogin.Options{
 		Greeting:       c.LoginGreeting,
 		Implementation: c.ManagesieveImplementationString,
-		Sieve:          cmp.Or(c.ManagesieveSieveCapability, sieve.DefaultExtensions().Capability()),
+		Sieve:          cmp.Or(c.ManagesieveSieveCapability, exts.Capability()),
 		Notify:         c.ManagesieveNotifyCapability,
-		MaxRedirects:   4, // the interpreter's default redirect limit
+		MaxRedirects:   cmp.Or(ss.MaxRedirects, 4), // 4: the interpreter's default redirect limit
 	}))
 }
 

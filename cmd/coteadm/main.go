@@ -43,6 +43,7 @@ func commands() []command {
 	cmds = append(cmds, authCommands()...)
 	cmds = append(cmds, mailCommands()...)
 	cmds = append(cmds, processCommands()...)
+	cmds = append(cmds, pprofCommand())
 	return append(cmds,
 		pwCommand(),
 		configCommand(),

@@ -132,6 +132,15 @@ var (
 	}
 )
 
+// unserved are the drivers cote's configuration parser accepts (for
+// configurations written ahead) that its auth process does not open yet
+// (the switches of auth.NewServer): a block with one is not carried, so
+// that the result does not pass the check and then stop the auth process.
+var unserved = map[string][]string{
+	"passdb": {"static", "passwd", "shadow", "checkpassword"},
+	"userdb": {"shadow", "checkpassword"},
+}
+
 // migrator translates a Dovecot tree into cote configuration text.
 type migrator struct {
 	out     bytes.Buffer
@@ -194,7 +203,9 @@ func (m *migrator) translate(tree []*dnode) {
 		}
 	}
 	if strings.HasPrefix(m.vars["mail_location"], "mbox:") {
-		m.note(m.mailLocation, "mail_location is mbox, which cote does not serve yet (it serves Maildir); convert the mail to Maildir first")
+		m.note(m.mailLocation, "mail_location is mbox, which cote does not serve yet (it serves Maildir): set mail_location = maildir:~/Maildir "+
+			"and convert the mail, with `coteadm import -A mbox:/var/mail/%%u` (the INBOXes) and "+
+			"`coteadm import -u USER -m NAME mbox:~/mail/NAME` (each folder), or with doveadm sync first")
 	}
 	if len(m.dovecotPaths) > 0 {
 		m.notes = append(m.notes, "these settings still name files under /etc/dovecot, which cote reads where they are; "+
@@ -457,12 +468,50 @@ func (m *migrator) db(n *dnode) {
 		m.dropBlock(n, "cote has no %s driver %q", n.key, driver)
 		return
 	}
+	if slices.Contains(unserved[n.key], driver) {
+		m.dropBlock(n, "cote's configuration knows the %s driver %s but its auth process does not serve it yet, "+
+			"and would not start with it; see docs/admin/auth.md", n.key, driver)
+		return
+	}
 	switch driver {
 	case "passwd-file", "static", "passwd":
+	case "pam":
+		if n.key == "passdb" {
+			n = m.pamService(n)
+		}
 	default:
-		m.note(n.pos, "%s driver %s is carried; see docs/admin/auth.md for whether your cote version serves it and how it reads its args", n.key, driver)
+		m.note(n.pos, "%s driver %s is carried; see docs/admin/auth.md for how cote reads its args", n.key, driver)
 	}
 	m.generic(0, "", n, nil)
+}
+
+// pamService keeps a PAM passdb on Dovecot's PAM service: without a
+// service name in its args Dovecot uses "dovecot" (/etc/pam.d/dovecot)
+// and cote "cote", so the name is written out. It returns n, or a copy
+// of it with the args changed.
+func (m *migrator) pamService(n *dnode) *dnode {
+	c := *n
+	c.children = slices.Clone(n.children)
+	i := slices.IndexFunc(c.children, func(x *dnode) bool { return x.key == "args" && !x.block })
+	args := ""
+	if i >= 0 {
+		args, _ = m.expand(c.children[i].value)
+		for _, w := range strings.Fields(args) {
+			if !strings.Contains(w, "=") {
+				return n // a service is named
+			}
+		}
+	}
+	at := n.pos
+	arg := &dnode{pos: at, key: "args", value: strings.TrimSpace(args + " dovecot")}
+	if i >= 0 {
+		arg.pos = c.children[i].pos
+		c.children[i] = arg
+	} else {
+		c.children = append(c.children, arg)
+	}
+	m.note(arg.pos, "passdb pam: args name the PAM service dovecot, Dovecot's default (/etc/pam.d/dovecot); cote's default would be cote")
+	return &c
 }
 
 func (m *migrator) protocol(n *dnode) {

@@ -118,15 +118,28 @@ func mailCommands() []command {
 			help: "Copies the matching messages, keeping their flags and dates, into DESTINATION, which must exist (exit 68 if not). " + queryHelp},
 		{name: "move", usage: "DESTINATION QUERY...", summary: "move the messages a query matches into a mailbox", minArgs: 2,
 			help: "As copy, then removes the originals atomically (IMAP MOVE). Messages already in DESTINATION stay."},
-		{name: "import", usage: "maildir:PATH PARENT [QUERY...]", summary: "copy messages from a Maildir into the user's mailboxes", minArgs: 2,
+		{name: "import", usage: "[-m DEST] maildir:PATH PARENT|mbox:FILE [QUERY...]", summary: "copy messages from a Maildir or an mbox file into the user's mailboxes", minArgs: 1,
+			flags: importFlags,
 			help: "Reads the Maildir (Maildir++ layout, or add `:LAYOUT=fs`, as in mail_location) at PATH and appends its " +
 				"matching messages, with their flags, keywords and received dates, to the user's mailboxes of the same names " +
-				"under PARENT (`\"\"` for the same names; created as needed), as `doveadm import`. The Maildir is read as the user, " +
-				"with a throw-away index; a dovecot-uidlist is written into it if it has none. mbox sources are not supported yet."},
-		{name: "export", usage: "maildir:PATH [QUERY...]", summary: "write the user's messages to a Maildir", minArgs: 1,
+				"under PARENT (`\"\"` for the same names; created as needed), as `doveadm import`; with -m DEST they all go " +
+				"into DEST instead, and PARENT is not given. The Maildir is read as the user, " +
+				"with a throw-away index; a dovecot-uidlist is written into it if it has none.\n\n" +
+				"From an mbox file (`mbox:FILE`: one written by export, by Dovecot, by mutt or Thunderbird) every message goes " +
+				"into DEST (-m, INBOX by default; created as needed), with the flags of its Status, X-Status and X-Keywords " +
+				"headers (or Thunderbird's X-Mozilla-Status and X-Mozilla-Keys) and the date of its From_ line as the " +
+				"received date; the file is read under a read lock and left as it was. In both paths `~`, `%u`, `%n`, `%d` " +
+				"and `%h` are expanded per user, so that -A reads one source per user. " + userHelp},
+		{name: "export", usage: "[-m MAILBOX]... maildir:PATH|mbox:FILE [QUERY...]", summary: "write the user's messages to a Maildir or an mbox file", minArgs: 1,
+			flags: exportFlags,
 			help: "Writes the matching messages, with their flags, keywords (dovecot-keywords) and received dates (file times), " +
-				"into a Maildir++ at PATH, one folder per mailbox, that Dovecot and cote open as they are. PATH is written as the user. " +
-				"mbox output is not supported yet. " + queryHelp},
+				"into a Maildir++ at PATH, one folder per mailbox, that Dovecot and cote open as they are. PATH is written as the user.\n\n" +
+				"`mbox:FILE` writes them instead into one new mbox file (an existing FILE is refused), mailbox after mailbox: " +
+				"the received date in the From_ line, flags in Status and X-Status, keywords in X-Keywords (and X-IMAPbase, " +
+				"for Dovecot), `>From` quoting of body lines that start with `From ` (a body without such lines gets a " +
+				"Content-Length instead), so that export and import give back the same bytes, flags and dates, and Dovecot, " +
+				"mutt and Thunderbird read it. -m MAILBOX (repeatable; LIST wildcards allowed) is `mailbox MAILBOX` in the " +
+				"query. `~` and `%u` in the path are expanded per user, for -A. " + queryHelp},
 		{name: "index rebuild", usage: "", summary: "rebuild the user's index from the Maildir",
 			help: "Moves the user's index aside and builds it anew from the Maildir, keeping UIDs, UIDVALIDITY, flags and " +
 				"keywords (from dovecot-uidlist, dovecot-keywords and the file names); CONDSTORE clients resynchronize. " +
@@ -169,7 +182,7 @@ func mailCommands() []command {
 		{name: "sieve get", usage: "NAME", summary: "print one of the user's Sieve scripts", minArgs: 1,
 			help: "Prints the script's source."},
 		{name: "sieve activate", usage: "NAME", summary: "make a Sieve script the active one", minArgs: 1,
-			help: "Makes NAME the script delivery runs (the ~/.cote.sieve link). A script that does not exist exits 68."},
+			help: "Makes NAME the script delivery runs (the ~/.cote.sieve link, or the active= path of plugin { sieve = }). A script that does not exist exits 68."},
 		{name: "sieve deactivate", usage: "", summary: "run no Sieve script at delivery",
 			help: "Removes the active-script link; mail is kept in INBOX."},
 		{name: "sieve delete", usage: "NAME...", summary: "delete Sieve scripts", minArgs: 1,
@@ -181,6 +194,41 @@ func mailCommands() []command {
 		out = append(out, m.command())
 	}
 	return out
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// exportFlags: -m MAILBOX, repeatable, becomes `mailbox MAILBOX` keys of
+// the query, after the location.
+func exportFlags(fs *flag.FlagSet) func(*env, []string) ([]string, []byte, error) {
+	var boxes stringList
+	fs.Var(&boxes, "m", "export only `MAILBOX` (repeatable)")
+	return func(_ *env, ops []string) ([]string, []byte, error) {
+		args := []string{ops[0]}
+		for _, b := range boxes {
+			args = append(args, "mailbox", b)
+		}
+		return append(args, ops[1:]...), nil, nil
+	}
+}
+
+// importFlags: -m DEST is sent first as "-m", DEST. Without it a
+// Maildir import needs PARENT.
+func importFlags(fs *flag.FlagSet) func(*env, []string) ([]string, []byte, error) {
+	dest := fs.String("m", "", "import into `MAILBOX` (an mbox's default: INBOX)")
+	return func(_ *env, ops []string) ([]string, []byte, error) {
+		if *dest == "" {
+			if !strings.HasPrefix(ops[0], "mbox:") && len(ops) < 2 {
+				return nil, nil, usageError("a Maildir import needs PARENT (\"\" for the same names) or -m DEST")
+			}
+			return ops, nil, nil
+		}
+		return append([]string{"-m", *dest}, ops...), nil, nil
+	}
 }
 
 // adminSocket is the running instance's admin socket.
@@ -224,13 +272,19 @@ func (e *env) call(req *admin.Request) (*admin.Response, error) {
 	defer cancel()
 	resp, err := admin.Do(ctx, sock, req)
 	if err != nil {
-		code := 1
-		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			code = exitTempFail
-		}
-		return nil, &exitError{code: code, msg: err.Error()}
+		return nil, adminError(err)
 	}
 	return resp, nil
+}
+
+// adminError is the exit error for a failed admin socket exchange: the
+// server not running is a temporary failure.
+func adminError(err error) error {
+	code := 1
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+		code = exitTempFail
+	}
+	return &exitError{code: code, msg: err.Error()}
 }
 
 // respError turns a failed response into an exit error.

@@ -311,7 +311,7 @@ func TestCoteadm(t *testing.T) {
 				t.Errorf("exported mtime %v, want the received date %s", fi.ModTime(), date)
 			}
 		}
-		s.exits(t, 1, "export", "-u", "demo", "mbox:"+filepath.Join(xfer, "mbox"))
+		s.exits(t, 1, "export", "-u", "demo", "mbox:relative.mbox") // mbox: TestCoteadmMbox
 
 		// import: the export back under a parent, and a Maildir made by
 		// hand (as Dovecot leaves it) with its flags and dates.

@@ -95,17 +95,37 @@ type serverOpts struct {
 	asUser bool           // run the master as unprivUID
 	extra  string         // config text appended to the development default
 	users  map[string]int // extra passwd-file users (password = name) -> uid offset
-	edit   func(string) string
+	// userExtra are passwd-file extra fields (the eighth field) by user.
+	userExtra map[string]string
+	edit      func(string) string
 }
 
+// handedOut are the ports freePort has returned in this test binary.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort returns a port nothing listens on now and that no other
+// caller in this binary got: the kernel may give a just-closed port out
+// again soon after, and a server given one port twice would not start
+// or would serve one protocol on another's port.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // devPorts are the development default's ports, replaced by free ones.
@@ -144,7 +164,7 @@ func startServer(t *testing.T, o serverOpts) *server {
 		if os.Getuid() == 0 {
 			must(t, os.Chown(home, uid, uid))
 		}
-		fmt.Fprintf(&users, "%s:{PLAIN}%s:%d:%d::%s::\n", name, name, uid, uid, home)
+		fmt.Fprintf(&users, "%s:{PLAIN}%s:%d:%d::%s::%s\n", name, name, uid, uid, home, o.userExtra[name])
 	}
 	must(t, os.MkdirAll(filepath.Join(dir, "home"), 0o755))
 	addUser("demo", userUID)

@@ -82,6 +82,9 @@ type delivery struct {
 
 	header []byte
 	body   *io.SectionReader
+	// edited is set when the filter replaced the header (editheader):
+	// header is then the whole header section and body the body.
+	edited bool
 	stored []string // mailboxes a copy went to
 }
 
@@ -123,6 +126,7 @@ func (d *delivery) run(ctx context.Context, msg *os.File) *proto.DeliverReply {
 			d.log.Warn("filter failed, keeping the message", "err", err)
 		} else {
 			acts = a
+			d.editHeader(a.Header, a.BodyOffset)
 		}
 	}
 	if !acts.Keep && len(acts.FileInto) == 0 && len(acts.Redirect) == 0 && acts.Reject == "" && !acts.Discard {
@@ -184,6 +188,23 @@ func (d *delivery) run(ctx context.Context, msg *os.File) *proto.DeliverReply {
 	delivered = true
 	d.send(ctx, acts.Messages)
 	return d.saved()
+}
+
+// editHeader makes header (a whole header section, RFC 5293) the
+// header of every copy stored or redirected from now on; the body is
+// what follows bodyOff in the message the filter saw.
+func (d *delivery) editHeader(header []byte, bodyOff int64) {
+	if header == nil {
+		return
+	}
+	size := d.size()
+	if bodyOff < 0 || bodyOff > size || !strings.HasSuffix(string(header), "\r\n\r\n") && string(header) != "\r\n" {
+		d.log.Error("filter returned an edited header that does not fit the message; header edits ignored", "body_offset", bodyOff, "size", size)
+		return
+	}
+	d.body = io.NewSectionReader(d.message(), bodyOff, size-bodyOff)
+	d.header = header
+	d.edited = true
 }
 
 // send sends the filter's messages once the delivery succeeded; a
@@ -311,7 +332,12 @@ func (d *delivery) redirect(ctx context.Context, to string) error {
 		return errors.New("no sendmail_path or submission_host to redirect through")
 	}
 	var hdr []byte
-	if d.o.HdrDeliveryAddress != "none" {
+	switch {
+	case d.edited:
+		// The header the user's script left (RFC 5293), Delivered-To
+		// included, Return-Path not.
+		hdr = withoutField(d.header, "Return-Path")
+	case d.o.HdrDeliveryAddress != "none":
 		hdr = fmt.Appendf(nil, "Delivered-To: %s\r\n", oneLine(d.req.RcptTo))
 	}
 	body := io.NewSectionReader(d.body, 0, d.body.Size())
@@ -426,6 +452,23 @@ func checkSpool(f *os.File, size int64) error {
 		return err
 	}
 	return cerr
+}
+
+// withoutField returns a header section without the fields called name
+// (and their continuation lines).
+func withoutField(header []byte, name string) []byte {
+	var out []byte
+	skip := false
+	for line := range strings.Lines(string(header)) {
+		if line[0] != ' ' && line[0] != '\t' {
+			n, _, ok := strings.Cut(line, ":")
+			skip = ok && strings.EqualFold(strings.TrimRight(n, " \t"), name)
+		}
+		if !skip {
+			out = append(out, line...)
+		}
+	}
+	return out
 }
 
 // prefixReaderAt reads prefix followed by rest.

@@ -56,6 +56,12 @@ type Actions struct {
 	// Discard drops the message silently (RFC 5228 section 4.4), unless
 	// another action stores or sends it.
 	Discard bool
+	// Header, when set, is the header section (fields and the empty
+	// line after them) the filter left: RFC 5293 editheader. It replaces
+	// the header of FilterEnv.Message, which ends at BodyOffset, in every
+	// copy stored and every redirect.
+	Header     []byte
+	BodyOffset int64
 	// Messages are sent through Options.Sender once the delivery
 	// succeeded: vacation replies and notifications.
 	Messages []Outgoing

@@ -13,10 +13,11 @@ import (
 // warnings. name is the name it is stored under, "" for CHECKSCRIPT.
 //
 // Includes (RFC 6609) are resolved from the user's scripts and from
-// GlobalDir. A script that is not there yet is a warning, not an error,
-// as in Pigeonhole: scripts are uploaded one at a time, so one may
-// include another that comes next. At delivery a missing include is an
-// error unless it is ":optional".
+// GlobalDir. A personal script that is not there yet is a warning, not an
+// error, as in Pigeonhole: scripts are uploaded one at a time, so one may
+// include another that comes next. A missing :global script is an error
+// (the user cannot provide it), unless the include is ":optional". At
+// delivery a missing include is an error unless it is ":optional".
 func (s *session) check(name string, src []byte) ([]string, error) {
 	res := &uploadResolver{store: s.store, global: script.DirResolver{Global: s.o.GlobalDir}, self: name, src: src}
 	_, err := sieve.Compile(src, sieve.CompileOptions{
@@ -55,6 +56,11 @@ func (u *uploadResolver) ResolveInclude(loc sieve.Location, name string) ([]byte
 		}
 	default:
 		src, err = u.global.ResolveInclude(loc, name)
+		if errors.Is(err, sieve.ErrScriptNotFound) {
+			// The user cannot upload it: the script would fail at
+			// every delivery. The administrator's path is not shown.
+			return nil, fmt.Errorf("global script %q does not exist: %w", name, sieve.ErrScriptNotFound)
+		}
 	}
 	if errors.Is(err, sieve.ErrScriptNotFound) {
 		u.warnings = append(u.warnings, fmt.Sprintf("include: %s script %q does not exist (yet)", loc, name))

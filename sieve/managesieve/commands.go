@@ -52,10 +52,12 @@ func (s *session) dispatch(cmd command) (bool, error) {
 		s.cmdNoop(cmd)
 	case "UNAUTHENTICATE":
 		// RFC 5804 section 2.14: only for servers that announce the
-		// UNAUTHENTICATE capability, which cote does not (the session
-		// runs in the user's worker and cannot go back to the login
-		// process).
-		s.no("", "UNAUTHENTICATE is not supported.")
+		// UNAUTHENTICATE capability, which needs Options.Unauthenticate.
+		if s.o.Unauthenticate == nil {
+			s.no("", "UNAUTHENTICATE is not supported.")
+			break
+		}
+		return s.cmdUnauthenticate(cmd), nil
 	case "LOGOUT":
 		// RFC 5804 section 2.3
 		if s.args(cmd, 0) {
@@ -88,16 +90,17 @@ func (s *session) args(cmd command, n int) bool {
 // usage is the syntax of each command (RFC 5804 section 4), for the
 // answer to a malformed one.
 var usage = map[string]string{
-	"CAPABILITY":   "CAPABILITY takes no arguments.",
-	"HAVESPACE":    "Usage: HAVESPACE <name> <size>.",
-	"PUTSCRIPT":    "Usage: PUTSCRIPT <name> <script>.",
-	"CHECKSCRIPT":  "Usage: CHECKSCRIPT <script>.",
-	"LISTSCRIPTS":  "LISTSCRIPTS takes no arguments.",
-	"SETACTIVE":    "Usage: SETACTIVE <name>.",
-	"GETSCRIPT":    "Usage: GETSCRIPT <name>.",
-	"DELETESCRIPT": "Usage: DELETESCRIPT <name>.",
-	"RENAMESCRIPT": "Usage: RENAMESCRIPT <old name> <new name>.",
-	"LOGOUT":       "LOGOUT takes no arguments.",
+	"CAPABILITY":     "CAPABILITY takes no arguments.",
+	"HAVESPACE":      "Usage: HAVESPACE <name> <size>.",
+	"PUTSCRIPT":      "Usage: PUTSCRIPT <name> <script>.",
+	"CHECKSCRIPT":    "Usage: CHECKSCRIPT <script>.",
+	"LISTSCRIPTS":    "LISTSCRIPTS takes no arguments.",
+	"UNAUTHENTICATE": "UNAUTHENTICATE takes no arguments.",
+	"SETACTIVE":      "Usage: SETACTIVE <name>.",
+	"GETSCRIPT":      "Usage: GETSCRIPT <name>.",
+	"DELETESCRIPT":   "Usage: DELETESCRIPT <name>.",
+	"RENAMESCRIPT":   "Usage: RENAMESCRIPT <old name> <new name>.",
+	"LOGOUT":         "LOGOUT takes no arguments.",
 }
 
 // capabilities returns the capability lines of the authenticated state
@@ -115,6 +118,9 @@ func (s *session) capabilities() [][2]string {
 	if s.o.User != "" {
 		caps = append(caps, [2]string{"OWNER", s.o.User})
 	}
+	if s.o.Unauthenticate != nil {
+		caps = append(caps, [2]string{"UNAUTHENTICATE", ""}) // RFC 5804 section 1.8
+	}
 	return append(caps, [2]string{"VERSION", "1.0"})
 }
 
@@ -122,8 +128,10 @@ func (s *session) capabilities() [][2]string {
 func (s *session) cmdCapability() {
 	for _, c := range s.capabilities() {
 		s.w.WriteString(quote(c[0]))
-		s.w.WriteString(" ")
-		s.w.WriteString(quote(c[1]))
+		if c[0] != "UNAUTHENTICATE" {
+			s.w.WriteString(" ")
+			s.w.WriteString(quote(c[1]))
+		}
 		s.w.WriteString("\r\n")
 	}
 	s.ok("", "Capability completed.")

@@ -15,9 +15,9 @@
 //   - sections 2.3 LOGOUT, 2.5 HAVESPACE, 2.6 PUTSCRIPT, 2.7
 //     LISTSCRIPTS, 2.8 SETACTIVE, 2.9 GETSCRIPT, 2.10 DELETESCRIPT, 2.11
 //     RENAMESCRIPT, 2.12 CHECKSCRIPT, 2.13 NOOP;
-//   - section 2.14 UNAUTHENTICATE is not offered: the session lives in
-//     the user's worker, which cannot become a login process again, so
-//     the command gets NO;
+//   - section 2.14.1 UNAUTHENTICATE: the connection goes back to
+//     managesieve-login through Options.Unauthenticate (without it the
+//     command is not offered and gets NO);
 //   - section 4: strings (quoted and literal) and numbers.
 //
 // docs/managesieve.md describes the same for administrators.
@@ -55,6 +55,11 @@ type Options struct {
 	// (pipelined); they are processed before anything read from conn.
 	Leftover []byte
 	Log      *slog.Logger
+	// Unauthenticate gives the connection back to managesieve-login
+	// after UNAUTHENTICATE (RFC 5804 section 2.14.1; unauthenticate.go),
+	// with the bytes the client sent past the command. nil does not
+	// offer the command. On success Serve returns ErrUnauthenticated.
+	Unauthenticate func(leftover []byte) error
 	// Extensions are the Sieve extensions scripts may use; nil means
 	// sieve.DefaultExtensions().
 	Extensions sieve.ExtensionSet
@@ -119,6 +124,11 @@ type session struct {
 	out    countingWriter
 	bad    int  // invalid commands in a row
 	wasBad bool // the command being run was invalid
+	// pre is Options.Leftover, which r reads first.
+	pre *bytes.Reader
+	// unauthenticated is set by UNAUTHENTICATE: the session ends by
+	// handing the connection to Options.Unauthenticate.
+	unauthenticated bool
 
 	mu       sync.Mutex // guards shutdown
 	shutdown bool       // ctx is done: reads are being interrupted
@@ -173,7 +183,8 @@ func Serve(ctx context.Context, conn net.Conn, o Options) (err error) {
 	s.o = o
 	var in io.Reader = conn
 	if len(o.Leftover) > 0 {
-		in = io.MultiReader(bytes.NewReader(o.Leftover), conn)
+		s.pre = bytes.NewReader(o.Leftover)
+		in = io.MultiReader(s.pre, conn)
 	}
 	s.in = countingReader{r: in}
 	s.r = reader{r: bufio.NewReaderSize(&s.in, 32<<10), maxLine: o.MaxLine, maxLiteral: s.maxLiteral}
@@ -279,6 +290,9 @@ func (s *session) run() error {
 		if done || err != nil {
 			if ferr := s.w.Flush(); err == nil {
 				err = ferr
+			}
+			if err == nil && s.unauthenticated {
+				return s.handBack()
 			}
 			return err
 		}

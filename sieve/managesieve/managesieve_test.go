@@ -125,6 +125,26 @@ func TestIncludeWarnings(t *testing.T) {
 	}
 }
 
+// TestIncludeGlobal: a :global include is checked against GlobalDir
+// (RFC 6609); a missing one is an error, since the user cannot upload it,
+// that does not show the administrator's path; with :optional it may be
+// missing.
+func TestIncludeGlobal(t *testing.T) {
+	global := t.TempDir()
+	if err := os.WriteFile(filepath.Join(global, "spam.sieve"), []byte("require \"fileinto\";\r\nfileinto \"Junk\";\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, func(o *Options) { o.GlobalDir = global })
+	c := srv.dial()
+	c.put("main", "require \"include\";\r\ninclude :global \"spam\";\r\n").expect(`OK "PUTSCRIPT completed."`)
+	got := c.put("main", "require \"include\";\r\ninclude :global \"nothere\";\r\n").expectPrefix(`NO `)
+	if !strings.Contains(got, `2:1: include global:nothere: global script \"nothere\" does not exist`) || strings.Contains(got, global) {
+		t.Errorf("missing global include: %q", got)
+	}
+	c.put("main", "require \"include\";\r\ninclude :global :optional \"nothere\";\r\n").expect(`OK "PUTSCRIPT completed."`)
+	c.cmd("CHECKSCRIPT {45+}\r\nrequire \"include\";\r\ninclude :global \"spam\";\r\n").expect(`OK "Script is valid."`)
+}
+
 func TestQuota(t *testing.T) {
 	srv := newServer(t, nil)
 	srv.store.MaxScripts = 1

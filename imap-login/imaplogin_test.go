@@ -3,6 +3,7 @@ package imaplogin
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -355,6 +356,16 @@ func TestID(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.dial(e.plain)
 	c.expectPrefix("* OK ")
+	// A long ID first (imaptest's "id" script sends about 31 KB) is taken.
+	var long strings.Builder
+	long.WriteString("l ID (")
+	for i := range 29 {
+		fmt.Fprintf(&long, "\"k%02d\" \"%s\" ", i, strings.Repeat("1234567890", 100))
+	}
+	long.WriteString("\"last\" NIL)\r\n")
+	c.send(long.String())
+	c.expect("* ID (\"name\" \"cote\")")
+	c.expect("l OK ID completed.")
 	c.send("a ID (\"name\" \"mutt\" \"version\" \"2.2\" \"os\" NIL)\r\n")
 	c.expect("* ID (\"name\" \"cote\")")
 	c.expect("a OK ID completed.")

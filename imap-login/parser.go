@@ -16,6 +16,11 @@ const (
 	// MaxLine bounds one pre-auth command, literals included, and one
 	// AUTHENTICATE continuation line.
 	MaxLine = 8192
+	// MaxIDLine bounds an ID command instead: clients send long ID
+	// parameter lists, and Dovecot's login process takes them (imaptest's
+	// "id" script sends about 31 KB). Values past maxIDValue are cut when
+	// logged.
+	MaxIDLine = 64 * 1024
 	// maxDepth bounds nested parenthesised lists.
 	maxDepth = 4
 )
@@ -77,6 +82,7 @@ type parser struct {
 	line   []byte // unparsed rest of the current line, without CRLF
 	budget int    // bytes this command may still use
 	tag    string
+	grown  bool // the budget was raised to MaxIDLine for an ID command
 }
 
 // readLine reads one line of at most p.budget bytes and strips CRLF (a
@@ -85,6 +91,10 @@ func (p *parser) readLine() ([]byte, error) {
 	var line []byte
 	for {
 		frag, err := p.r.ReadSlice('\n')
+		if len(line)+len(frag) > p.budget && !p.grown && isIDCommand(line, frag) {
+			p.budget += MaxIDLine - MaxLine
+			p.grown = true
+		}
 		if len(line)+len(frag) > p.budget {
 			return nil, errLineTooLong
 		}
@@ -112,6 +122,7 @@ func (p *parser) readLine() ([]byte, error) {
 // error to end the connection with.
 func (p *parser) readCommand() (*command, error) {
 	p.budget = MaxLine
+	p.grown = false
 	p.tag = ""
 	line, err := p.readLine()
 	if err != nil {
@@ -371,4 +382,19 @@ func upperASCII(s string) string {
 
 func equalFoldASCII(a, b string) bool {
 	return len(a) == len(b) && upperASCII(a) == upperASCII(b)
+}
+
+// isIDCommand reports whether the command line that starts with line
+// and continues with frag is "tag ID ...".
+func isIDCommand(line, frag []byte) bool {
+	head := line
+	if len(head) < 256 {
+		head = append(head[:len(head):len(head)], frag[:min(len(frag), 256)]...)
+	}
+	sp := bytes.IndexByte(head, ' ')
+	if sp < 0 {
+		return false
+	}
+	rest := head[sp+1:]
+	return len(rest) >= 3 && equalFoldASCII(string(rest[:2]), "ID") && rest[2] == ' '
 }

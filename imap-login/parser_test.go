@@ -53,6 +53,10 @@ func TestReadCommand(t *testing.T) {
 		{"a LOGIN ( {5+}\r\n", nil, 0, errLiteralTooLarge.Error()},
 		{"a ID ((((((x))))))\r\n", nil, 0, "BAD"},
 		{"a LOGIN " + strings.Repeat("x", MaxLine) + "\r\n", nil, 0, errLineTooLong.Error()},
+		{"a ID (\"x\" \"" + strings.Repeat("y", MaxIDLine) + "\")\r\n", nil, 0, errLineTooLong.Error()},
+		{"a NOOP " + strings.Repeat("ID ", MaxLine/3) + "\r\n", nil, 0, errLineTooLong.Error()},
+		{"a ID (\"x\" \"" + strings.Repeat("y", 3*MaxLine) + "\")\r\n", &command{tag: "a", name: "ID",
+			args: []arg{{kind: argList, list: []arg{{kind: argString, s: "x"}, {kind: argString, s: strings.Repeat("y", 3*MaxLine)}}}}}, 0, ""},
 	}
 	for _, tt := range tests {
 		got, conts, err := parse(tt.in)

@@ -18,8 +18,8 @@ const (
 	MaxLine = 8192
 	// MaxIDLine bounds an ID command instead: clients send long ID
 	// parameter lists, and Dovecot's login process takes them (imaptest's
-	// "id" script sends about 31 KB). Values past maxIDValue are cut when
-	// logged.
+	// "id" script sends about 31 KB: RFC 2971's 30 pairs of 1,024-byte
+	// values). What is kept of it is cut to maxIDClientID.
 	MaxIDLine = 64 * 1024
 	// maxDepth bounds nested parenthesised lists.
 	maxDepth = 4

@@ -75,8 +75,17 @@ const (
 // lock of a process of this host that no longer runs is overridden at
 // once (a killed process cannot remove its lock).
 func dotlock(path string) (func(), error) {
+	return dotlockWithin(path, lockTimeout)
+}
+
+// errLockBusy is dotlockWithin's error when another holds the lock
+// past the wait.
+var errLockBusy = fmt.Errorf("dotlock busy: %w", storage.ErrTemporary)
+
+// dotlockWithin is dotlock waiting at most wait for another holder.
+func dotlockWithin(path string, wait time.Duration) (func(), error) {
 	lock := path + ".lock"
-	deadline := time.Now().Add(lockTimeout)
+	deadline := time.Now().Add(wait)
 	host, _ := os.Hostname()
 	for {
 		// The lock is made whole under a temporary name and linked into
@@ -99,7 +108,7 @@ func dotlock(path string) (func(), error) {
 			continue
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("lock %s: %w", filepath.Base(lock), storage.ErrTemporary)
+			return nil, fmt.Errorf("lock %s: %w", filepath.Base(lock), errLockBusy)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

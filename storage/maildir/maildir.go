@@ -51,7 +51,10 @@ type Options struct {
 	// Delimiter is the IMAP hierarchy separator; 0 means '/'.
 	Delimiter rune
 	// PollInterval is how often external changes are looked for to wake
-	// watchers; 0 means 2 s, negative disables it.
+	// watchers; negative disables it and the inotify watches. 0 means 30 s
+	// when inotify watches the mailboxes (changes then wake watchers at
+	// once) and 2 s when it cannot (a network file system, no inotify
+	// instance left, a watch refused).
 	PollInterval time.Duration
 	Log          *slog.Logger
 	// IndexPath is the index database; "" means IndexFile in the
@@ -119,13 +122,8 @@ func Open(opts Options) (storage.Store, error) {
 		return nil, err
 	}
 	s.st = st
-	interval := opts.PollInterval
-	if interval == 0 {
-		interval = 2 * time.Second
-	}
-	if interval > 0 {
-		s.wg.Add(1)
-		go s.poll(interval)
+	if opts.PollInterval >= 0 {
+		s.startWatching(opts.PollInterval)
 	}
 	if !opts.NoTextIndexer {
 		s.wg.Add(1)
@@ -146,6 +144,9 @@ func (st *Store) Close() error {
 	var err error
 	st.s.closeOnce.Do(func() {
 		close(st.s.stop)
+		if st.s.w != nil {
+			st.s.w.close()
+		}
 		st.s.wg.Wait()
 		st.s.saveStamps()
 		err = st.State.Close()
@@ -194,6 +195,9 @@ type store struct {
 
 	stop chan struct{}
 	kick chan struct{} // wakes the indexer (text.go)
+	// w watches the mailboxes (watch.go); nil when it cannot, or when
+	// polling is off. Set before the goroutines start.
+	w *watcher
 	// syncText is how many unindexed messages a search indexes itself
 	// (syncTextMax; tests lower it).
 	syncText int
@@ -212,6 +216,10 @@ type mbox struct {
 	kw     []string // dovecot-keywords, index = letter - 'a'
 	uid    *uidlist
 	stamps [3]stamp // new/, cur/, dovecot-uidlist as last scanned
+	// force makes the next Sync scan whatever the stamps say: inotify
+	// reported a change, which may have left the mtimes as they were.
+	// notified says the next Sync is the one inotify asked for.
+	force, notified bool
 	// stampsAt is when stamps were taken.
 	stampsAt time.Time
 	// saved is what the index row's stamps column should hold
@@ -262,7 +270,9 @@ func (mb *mbox) currentStamps() [3]stamp {
 	}
 }
 
-func (mb *mbox) changed() bool { return mb.currentStamps() != mb.stamps }
+// changed says whether the mailbox needs a scan: inotify reported a
+// change, or the stamps moved.
+func (mb *mbox) changed() bool { return mb.force || mb.currentStamps() != mb.stamps }
 
 // stampMargin is how much older than the moment they were taken the
 // stamps' mtimes must be for the index to trust them across processes:

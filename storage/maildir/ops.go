@@ -44,10 +44,14 @@ func (s *store) CreateMailbox(b *mailstate.Box) error {
 		return err
 	}
 	b.UIDValidity = mb.uid.UIDValidity
+	// Watched before the scan, so that nothing arriving is missed.
+	s.watch(mb)
 	if err := s.scanLocked(b); err != nil {
+		s.unwatch(mb)
 		return err
 	}
 	if err := s.Commit(b); err != nil {
+		s.unwatch(mb)
 		return err
 	}
 	return s.fsyncDir(filepath.Dir(dir))
@@ -61,6 +65,9 @@ func (s *store) DeleteMailbox(b *mailstate.Box) error {
 	if err := s.idx.DeleteBox(b.Name); err != nil {
 		return err
 	}
+	// Its files' removal is no news; should it fail, watchAll watches
+	// the mailbox again.
+	s.unwatch(mb)
 	if s.loc.Layout == "maildir++" {
 		trash := filepath.Join(s.loc.Root, ".DOVECOT-TRASHED")
 		os.RemoveAll(trash)
@@ -143,9 +150,15 @@ func (s *store) RenameInbox(inbox, dst *mailstate.Box) error {
 	}
 	for _, m := range inbox.Msgs {
 		n := m.Ext.(*mmsg).name
+		s.expect(imb, true, n, false)
+		s.expect(dmb, true, n, true)
 		err := os.Rename(filepath.Join(imb.dir, "cur", n), filepath.Join(dmb.dir, "cur", n))
-		if err != nil && !os.IsNotExist(err) {
-			return ioErr(err)
+		if err != nil {
+			s.unexpect(imb, true, n, false)
+			s.unexpect(dmb, true, n, true)
+			if !os.IsNotExist(err) {
+				return ioErr(err)
+			}
 		}
 	}
 	dmb.uid.Recs = imb.uid.Recs
@@ -224,7 +237,9 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		}
 	}
 	path := filepath.Join(mb.dir, "cur", name)
+	s.expect(mb, true, name, true)
 	if err := os.Rename(tmp, path); err != nil {
+		s.unexpect(mb, true, name, true)
 		return ioErr(err)
 	}
 	uid := max(mb.uid.NextUID, b.UIDNext)
@@ -252,7 +267,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	if err != nil {
 		// The record stays in the uidlist (its UID is never reused);
 		// without its file the next scan drops it.
-		os.Remove(path)
+		s.removeOwn(mb, name)
 		s.fsyncDir(filepath.Join(mb.dir, "cur"))
 		mb.uid.Recs = mb.uid.Recs[:len(mb.uid.Recs)-1]
 		mb.stale++
@@ -261,6 +276,16 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	mb.refreshStamps()
 	s.kickIndexer()
 	return nil
+}
+
+// removeOwn removes a file of mb's cur/ as the store's own change.
+func (s *store) removeOwn(mb *mbox, name string) error {
+	s.expect(mb, true, name, false)
+	err := os.Remove(filepath.Join(mb.dir, "cur", name))
+	if err != nil {
+		s.unexpect(mb, true, name, false)
+	}
+	return err
 }
 
 // checkQuota fails with storage.ErrOverQuota when adding size bytes in
@@ -340,7 +365,11 @@ func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]stri
 		if name == mm.name {
 			continue
 		}
+		s.expect(mb, true, mm.name, false)
+		s.expect(mb, true, name, true)
 		if err := os.Rename(filepath.Join(cur, mm.name), filepath.Join(cur, name)); err != nil {
+			s.unexpect(mb, true, mm.name, false)
+			s.unexpect(mb, true, name, true)
 			if os.IsNotExist(err) {
 				continue
 			}
@@ -362,7 +391,6 @@ func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]stri
 // next scan.
 func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
 	mb := ext(b)
-	cur := filepath.Join(mb.dir, "cur")
 	fresh := !mb.changed()
 	defer func() {
 		if fresh {
@@ -370,7 +398,7 @@ func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
 		}
 	}()
 	for _, m := range msgs {
-		if err := os.Remove(filepath.Join(cur, m.Ext.(*mmsg).name)); err != nil && !os.IsNotExist(err) {
+		if err := s.removeOwn(mb, m.Ext.(*mmsg).name); err != nil && !os.IsNotExist(err) {
 			return ioErr(err)
 		}
 		mb.stale++
@@ -416,8 +444,8 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 	var made []string
 	nrecs := len(dmb.uid.Recs)
 	fail := func(err error) error {
-		for _, p := range made {
-			os.Remove(p)
+		for _, n := range made {
+			s.removeOwn(dmb, n)
 		}
 		dmb.uid.Recs = dmb.uid.Recs[:nrecs]
 		return err
@@ -438,15 +466,17 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 		full += ",W=" + itoa(m.Size)
 		name := full + ":2," + info
 		to := filepath.Join(dmb.dir, "cur", name)
+		s.expect(dmb, true, name, true)
 		if err := os.Link(from, to); err != nil {
 			if err := s.copyFile(from, to, dmb); err != nil {
+				s.unexpect(dmb, true, name, true)
 				if os.IsNotExist(err) {
 					err = fmt.Errorf("uid %d: %w", m.UID, storage.ErrNoSuchMessage)
 				}
 				return fail(err)
 			}
 		}
-		made = append(made, to)
+		made = append(made, name)
 		out[i].UID = next
 		out[i].Ext = &mmsg{name: name}
 		dmb.uid.Recs = append(dmb.uid.Recs, uidRec{UID: next, Base: full})

@@ -2,6 +2,7 @@ package maildir
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,13 +14,29 @@ import (
 )
 
 // Sync implements mailstate.Backend: it rescans the mailbox when new/,
-// cur/ or dovecot-uidlist changed since the last scan.
+// cur/ or dovecot-uidlist changed since the last scan, or inotify
+// reported a change by another program.
+//
+// A sync inotify asked for (mb.notified) does not wait for another
+// program's uidlist lock while it holds the State's lock, which would
+// stall the user's sessions: it leaves the mailbox to the next try
+// (mb.force stays set).
 func (s *store) Sync(b *mailstate.Box) error {
 	mb := ext(b)
+	notified := mb.notified
+	mb.notified = false
 	if !mb.changed() {
 		return nil
 	}
-	unlock, err := dotlock(filepath.Join(mb.dir, "dovecot-uidlist"))
+	wait := lockTimeout
+	if notified {
+		wait = 0
+	}
+	unlock, err := dotlockWithin(filepath.Join(mb.dir, "dovecot-uidlist"), wait)
+	if notified && errors.Is(err, errLockBusy) {
+		s.w.retry(mb)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -27,20 +44,85 @@ func (s *store) Sync(b *mailstate.Box) error {
 	return s.scanLocked(b)
 }
 
-// poll looks for external changes until the store closes.
-func (s *store) poll(d time.Duration) {
+// startWatching starts the goroutines that look for external changes:
+// the inotify reader when the mailboxes can be watched, and poll.
+func (s *store) startWatching(interval time.Duration) {
+	dirs := []string{s.loc.Root, s.dirOf("INBOX")}
+	w, err := newWatcher(dirs...)
+	if err != nil {
+		s.log.Info("maildir changes found by polling", "err", err)
+	} else {
+		s.w = w
+		s.watchAll()
+		s.wg.Add(1)
+		f := w.f
+		go func() {
+			defer s.wg.Done()
+			w.run(f)
+		}()
+		// A change made while the mailboxes were read, before they were
+		// watched.
+		if err := s.st.SyncAll(); err != nil {
+			s.log.Warn("maildir rescan", "err", err)
+		}
+	}
+	s.wg.Add(1)
+	go s.poll(interval)
+}
+
+// pollEvery is the time to the next poll: interval when set, else
+// pollWatched when inotify watches every mailbox, pollFallback when not.
+func (s *store) pollEvery(interval time.Duration) time.Duration {
+	switch {
+	case interval > 0:
+		return interval
+	case s.w == nil || s.w.polling():
+		return pollFallback
+	}
+	return pollWatched
+}
+
+// poll looks for external changes until the store closes: it rescans
+// the mailboxes inotify reported changed, after notifyDelay, and every
+// pollEvery it checks every mailbox's stamps and watches.
+func (s *store) poll(interval time.Duration) {
 	defer s.wg.Done()
-	t := time.NewTicker(d)
+	every := s.pollEvery(interval)
+	t := time.NewTimer(every)
 	defer t.Stop()
+	var wake <-chan struct{}
+	if s.w != nil {
+		wake = s.w.wake
+	}
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-wake:
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(s.w.delay()):
+			}
+			if err := s.syncNotified(); err != nil {
+				s.log.Warn("maildir rescan", "err", err)
+			}
+			if next := s.pollEvery(interval); next < every {
+				// A watch was lost: poll sooner.
+				every = next
+				t.Reset(every)
+			}
+			continue
 		case <-t.C:
+		}
+		if s.w != nil {
+			s.watchAll()
 		}
 		if err := s.st.SyncAll(); err != nil {
 			s.log.Warn("maildir rescan", "err", err)
 		}
+		every = s.pollEvery(interval)
+		t.Reset(every)
 	}
 }
 
@@ -50,6 +132,7 @@ func (s *store) poll(d time.Duration) {
 func (s *store) scanLocked(b *mailstate.Box) error {
 	mb := ext(b)
 	s.scans++
+	mb.force = false
 	var files map[string]string
 	var stamps [3]stamp
 	for attempt := 0; ; attempt++ {
@@ -240,9 +323,13 @@ func (s *store) moveNew(mb *mbox) error {
 		if !strings.Contains(n, ":") {
 			target += ":2,"
 		}
+		s.expect(mb, true, target, true)
 		err := os.Rename(filepath.Join(mb.dir, "new", n), filepath.Join(mb.dir, "cur", target))
-		if err != nil && !os.IsNotExist(err) {
-			return ioErr(err)
+		if err != nil {
+			s.unexpect(mb, true, target, true)
+			if !os.IsNotExist(err) {
+				return ioErr(err)
+			}
 		}
 	}
 	return nil

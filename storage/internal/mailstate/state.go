@@ -123,6 +123,27 @@ func (st *State) SyncAll() error {
 	return first
 }
 
+// SyncWhere reconciles the mailboxes for which pick returns true with
+// their backend, waking watchers when something changed. pick runs with
+// the lock held and must not call the State.
+func (st *State) SyncWhere(pick func(b *Box) bool) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		return storage.ErrClosed
+	}
+	var first error
+	for _, b := range st.boxes {
+		if !pick(b) {
+			continue
+		}
+		if err := st.sync(b); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // Delimiter implements storage.Store.
 func (st *State) Delimiter() rune { return st.delim }
 

@@ -30,6 +30,7 @@ import (
 	"cote/sieve/managesieve"
 	"cote/storage"
 	"cote/storage/maildir"
+	"cote/storage/mbox"
 )
 
 // Options configure a worker.
@@ -490,7 +491,13 @@ func (w *Worker) openStore(fields []string) (storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := maildir.Open(o)
+	var st storage.Store
+	if strings.HasPrefix(o.Location, "mbox:") {
+		st, err = mbox.Open(mbox.Options{Location: o.Location, Home: o.Home, User: o.User,
+			NoFsync: o.Fsync == maildir.FsyncNever, Log: o.Log})
+	} else {
+		st, err = maildir.Open(o)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -30,12 +30,20 @@ func splitContent(c []byte) (hdr, body []byte) {
 	return nil, c
 }
 
+// headerSender is SenderOf for a message header without its empty line:
+// the From_ line of a delivered message names its envelope sender, as
+// Dovecot's LMTP writes it.
+func headerSender(hdr []byte) string {
+	return SenderOf(append(slices.Clip(hdr), '\n'))
+}
+
 // writeMessage appends one message as Dovecot's mbox save writes it:
 // the From_ line, the header, X-IMAPbase (first message only), X-UID,
 // Status (R seen, O not recent), X-Status (A answered, F flagged, T
 // draft, D deleted), X-Keywords, Content-Length, the empty line, the
 // body, and the separating newline. The body is not quoted: readers
-// find its end by Content-Length, as Dovecot does.
+// find its end by Content-Length, as Dovecot's do (and Dovecot caches
+// the physical size, which quoting would change).
 func writeMessage(w *bytes.Buffer, from string, hdr, body []byte, uid uint32, flags []string, old bool, base *imapBase) {
 	w.WriteString("From ")
 	w.WriteString(from)
@@ -594,7 +602,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	}
 	var buf bytes.Buffer
 	buf.WriteString(mf.tail)
-	writeMessage(&buf, fromLine("MAILER-DAEMON", m.InternalDate), hdr, body, uid, m.Flags, false, base)
+	writeMessage(&buf, fromLine(headerSender(hdr), m.InternalDate), hdr, body, uid, m.Flags, false, base)
 	if _, err := f.WriteAt(buf.Bytes(), off); err != nil {
 		f.Truncate(off)
 		return ioErr(err)
@@ -794,7 +802,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 		if i == 0 && mf.base == nil {
 			base = &imapBase{UIDValidity: dst.UIDValidity, UIDNext: next + uint32(len(parts)), Keywords: kw}
 		}
-		writeMessage(&buf, fromLine("MAILER-DAEMON", out[i].InternalDate), p.hdr, p.body, next+uint32(i), out[i].Flags, false, base)
+		writeMessage(&buf, fromLine(headerSender(p.hdr), out[i].InternalDate), p.hdr, p.body, next+uint32(i), out[i].Flags, false, base)
 	}
 	if _, err := f.WriteAt(buf.Bytes(), off); err != nil {
 		f.Truncate(off)

@@ -582,7 +582,10 @@ func (cc *clientConn) succeed(req *request, final []byte) {
 	if final != nil {
 		fields = append(fields, "resp="+base64.StdEncoding.EncodeToString(final))
 	}
-	cc.log.Info("login ok", "id", req.id, "user", req.user, "master_user", req.masterUser, "mech", req.mech, "service", req.info.service, "rip", req.info.rip, "nologin", noLocal)
+	// Debug, as Dovecot logs a successful authentication only with
+	// auth_debug: the login process logs the login itself ("Login:"),
+	// and this line per login cost the master a log write.
+	cc.log.Debug("login ok", "id", req.id, "user", req.user, "master_user", req.masterUser, "mech", req.mech, "service", req.info.service, "rip", req.info.rip, "nologin", noLocal)
 	cc.write(proto.AuthLine(fields...))
 }
 

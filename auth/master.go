@@ -224,7 +224,8 @@ func (mc *masterConn) request(id uint32, pidStr, authIDStr, cookie string) {
 	if req.masterUser != "" {
 		fields = append(fields, "master_user="+req.masterUser, "auth_user="+req.masterUser)
 	}
-	mc.log.Info("login redeemed", "user", req.user, "client_pid", pid, "auth_id", authID)
+	// Debug: the worker logs the session it starts (see "login ok").
+	mc.log.Debug("login redeemed", "user", req.user, "client_pid", pid, "auth_id", authID)
 	mc.write(fields...)
 }
 

@@ -59,10 +59,16 @@ type Master struct {
 	stopping  bool
 	root      bool
 
+	starter nnpStarter // runs every child's exec (nnp.go)
+
 	// Spare workers without a user, oldest first, and how many are
 	// being started off the loop (spare.go).
 	spares         []*proc
 	sparesStarting int
+	sparesReady    uint64 // the generation whose pool was last logged full
+	// Users whose worker is being started off the loop, with the work
+	// that waits for it (route.go).
+	starting map[string][]*pendingUser
 
 	restarts map[string]int // crashes per role, for coteadm stats and metrics
 	metrics  *metricsState
@@ -387,6 +393,8 @@ func (m *Master) handle(ev any) {
 		m.routeConfirmed(ev)
 	case spareEvent:
 		m.spareStarted(ev)
+	case workerStartEvent:
+		m.workerStarted(ev)
 	case adminEvent:
 		m.handleAdmin(ev)
 	case func():

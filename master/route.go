@@ -296,6 +296,11 @@ func (m *Master) route(pu *pendingUser) {
 		m.deliver(w, pu)
 		return
 	}
+	if q, ok := m.starting[pu.user]; ok {
+		// Its worker is being started: the work goes to it once it runs.
+		m.starting[pu.user] = append(q, pu)
+		return
+	}
 	for _, p := range m.procs {
 		if p.role == proto.RoleWorker && p.user == pu.user {
 			// The user's previous worker is exiting: wait for it, so
@@ -391,7 +396,7 @@ func (m *Master) startWorker(user string, pending []*pendingUser) {
 			m.fail(pu, proto.HandoffInternal, err)
 		}
 	}
-	if m.workerCount() >= limit {
+	if m.workerCount()+len(m.starting) >= limit {
 		m.log.Warn("service(worker): process_limit reached, login refused", "limit", limit, "user", user)
 		fail(errors.New("process_limit reached"))
 		return
@@ -401,15 +406,56 @@ func (m *Master) startWorker(user string, pending []*pendingUser) {
 		pu := pending[0]
 		t = &privsep.Target{UID: pu.uid, GID: pu.gid, Groups: []int{pu.gid}}
 	}
-	w, err := m.spawn(spawnSpec{role: proto.RoleWorker, service: "worker", user: user, target: t,
-		settings: m.cfg, gen: m.gen})
-	if err != nil {
-		m.log.Error("start worker", "user", user, "err", err)
+	// The exec and the handshake run off the event loop, so that other
+	// users' logins do not wait for them; work for this user that comes
+	// meanwhile queues in m.starting (route).
+	if m.starting == nil {
+		m.starting = map[string][]*pendingUser{}
+	}
+	m.starting[user] = pending
+	sp := spawnSpec{role: proto.RoleWorker, service: "worker", user: user, target: t, settings: m.cfg, gen: m.gen}
+	go func() {
+		w, err := m.spawn(sp)
+		m.events <- workerStartEvent{user: user, w: w, err: err}
+	}()
+}
+
+// workerStartEvent is a worker started for a user (w), or the failure to
+// start it.
+type workerStartEvent struct {
+	user string
+	w    *proc
+	err  error
+}
+
+// workerStarted hands a started worker the work that waited for it.
+func (m *Master) workerStarted(ev workerStartEvent) {
+	pending := m.starting[ev.user]
+	delete(m.starting, ev.user)
+	fail := func(err error) {
+		for _, pu := range pending {
+			m.fail(pu, proto.HandoffInternal, err)
+		}
+	}
+	if ev.err != nil {
+		m.log.Error("start worker", "user", ev.user, "err", ev.err)
 		fail(errors.New("cannot start worker"))
 		return
 	}
+	w := ev.w
+	if w.exited {
+		// It died before this event; reap has seen it already.
+		fail(errors.New("worker exited at start"))
+		return
+	}
 	m.procs[w.pid] = w
-	m.workers[user] = w
+	if m.stopping {
+		w.shutdown = true
+		w.ctl.Send(&proto.Shutdown{Now: true})
+		fail(errors.New("stopping"))
+		return
+	}
+	m.workers[ev.user] = w
 	w.fields, w.uid, w.gid = pending[0].fields, pending[0].uid, pending[0].gid
 	for _, pu := range pending {
 		m.deliver(w, pu)

@@ -55,7 +55,7 @@ func (m *Master) fillSpares() {
 		return
 	}
 	want, limit := m.spareTarget(), m.workerLimit()
-	for len(m.spares)+m.sparesStarting < want && m.workerCount()+m.sparesStarting < limit {
+	for len(m.spares)+m.sparesStarting < want && m.workerCount()+m.sparesStarting+len(m.starting) < limit {
 		m.sparesStarting++
 		sp := spawnSpec{role: proto.RoleWorker, service: "worker", settings: m.cfg, gen: m.gen}
 		go func() {
@@ -84,6 +84,10 @@ func (m *Master) spareStarted(ev spareEvent) {
 		return
 	}
 	m.spares = append(m.spares, p)
+	if n := len(m.spares); n >= m.spareTarget() && m.sparesReady != m.gen {
+		m.sparesReady = m.gen
+		m.log.Info("spare workers ready", "count", n, "generation", m.gen)
+	}
 }
 
 // takeSpare removes and returns the oldest usable spare, or nil.

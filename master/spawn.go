@@ -83,7 +83,7 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, l.file)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := m.starter.start(cmd); err != nil {
 		ctl.Close()
 		logR.Close()
 		return nil, fmt.Errorf("start %s: %w", sp.role, err)

@@ -1,0 +1,54 @@
+package master
+
+import (
+	"fmt"
+	"os/exec"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// nnpStarter starts child processes from one OS thread that has
+// PR_SET_NO_NEW_PRIVS set. The flag is inherited across fork and execve,
+// so every child is born with it on every thread it will ever have.
+//
+// privsep.Drop also sets it in the child, on every thread where the
+// runtime allows (AllThreadsSyscall), but in a cgo-linked binary (the
+// default build: package net links the libc resolver) it can set it only
+// on the calling thread, and a spare worker drops long after its runtime
+// started other threads. Setting it on the spawning thread closes that
+// gap. The master itself only ever executes its own binary, which is not
+// set-id, so the flag costs that thread nothing.
+type nnpStarter struct {
+	once sync.Once
+	jobs chan func()
+	err  error // from setting the flag; then no child starts
+}
+
+// start runs cmd.Start on the flagged thread.
+func (s *nnpStarter) start(cmd *exec.Cmd) error {
+	s.once.Do(func() {
+		s.jobs = make(chan func())
+		ready := make(chan struct{})
+		go func() {
+			// The goroutine keeps the thread for the life of the master
+			// and never unlocks it, so no other goroutine runs there.
+			runtime.LockOSThread()
+			if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+				s.err = fmt.Errorf("prctl no_new_privs on the spawning thread: %w", err)
+			}
+			close(ready)
+			for job := range s.jobs {
+				job()
+			}
+		}()
+		<-ready
+	})
+	if s.err != nil {
+		return s.err
+	}
+	done := make(chan error, 1)
+	s.jobs <- func() { done <- cmd.Start() }
+	return <-done
+}

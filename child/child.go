@@ -41,6 +41,9 @@ type Process struct {
 	Generation uint64
 	Listeners  []Listener
 	Log        *slog.Logger
+	// LogLevel is Log's level: mail_debug/auth_debug from the config,
+	// raised by a worker whose user's userdb says mail_debug=yes.
+	LogLevel *slog.LevelVar
 	// Done is closed when the master is gone (EOF on the master-dead
 	// pipe). The process must then stop at once.
 	Done <-chan struct{}
@@ -80,8 +83,10 @@ func Start(role string) (*Process, error) {
 		ctl.Close()
 		return nil, err
 	}
+	p.LogLevel = new(slog.LevelVar)
+	p.LogLevel.Set(logLevel(p.Config))
 	p.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
-		Level: logLevel(p.Config),
+		Level: p.LogLevel,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			// The master stamps time, role and pid on every line.
 			if len(groups) == 0 && a.Key == slog.TimeKey {

@@ -190,7 +190,7 @@ func globalTable() []info {
 		{"maildir_dovecot_compat", "yes", "", "Read and maintain Dovecot's `dovecot-uidlist` and `dovecot-keywords` beside the Maildir, so that a Dovecot Maildir keeps its UIDs when it moves to cote and back."},
 		{"maildir_copy_with_hardlinks", "yes", "", "COPY within the same file system by hard link."},
 		{"maildir_very_dirty_syncs", "no", "", "Assume nothing but cote changes the Maildir's cur/ directory, and rescan it less often."},
-		{"mail_debug", "no", "", "Log debug detail of mail processes (never passwords)."},
+		{"mail_debug", "no", "", "Log debug detail of mail processes (never passwords); a userdb field `mail_debug=yes` turns it on for that user's worker alone."},
 		{"mail_log_prefix", "%s(%u)<%{pid}><%{session}>: ", "", "Prefix of mail process log lines."},
 		{"recipient_delimiter", "+", "", "Characters that separate a user from a detail in addresses (`user+detail@domain`). Empty disables detail handling."},
 		{"lda_mailbox_autocreate", "no", "", "Create a missing mailbox a delivery (or Sieve fileinto) targets."},

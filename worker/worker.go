@@ -45,6 +45,10 @@ type Options struct {
 	Done <-chan struct{}
 	// Metrics counts sessions and bytes; nil counts nothing.
 	Metrics *metrics.Registry
+	// LogLevel is Log's level, set to debug when the user's userdb
+	// fields say mail_debug=yes (Dovecot's per-user mail_debug); nil
+	// leaves the level alone.
+	LogLevel *slog.LevelVar
 }
 
 type ctlMsg struct {
@@ -364,6 +368,9 @@ func (w *Worker) ensureStore(user string, fields []string) error {
 	if w.store != nil {
 		return nil
 	}
+	if w.o.LogLevel != nil && isYes(fieldValue(fields, "mail_debug")) {
+		w.o.LogLevel.Set(slog.LevelDebug)
+	}
 	st, err := w.openStore(fields)
 	if err != nil {
 		return err
@@ -491,6 +498,7 @@ func (w *Worker) openStore(fields []string) (storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.o.Log.Debug("opening the mail store", "uid", os.Getuid(), "gid", os.Getgid(), "home", o.Home, "mail", o.Location)
 	var st storage.Store
 	if strings.HasPrefix(o.Location, "mbox:") {
 		st, err = mbox.Open(mbox.Options{Location: o.Location, Home: o.Home, User: o.User,
@@ -598,4 +606,13 @@ func fsyncMode(s string) maildir.FsyncMode {
 		return maildir.FsyncNever
 	}
 	return maildir.FsyncOptimized
+}
+
+// isYes reads a userdb boolean field as Dovecot does.
+func isYes(v string) bool {
+	switch strings.ToLower(v) {
+	case "yes", "y", "1", "true":
+		return true
+	}
+	return false
 }

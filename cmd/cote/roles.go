@@ -251,7 +251,7 @@ func runWorker(p *child.Process) error {
 	if svc := p.Config.Service("worker"); svc != nil {
 		linger = svc.IdleKill
 	}
-	return worker.Run(worker.Options{Ctl: p.Ctl, Settings: p.Config, Log: p.Log, Linger: linger, Done: p.Done, Metrics: p.Metrics})
+	return worker.Run(worker.Options{Ctl: p.Ctl, Settings: p.Config, Log: p.Log, LogLevel: p.LogLevel, Linger: linger, Done: p.Done, Metrics: p.Metrics})
 }
 
 // runHibernate runs imap-hibernate, which holds IMAP sessions idle in

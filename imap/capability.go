@@ -82,6 +82,9 @@ func quotaSupported(st storage.Store) bool {
 	if !ok {
 		return false
 	}
+	if qc, ok := st.(storage.QuotaCounter); ok {
+		return qc.CountsQuota() // without a usage query on every greeting
+	}
 	_, err := qs.Quota()
 	return err == nil
 }

@@ -311,3 +311,11 @@ type Quota struct {
 type QuotaStore interface {
 	Quota() (Quota, error)
 }
+
+// QuotaCounter is an optional interface of a QuotaStore that tells,
+// without counting usage, whether Quota can answer (it returns
+// ErrNotImplemented when the backend counts no quota). Engines ask it on
+// every greeting to decide whether to advertise QUOTA.
+type QuotaCounter interface {
+	CountsQuota() bool
+}

@@ -205,6 +205,14 @@ func (s *loggedStore) Quota() (storage.Quota, error) {
 	return storage.Quota{}, storage.ErrNotImplemented
 }
 
+func (s *loggedStore) CountsQuota() bool {
+	if q, ok := s.Store.(storage.QuotaCounter); ok {
+		return q.CountsQuota()
+	}
+	_, ok := s.Store.(storage.QuotaStore)
+	return ok
+}
+
 func (m *loggedMailbox) Cached(uid uint32) (storage.Cached, bool, error) {
 	if c, ok := m.Mailbox.(storage.CacheMailbox); ok {
 		return c.Cached(uid)

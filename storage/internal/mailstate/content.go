@@ -37,6 +37,12 @@ func (st *State) Quota() (storage.Quota, error) {
 	return qb.Quota()
 }
 
+// CountsQuota implements storage.QuotaCounter.
+func (st *State) CountsQuota() bool {
+	_, ok := st.be.(QuotaBackend)
+	return ok
+}
+
 // Cached implements storage.CacheMailbox.
 func (s *session) Cached(uid uint32) (storage.Cached, bool, error) {
 	s.st.mu.Lock()

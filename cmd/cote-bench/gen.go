@@ -202,7 +202,10 @@ func genMbox(path string, n int) error {
 	}
 	w := bufio.NewWriter(f)
 	for i := range n {
-		msg := bytes.ReplaceAll(genMessage(i, "imaptest@bench.example"), []byte("\r\n"), []byte("\n"))
+		// Numbers of their own: imaptest tells messages apart by
+		// Message-ID, and the LMTP and APPEND scenarios deliver numbers
+		// from 0 and 1,000,000 into the same users.
+		msg := bytes.ReplaceAll(genMessage(2_000_000+i, "imaptest@bench.example"), []byte("\r\n"), []byte("\n"))
 		fmt.Fprintf(w, "From %s Mon Jan  1 00:00:00 2024\n", genFrom)
 		for _, l := range bytes.SplitAfter(msg, []byte("\n")) {
 			if bytes.HasPrefix(bytes.TrimLeft(l, ">"), []byte("From ")) {

@@ -13,7 +13,8 @@
 #   BENCH_USERS=400           ordinary users (bench0 ..)
 #   BENCH_TIME=10s            duration of the login, LMTP and APPEND runs
 #   BENCH_IDLE=1000           IDLE connections (3 per user)
-#   BENCH_IDLE_SETTLE=35s     wait before measuring them (> imap_hibernate_timeout)
+#   BENCH_IDLE_SETTLE=60s     wait before measuring them (> imap_hibernate_timeout
+#                             plus the worker's idle_kill linger, 30 s + 10 s)
 #   BENCH_OP_TIMEOUT=120s     bound on one SELECT, FETCH, SEARCH
 #   BENCH_TARGETS="cote dovecot-stock dovecot-tuned"
 #   BENCH_OUT=docs/benchmarks.md   (empty: do not write it)
@@ -31,7 +32,7 @@ BIG=${BENCH_BIG:-20000 100000}
 NUSERS=${BENCH_USERS:-400}
 DUR=${BENCH_TIME:-10s}
 IDLE=${BENCH_IDLE:-1000}
-SETTLE=${BENCH_IDLE_SETTLE:-35s}
+SETTLE=${BENCH_IDLE_SETTLE:-60s}
 OPTIMEOUT=${BENCH_OP_TIMEOUT:-120s}
 TARGETS=${BENCH_TARGETS:-cote dovecot-stock dovecot-tuned}
 OUT=${BENCH_OUT-docs/benchmarks.md}

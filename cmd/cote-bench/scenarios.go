@@ -516,8 +516,22 @@ func runIdle(o *options) []Result {
 	if !o.srv.ok() {
 		return []Result{{Scenario: sc, Metric: "-", Skipped: "no server pid or cgroup given (-pid, -cgroup)"}}
 	}
+	// The server at rest: processes of earlier scenarios may still be
+	// going away (cote's workers linger after their last session), so
+	// wait, up to the settling time, until the process count has not
+	// fallen for 5 s.
 	time.Sleep(time.Second)
 	before, procs0, _ := o.srv.pss()
+	for waited, stable := time.Duration(0), 0; waited < o.idleSettle && stable < 5; waited += time.Second {
+		time.Sleep(time.Second)
+		b, p, _ := o.srv.pss()
+		if p < procs0 {
+			stable = 0
+		} else {
+			stable++
+		}
+		before, procs0 = b, p
+	}
 	conns := make([]*imapConn, o.idleConns)
 	defer func() {
 		for _, c := range conns {

@@ -23,16 +23,8 @@ func (w *Worker) hibernateHook(conn net.Conn, m *proto.UserSession) func(state [
 		if len(state) > proto.MaxHibernateState {
 			return fmt.Errorf("state of %d bytes", len(state))
 		}
-		raw := conn
-		if cc, ok := raw.(*countingConn); ok {
-			raw = cc.Conn
-		}
-		fc, ok := raw.(interface{ File() (*os.File, error) })
-		if !ok {
-			return errors.New("the connection has no descriptor")
-		}
 		// A duplicate; the session closes its own once this returns.
-		f, err := fc.File()
+		f, err := connFile(conn)
 		if err != nil {
 			return err
 		}

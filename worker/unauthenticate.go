@@ -21,19 +21,25 @@ func (w *Worker) unauthHook(conn net.Conn, m *proto.UserSession) func(leftover [
 		if len(leftover) > proto.MaxLeftover {
 			return fmt.Errorf("%d bytes pipelined after UNAUTHENTICATE", len(leftover))
 		}
-		raw := conn
-		if cc, ok := raw.(*countingConn); ok {
-			raw = cc.Conn
-		}
-		fc, ok := raw.(interface{ File() (*os.File, error) })
-		if !ok {
-			return errors.New("the connection has no descriptor")
-		}
-		f, err := fc.File()
+		f, err := connFile(conn)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
 		return w.o.Ctl.Send(&proto.Unauthenticate{Protocol: m.Conn.Protocol, SessionID: m.Conn.SessionID, Leftover: leftover}, f)
 	}
+}
+
+// connFile duplicates the descriptor of a session's connection (under
+// the byte counting), for handing the connection to the master; the
+// session closes its own copy.
+func connFile(conn net.Conn) (*os.File, error) {
+	if cc, ok := conn.(*countingConn); ok {
+		conn = cc.Conn
+	}
+	fc, ok := conn.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, errors.New("the connection has no descriptor")
+	}
+	return fc.File()
 }

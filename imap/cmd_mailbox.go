@@ -143,6 +143,16 @@ func (s *session) statusResponse(name string, items []string) (*enc, error) {
 	if err != nil {
 		return nil, err
 	}
+	if slices.Contains(items, "HIGHESTMODSEQ") {
+		s.enableCondstore()
+	}
+	return s.statusEnc(name, st, items)
+}
+
+// statusEnc encodes "* STATUS name (...)" from st: for STATUS, LIST
+// RETURN (STATUS) and NOTIFY's STATUS responses. It has no side effect
+// on the session (statusResponse enables CONDSTORE for HIGHESTMODSEQ).
+func (s *session) statusEnc(name string, st storage.Status, items []string) (*enc, error) {
 	out := untagged().raw("STATUS ").mailbox(name, s.utf8Names()).raw(" (")
 	for i, it := range items {
 		if i > 0 {
@@ -165,7 +175,6 @@ func (s *session) statusResponse(name string, items []string) (*enc, error) {
 		case "DELETED":
 			out.num(st.Deleted)
 		case "HIGHESTMODSEQ":
-			s.enableCondstore()
 			out.num64(st.HighestModSeq)
 		case "APPENDLIMIT":
 			out.num64(uint64(s.o.MaxLiteral))

@@ -352,24 +352,9 @@ func (s *session) selectedName() string {
 
 // writeStatus sends "* STATUS name (items)" from st.
 func (s *session) writeStatus(name string, st storage.Status, items []string) {
-	e := untagged().raw("STATUS ").mailbox(name, s.utf8Names()).raw(" (")
-	for i, it := range items {
-		if i > 0 {
-			e.sp()
-		}
-		e.raw(it).sp()
-		switch it {
-		case "MESSAGES":
-			e.num(st.Messages)
-		case "UIDNEXT":
-			e.num(st.UIDNext)
-		case "UIDVALIDITY":
-			e.num(st.UIDValidity)
-		case "HIGHESTMODSEQ":
-			e.num64(st.HighestModSeq)
-		}
+	if e, err := s.statusEnc(name, st, items); err == nil {
+		s.writeEnc(e)
 	}
-	s.writeEnc(e.close())
 }
 
 // changedItems returns the STATUS items that tell the client how a

@@ -396,25 +396,7 @@ func BenchmarkFlagChange(b *testing.B) {
 // a thousand, answered from the full-text index once it is filled (the
 // first search, which fills it, is not timed; see SearchTextFirst).
 func BenchmarkSearchTextRare(b *testing.B) {
-	root, err := benchFixture()
-	if err != nil {
-		b.Fatal(err)
-	}
-	opts := benchOptions(root)
-	if _, err := os.Stat(benchWithText(root)); err != nil {
-		b.Fatalf("no index with text; run BenchmarkTextIndexBuild first: %v", err)
-	}
-	opts.IndexPath = benchWithText(root)
-	s, err := Open(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	mbx, err := s.Open("INBOX", true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer mbx.Close()
+	mbx := openTextIndexed(b)
 	mb := mbx.(storage.TextSearchMailbox)
 	want := (benchCount() + benchRare/2) / benchRare
 	search := func() {
@@ -571,25 +553,7 @@ func subjectWord() string {
 // the index's header words (storage.HeaderSearchMailbox), then each
 // candidate's Subject from the structure cache, checked.
 func BenchmarkSearchSubject(b *testing.B) {
-	root, err := benchFixture()
-	if err != nil {
-		b.Fatal(err)
-	}
-	opts := benchOptions(root)
-	if _, err := os.Stat(benchWithText(root)); err != nil {
-		b.Fatalf("no index with text; run BenchmarkTextIndexBuild first: %v", err)
-	}
-	opts.IndexPath = benchWithText(root)
-	s, err := Open(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	mbx, err := s.Open("INBOX", true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer mbx.Close()
+	mbx := openTextIndexed(b)
 	word := subjectWord()
 	hits := 0
 	search := func() {
@@ -618,4 +582,31 @@ func BenchmarkSearchSubject(b *testing.B) {
 		search()
 	}
 	b.ReportMetric(float64(hits), "hits")
+}
+
+// openTextIndexed opens the fixture's INBOX read-only on the index that
+// BenchmarkTextIndexBuild filled with text; store and mailbox close with
+// the benchmark.
+func openTextIndexed(b *testing.B) storage.Mailbox {
+	b.Helper()
+	root, err := benchFixture()
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := benchOptions(root)
+	if _, err := os.Stat(benchWithText(root)); err != nil {
+		b.Fatalf("no index with text; run BenchmarkTextIndexBuild first: %v", err)
+	}
+	opts.IndexPath = benchWithText(root)
+	s, err := Open(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	mbx, err := s.Open("INBOX", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { mbx.Close() })
+	return mbx
 }

@@ -422,24 +422,35 @@ type authRequest struct {
 // and every client response travel base64-encoded; they are never
 // logged.
 func (c *authClient) authenticate(ctx context.Context, req authRequest) (*AuthSuccess, error) {
-	ac, err := c.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, ch, err := ac.register()
-	if err != nil {
-		return nil, err
+	var ac *authConn
+	var id uint32
+	var ch chan serverLine
+	for attempt := 0; ; attempt++ {
+		var err error
+		if ac, err = c.get(ctx); err != nil {
+			return nil, err
+		}
+		if id, ch, err = ac.register(); err == nil {
+			fields := append([]string{"AUTH", strconv.FormatUint(uint64(id), 10), req.mech, "service=" + c.service}, req.params...)
+			if req.ir != nil {
+				// resp= must be last; empty means an empty initial
+				// response (protocol minor 2).
+				fields = append(fields, "resp="+base64.StdEncoding.EncodeToString(req.ir))
+			}
+			if err = ac.write(proto.AuthLine(fields...)); err == nil {
+				break
+			}
+			ac.unregister(id)
+		}
+		// The connection broke before auth had the request (the reader
+		// had not noticed yet): nothing was asked, so the request waits
+		// for the next connection, once.
+		if attempt > 0 {
+			return nil, err
+		}
+		c.unset(ac)
 	}
 	defer ac.unregister(id)
-	fields := append([]string{"AUTH", strconv.FormatUint(uint64(id), 10), req.mech, "service=" + c.service}, req.params...)
-	if req.ir != nil {
-		// resp= must be last; empty means an empty initial response
-		// (protocol minor 2).
-		fields = append(fields, "resp="+base64.StdEncoding.EncodeToString(req.ir))
-	}
-	if err := ac.write(proto.AuthLine(fields...)); err != nil {
-		return nil, err
-	}
 	cancel := func() { ac.write(proto.AuthLine("CANCEL", strconv.FormatUint(uint64(id), 10))) }
 	t := time.NewTimer(authRequestTimeout)
 	defer t.Stop()

@@ -22,6 +22,9 @@
 #   BENCH_COTE=/path/cote     a cote binary to use instead of building ./cmd/cote
 #   IMAPTEST=/path/imaptest   also run imaptest's default mix and logout=0
 #   IMAPTEST_SECS=60
+#   BENCH_SCENARIOS=all       cote-bench scenarios to run (e.g. "lmtp fetch"; none: only imaptest)
+#   BENCH_PORT_BASE=21000     IMAP on +143, POP3 on +110, LMTP on +24
+#   BENCH_COTE_EXTRA=         lines appended to cote's config (e.g. "admin_pprof = yes")
 # A quick smoke run: BENCH_BIG=2000 BENCH_TIME=2s BENCH_IDLE=60 BENCH_IDLE_SETTLE=1s
 set -euo pipefail
 
@@ -40,7 +43,9 @@ IMAPTEST=${IMAPTEST:-}
 IMAPTEST_SECS=${IMAPTEST_SECS:-60}
 POP3N=1000
 FIRST_UID=50100
-IMAP_PORT=21143 POP3_PORT=21110 LMTP_PORT=21024
+SCENARIOS=${BENCH_SCENARIOS:-all}
+PORT_BASE=${BENCH_PORT_BASE:-21000}
+IMAP_PORT=$((PORT_BASE + 143)) POP3_PORT=$((PORT_BASE + 110)) LMTP_PORT=$((PORT_BASE + 24))
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -162,6 +167,7 @@ run_target() { # label
 		conf=$dir/cote.conf log=$dir/cote.log
 		mkdir -p "$dir/run" "$dir/state"
 		sed "${subst[@]}" bench/cote.conf.tmpl >"$conf"
+		[ -z "${BENCH_COTE_EXTRA:-}" ] || printf '%s\n' "$BENCH_COTE_EXTRA" >>"$conf"
 		setsid "$WORK/bin/cote" -c "$conf" >"$dir/stdout" 2>&1 </dev/null &
 		;;
 	dovecot-stock | dovecot-tuned)
@@ -177,12 +183,15 @@ run_target() { # label
 	SERVER_PID=$!
 	wait_greeting $IMAP_PORT "$t" "$log" || { stop_server; return 1; }
 	say "$t: running as pid $SERVER_PID"
-	"$BENCH" -label "$t" -pid "$SERVER_PID" -imap 127.0.0.1:$IMAP_PORT -pop3 127.0.0.1:$POP3_PORT \
-		-lmtp 127.0.0.1:$LMTP_PORT -users "$NUSERS" -fetch-users "$FETCH_USERS" \
-		-login-time "$DUR" -lmtp-time "$DUR" -append-time "$DUR" -op-timeout "$OPTIMEOUT" \
-		-idle-conns "$IDLE" -idle-settle "$SETTLE" ${COTE_BENCH_ARGS:-} -json "$WORK/$t.json" all |
-		tee "$dir/table.txt"
-	JSONS+=("$WORK/$t.json")
+	if [ "$SCENARIOS" != none ]; then
+		# shellcheck disable=SC2086 # SCENARIOS is a list of words
+		"$BENCH" -label "$t" -pid "$SERVER_PID" -imap 127.0.0.1:$IMAP_PORT -pop3 127.0.0.1:$POP3_PORT \
+			-lmtp 127.0.0.1:$LMTP_PORT -users "$NUSERS" -fetch-users "$FETCH_USERS" \
+			-login-time "$DUR" -lmtp-time "$DUR" -append-time "$DUR" -op-timeout "$OPTIMEOUT" \
+			-idle-conns "$IDLE" -idle-settle "$SETTLE" ${COTE_BENCH_ARGS:-} -json "$WORK/$t.json" $SCENARIOS |
+			tee "$dir/table.txt"
+		JSONS+=("$WORK/$t.json")
+	fi
 	if [ -n "$IMAPTEST" ]; then
 		local args=(-bin "$IMAPTEST" -label "$t" -imap 127.0.0.1:$IMAP_PORT -users $((NUSERS - 1))
 			-secs "$IMAPTEST_SECS" -mbox "$WORK/imaptest.mbox")

@@ -13,6 +13,7 @@
 #   BENCH_USERS=400           ordinary users (bench0 ..)
 #   BENCH_TIME=10s            duration of the login, LMTP and APPEND runs
 #   BENCH_IDLE=1000           IDLE connections (3 per user)
+#   BENCH_IDLE_MAX=10000      then, for cote only, this many (4 per user; 0: not)
 #   BENCH_IDLE_SETTLE=60s     wait before measuring them (> imap_hibernate_timeout
 #                             plus the worker's idle_kill linger, 30 s + 10 s)
 #   BENCH_OP_TIMEOUT=120s     bound on one SELECT, FETCH, SEARCH
@@ -35,6 +36,8 @@ BIG=${BENCH_BIG:-20000 100000}
 NUSERS=${BENCH_USERS:-400}
 DUR=${BENCH_TIME:-10s}
 IDLE=${BENCH_IDLE:-1000}
+IDLE_MAX=${BENCH_IDLE_MAX:-10000}
+IDLE_MAX_PER_USER=4
 SETTLE=${BENCH_IDLE_SETTLE:-60s}
 OPTIMEOUT=${BENCH_OP_TIMEOUT:-120s}
 TARGETS=${BENCH_TARGETS:-cote dovecot-stock dovecot-tuned}
@@ -50,6 +53,8 @@ IMAP_PORT=$((PORT_BASE + 143)) POP3_PORT=$((PORT_BASE + 110)) LMTP_PORT=$((PORT_
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
+# Room for BENCH_IDLE_MAX connections on both ends (root may raise the hard limit).
+ulimit -n 65536 2>/dev/null || true
 [ "$(id -u)" = 0 ] || die "needs root: the servers switch to each user's uid (sudo make bench)"
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -109,7 +114,10 @@ BENCH=$WORK/bin/cote-bench
 # Users: bench0 .. bench<N-1>, big<size> for each big mailbox, pop1k;
 # password "pass" for all, one uid each.
 USERS=()
-for ((i = 0; i < NUSERS; i++)); do USERS+=("bench$i"); done
+ACCOUNTS=$(( NUSERS > (IDLE + 2) / 3 ? NUSERS : (IDLE + 2) / 3 ))
+MAXUSERS=$(( (IDLE_MAX + IDLE_MAX_PER_USER - 1) / IDLE_MAX_PER_USER ))
+[ "$ACCOUNTS" -ge "$MAXUSERS" ] || ACCOUNTS=$MAXUSERS
+for ((i = 0; i < ACCOUNTS; i++)); do USERS+=("bench$i"); done
 FETCH_USERS=
 for n in $BIG; do USERS+=("big$n"); FETCH_USERS+="${FETCH_USERS:+,}big$n"; done
 USERS+=(pop1k)
@@ -161,7 +169,7 @@ run_target() { # label
 		echo "$u:{PLAIN}pass:$uid:$uid::$home::" >>"$dir/users"
 	done
 	local subst=(-e "s#@DIR@#$dir#g" -e "s/@IMAP_PORT@/$IMAP_PORT/" -e "s/@POP3_PORT@/$POP3_PORT/"
-		-e "s/@LMTP_PORT@/$LMTP_PORT/" -e "s/@IMAP_PROCESS_LIMIT@/$((IDLE + NUSERS + 100))/")
+		-e "s/@LMTP_PORT@/$LMTP_PORT/" -e "s/@IMAP_PROCESS_LIMIT@/$((IDLE + IDLE_MAX + NUSERS + 100))/")
 	case $t in
 	cote)
 		conf=$dir/cote.conf log=$dir/cote.log
@@ -191,6 +199,13 @@ run_target() { # label
 			-idle-conns "$IDLE" -idle-settle "$SETTLE" ${COTE_BENCH_ARGS:-} -json "$WORK/$t.json" $SCENARIOS |
 			tee "$dir/table.txt"
 		JSONS+=("$WORK/$t.json")
+	fi
+	if [ "$t" = cote ] && [ "$IDLE_MAX" -gt 0 ]; then
+		"$BENCH" -label "$t" -pid "$SERVER_PID" -imap 127.0.0.1:$IMAP_PORT -op-timeout 10m \
+			-idle-conns "$IDLE_MAX" -idle-per-user $IDLE_MAX_PER_USER -idle-settle "$SETTLE" \
+			-idle-name "idle $(echo "$IDLE_MAX" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta')" \
+			-json "$WORK/$t-idlemax.json" idle | tee -a "$dir/table.txt"
+		JSONS+=("$WORK/$t-idlemax.json")
 	fi
 	if [ -n "$IMAPTEST" ]; then
 		local args=(-bin "$IMAPTEST" -label "$t" -imap 127.0.0.1:$IMAP_PORT -users $((NUSERS - 1))

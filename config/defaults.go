@@ -95,13 +95,14 @@ func defaultServices() []Service {
 	lmtp.Group = "$default_internal_group"
 	lmtp.UnixListeners = []UnixListener{unixL("lmtp", 0o666)}
 
-	// One process holds every hibernated IMAP session: two descriptors
-	// each, no file access (docs/hibernate.md).
+	// One process holds the hibernated IMAP sessions: two descriptors
+	// each, no file access (docs/hibernate.md). When the open-file limit
+	// holds fewer than client_limit, another is started.
 	hibernate := newService("imap-hibernate")
 	hibernate.Protocol = "imap"
 	hibernate.User = "$default_internal_user"
 	hibernate.Chroot = "empty"
-	hibernate.ProcessLimit = 1
+	hibernate.ProcessLimit = 4
 	hibernate.ClientLimit = 10000
 
 	return []Service{

@@ -83,6 +83,10 @@ func Run(o Options) error {
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = 1000
 	}
+	if fit := sessionsThatFit(); fit < o.MaxSessions {
+		o.Log.Info("client_limit lowered to what the open-file limit holds", "client_limit", o.MaxSessions, "sessions", fit)
+		o.MaxSessions = fit
+	}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("epoll: %w", err)
@@ -474,4 +478,27 @@ func (s *server) stopAll(now bool) {
 		unix.Close(ses.notify)
 		s.handBack(ses, proto.UnhibernateStop, nil)
 	}
+}
+
+// descriptorsPerSession is what one session holds here: the client's
+// socket and its change notifier. reservedDescriptors are kept for the
+// process itself (control channel, epoll, eventfd, logs) and for the
+// moment a session arrives, when its descriptors exist twice (as
+// received and as duplicated by rawFD).
+const (
+	descriptorsPerSession = 2
+	reservedDescriptors   = 64
+)
+
+// sessionsThatFit is how many sessions the open-file limit allows. A
+// session beyond it would make the kernel drop the descriptors of the
+// next message on the control channel (MSG_CTRUNC), so the limit is a
+// hard bound: the sessions over it are given back and stay in their
+// workers, and the master starts another imap-hibernate process.
+func sessionsThatFit() int {
+	var l unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &l); err != nil || l.Cur > 1<<30 {
+		return 1 << 30
+	}
+	return max(1, (int(l.Cur)-reservedDescriptors)/descriptorsPerSession)
 }

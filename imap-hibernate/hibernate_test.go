@@ -237,3 +237,73 @@ func TestShutdownNowSaysBye(t *testing.T) {
 		t.Errorf("client read %q, want BYE", b)
 	}
 }
+
+// TestOpenFileLimitBoundsSessions: a process whose open-file limit holds
+// fewer sessions than client_limit takes only what fits, says so in its
+// Status, gives the rest back and goes on serving. (Past the limit the
+// kernel would drop the descriptors of the next session handed over.)
+func TestOpenFileLimitBoundsSessions(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = reservedDescriptors + 3*descriptorsPerSession
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
+
+	master, child, err := proto.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := proto.ConnFromFile(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(Options{Ctl: ctl, Log: slog.New(slog.DiscardHandler), Done: make(chan struct{}), MaxSessions: 1000})
+	}()
+	defer func() {
+		master.Send(&proto.Shutdown{Now: true})
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		master.Close()
+		ctl.Close()
+	}()
+	h := &harness{t: t, master: master}
+	master.UnixConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, _, err := master.Recv()
+	if st, ok := m.(*proto.Status); err != nil || !ok || st.Available != 3 {
+		t.Fatalf("first message %T %+v, %v; want Status with 3 available", m, m, err)
+	}
+	var clients []net.Conn
+	for id := uint64(1); id <= 5; id++ {
+		c, _ := h.session(id)
+		clients = append(clients, c)
+	}
+	for _, want := range []uint64{4, 5} {
+		m, files := h.recvSkipStatus()
+		for _, f := range files {
+			f.Close()
+		}
+		if u, ok := m.(*proto.Unhibernate); !ok || u.ID != want || u.Reason != proto.UnhibernateStop {
+			t.Fatalf("got %T %+v, want session %d given back", m, m, want)
+		}
+	}
+	// The three it holds are still served: a client's input brings its
+	// session back.
+	if _, err := clients[1].Write([]byte("DONE\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	m, files := h.recvSkipStatus()
+	for _, f := range files {
+		f.Close()
+	}
+	if u, ok := m.(*proto.Unhibernate); !ok || u.ID != 2 || string(u.ClientInput) != "DONE\r\n" {
+		t.Fatalf("got %T %+v, want session 2 back with its input", m, m)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"cote/proto"
 )
@@ -53,16 +54,41 @@ func (m *Master) hibernations() *hibernation {
 	return m.hib
 }
 
-// hibernateProc returns the current imap-hibernate process, if any.
+// hibernateHeadroom is how much room the imap-hibernate processes keep:
+// with less, the master starts another (up to process_limit), so that
+// sessions arriving while it starts still find room.
+const hibernateHeadroom = 256
+
+// hibernateProc returns the imap-hibernate process to take the next
+// session: the one with most room (by its last Status, less what was sent
+// to it since). A full one gives the session back, and it stays in its
+// worker until its next try.
 func (m *Master) hibernateProc() *proc {
-	if s := m.svcs["imap-hibernate"]; s != nil {
-		for _, p := range s.procs {
-			if !p.shutdown && !p.exited {
-				return p
-			}
+	s := m.svcs["imap-hibernate"]
+	if s == nil {
+		return nil
+	}
+	var best *proc
+	starting := false
+	for _, p := range s.procs {
+		if p.shutdown || p.exited {
+			continue
+		}
+		if p.status.Available == 0 && p.status.Clients == 0 {
+			starting = true // no Status from it yet
+			continue
+		}
+		if best == nil || p.status.Available > best.status.Available {
+			best = p
 		}
 	}
-	return nil
+	if best != nil && best.status.Available < hibernateHeadroom && !starting &&
+		len(s.procs) < s.limit() && time.Now().After(s.throttledUntil) {
+		if err := m.startProc(s); err != nil {
+			m.log.Error("start another imap-hibernate", "err", err)
+		}
+	}
+	return best
 }
 
 // hibernate takes a session from worker w and passes its descriptors to
@@ -93,6 +119,11 @@ func (m *Master) hibernate(w *proc, msg *proto.Hibernate, client, notify *os.Fil
 	}
 	client.Close()
 	h.byID[rec.id] = rec
+	if hp.status.Available > 0 {
+		// Until its next Status says otherwise.
+		hp.status.Available--
+		hp.status.Clients++
+	}
 }
 
 // unhibernate routes a session imap-hibernate gave back; it owns client.

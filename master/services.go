@@ -172,15 +172,23 @@ func (m *Master) fill(s *service) error {
 		return nil
 	}
 	for len(s.procs) < s.limit() && (len(s.procs) < s.minProcs() || s.available() < s.minProcs()) {
-		p, err := m.spawn(spawnSpec{role: s.role, service: s.name, target: s.target,
-			listeners: s.listeners, settings: m.cfg, gen: m.gen})
-		if err != nil {
-			s.crashed()
+		if err := m.startProc(s); err != nil {
 			return err
 		}
-		s.procs[p.pid] = p
-		m.procs[p.pid] = p
 	}
+	return nil
+}
+
+// startProc starts one more process of s.
+func (m *Master) startProc(s *service) error {
+	p, err := m.spawn(spawnSpec{role: s.role, service: s.name, target: s.target,
+		listeners: s.listeners, settings: m.cfg, gen: m.gen})
+	if err != nil {
+		s.crashed()
+		return err
+	}
+	s.procs[p.pid] = p
+	m.procs[p.pid] = p
 	return nil
 }
 

@@ -118,6 +118,7 @@ func cmdRun(args []string) error {
 	fs.IntVar(&o.idleConns, "idle-conns", 1000, "idle: IDLE connections to open")
 	fs.IntVar(&o.idlePerUser, "idle-per-user", 3, "idle: connections per user")
 	fs.DurationVar(&o.idleSettle, "idle-settle", 5*time.Second, "idle: wait after the last IDLE before measuring")
+	fs.StringVar(&o.idleName, "idle-name", "idle", "idle: the scenario's name in the report (to tell two runs of it apart)")
 	fs.Usage = usage(fs)
 	fs.Parse(args)
 	o.fetchUsers = strings.FieldsFunc(fetchUsers, func(r rune) bool { return r == ',' || r == ' ' })

@@ -41,6 +41,7 @@ type options struct {
 	idleConns     int
 	idlePerUser   int
 	idleSettle    time.Duration
+	idleName      string
 }
 
 func (o *options) user(i int) string {
@@ -507,7 +508,7 @@ func runPOP3(o *options) []Result {
 // runIdle opens idleConns IDLE sessions, idlePerUser per user, and
 // reports the server's PSS growth per connection.
 func runIdle(o *options) []Result {
-	const sc = "idle"
+	sc := o.idleName
 	if c, err := dialIMAP(o.imapAddr, o.timeout); err != nil {
 		return unreachable(sc, "IMAP", o.imapAddr, err)
 	} else {

@@ -1,6 +1,10 @@
 package imap
 
-import "cote/storage"
+import (
+	"encoding/binary"
+
+	"cote/storage"
+)
 
 // partFromCache builds the MIME structure FETCH ENVELOPE, BODYSTRUCTURE
 // and HEADER.FIELDS need from what the store cached at save time
@@ -28,4 +32,48 @@ func partFromCache(cp *storage.Part, inDigest bool) *part {
 		p.msg = partFromCache(cp.Message, false)
 	}
 	return p
+}
+
+// wireVersion is the version of the ENVELOPE and BODYSTRUCTURE encoding
+// the index keeps (storage.CacheEncodeMailbox). Bump it whenever
+// writeEnvelope or writeBodyStructure (or anything they call) changes
+// its output for some message: rows of another version are encoded anew
+// on their next FETCH. TestWireVersion fails when the output for its
+// messages changes.
+const wireVersion = 1
+
+// encodeWire is the encoding the index keeps of a cached structure:
+// the version byte, the ENVELOPE and the BODYSTRUCTURE as they go on the
+// wire, and the ENVELOPE's length in four bytes, big-endian.
+//
+// It runs on the store's goroutines (storage.CacheEncodeMailbox), where
+// no session recovers a panic: a structure it cannot encode gets no
+// encoding (nil), and FETCH encodes it in the session.
+func encodeWire(p *storage.Part) (wire []byte) {
+	defer func() {
+		if recover() != nil {
+			wire = nil
+		}
+	}()
+	root := partFromCache(p, false)
+	e := &enc{b: make([]byte, 1, 768)}
+	e.b[0] = wireVersion
+	writeEnvelope(e, root)
+	n := len(e.b) - 1
+	writeBodyStructure(e, nil, root, true)
+	return binary.BigEndian.AppendUint32(e.b, uint32(n))
+}
+
+// splitWire returns the ENVELOPE and BODYSTRUCTURE of an encodeWire
+// result; ok is false for another version or bytes that do not fit.
+func splitWire(w []byte) (envelope, bodyStructure []byte, ok bool) {
+	if len(w) < 5 || w[0] != wireVersion {
+		return nil, nil, false
+	}
+	n := int64(binary.BigEndian.Uint32(w[len(w)-4:]))
+	body := w[1 : len(w)-4]
+	if n == 0 || n >= int64(len(body)) {
+		return nil, nil, false
+	}
+	return body[:n:n], body[n:], true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -211,15 +212,21 @@ func (s *session) cmdFetch(c *command) error {
 		need = max(need, it.needs())
 	}
 	expunged := false
-	var batch map[uint32]*storage.Cached
+	resp := &enc{b: make([]byte, 0, 4096)} // one buffer for every response
+	var batch map[uint32]*msgContent
+	var ahead *batchAhead
+	if need == needStructure {
+		ahead = s.cachedBatchAhead(idx, items)
+		defer ahead.stop()
+	}
 	for n, i := range idx {
 		m := s.view.msgs[i]
-		if need == needStructure && n%fetchBatch == 0 {
-			batch = s.cachedBatch(idx[n:min(n+fetchBatch, len(idx))])
+		if ahead != nil && n%fetchBatch == 0 {
+			batch = ahead.next()
 		}
 		var mc msgContent
 		if c := batch[m.UID]; c != nil {
-			mc = msgContent{root: partFromCache(&c.Part, false)}
+			mc = *c
 		} else if need > needNone {
 			mc, err = s.content(m.UID, need)
 			if errors.Is(err, storage.ErrNoSuchMessage) {
@@ -230,11 +237,11 @@ func (s *session) cmdFetch(c *command) error {
 				return err
 			}
 		}
-		e, err := s.fetchResponse(uint32(i+1), m, mc, items, seen[m.UID])
-		if err != nil {
+		resp.b = append(resp.b[:0], "* "...)
+		if err := s.appendFetchResponse(resp, uint32(i+1), m, mc, items, seen[m.UID]); err != nil {
 			return err
 		}
-		s.writeEnc(e)
+		s.writeEnc(resp)
 	}
 	if expunged {
 		// RFC 2180 section 4.1.2.
@@ -247,10 +254,137 @@ func (s *session) cmdFetch(c *command) error {
 // returns.
 const fetchBatch = 512
 
+// batchAhead reads the cached structures of a FETCH's messages a batch
+// ahead of the responses being written, on a goroutine of its own, and
+// encodes their ENVELOPE, BODYSTRUCTURE and BODY there: the store's query
+// (or, on a first FETCH, its parse of the messages) and the encoding run
+// while the session writes the batch before. The store is safe for
+// concurrent use; the goroutine reads only the view, which the session
+// does not change during the FETCH.
+type batchAhead struct {
+	s     *session
+	idx   []int
+	items []fetchItem
+	pos   int                           // end of the last batch started
+	queue []chan map[uint32]*msgContent // the batches started, in order
+}
+
+// aheadBatches is how many batches are read ahead at once: their store
+// queries take turns, their encoding runs in parallel.
+const aheadBatches = 2
+
+func (s *session) cachedBatchAhead(idx []int, items []fetchItem) *batchAhead {
+	a := &batchAhead{s: s, idx: idx, items: items}
+	for range aheadBatches {
+		a.start()
+	}
+	return a
+}
+
+// stop waits for the goroutines: they must be done before the session
+// goes on.
+func (a *batchAhead) stop() {
+	for _, ch := range a.queue {
+		<-ch
+	}
+	a.queue = nil
+}
+
+func (a *batchAhead) start() {
+	if a.pos >= len(a.idx) {
+		return
+	}
+	part := a.idx[a.pos:min(a.pos+fetchBatch, len(a.idx))]
+	a.pos += len(part)
+	ch := make(chan map[uint32]*msgContent, 1)
+	a.queue = append(a.queue, ch)
+	go func() {
+		var b map[uint32]*msgContent
+		defer func() {
+			// No session recovers a panic on this goroutine: the
+			// batch is left to the session, which reads and encodes
+			// its messages one by one (and recovers).
+			if v := recover(); v != nil {
+				a.s.log.Error("FETCH read ahead", "panic", v, "stack", string(debug.Stack()))
+				b = nil
+			}
+			ch <- b
+		}()
+		b = prepareBatch(a.s.cachedBatch(part, a.items), a.items)
+	}()
+}
+
+// next returns the next batch and starts reading another.
+func (a *batchAhead) next() map[uint32]*msgContent {
+	if len(a.queue) == 0 {
+		return nil
+	}
+	b := <-a.queue[0]
+	a.queue = a.queue[1:]
+	a.start()
+	return b
+}
+
+// prepareBatch builds the structure of each cached message and encodes
+// the items that depend only on it, into one buffer for the batch; the
+// ENVELOPE and BODYSTRUCTURE the index kept (encodeWire) are used as
+// they are, and the structure is built only when another item needs it.
+func prepareBatch(cached []storage.CachedResult, items []fetchItem) map[uint32]*msgContent {
+	if cached == nil {
+		return nil
+	}
+	needRoot := false
+	for _, it := range items {
+		if it.needs() == needStructure && it.kind != fetchEnvelope && it.kind != fetchBodyStructure {
+			needRoot = true
+		}
+	}
+	out := make(map[uint32]*msgContent, len(cached))
+	mcs := make([]msgContent, len(cached))
+	var e *enc // for what the index did not keep
+	encode := func(fn func()) []byte {
+		if e == nil {
+			e = &enc{b: make([]byte, 0, 640*len(cached))}
+		}
+		start := len(e.b)
+		fn()
+		return e.b[start:len(e.b):len(e.b)]
+	}
+	for k := range cached {
+		r := &cached[k]
+		if !r.OK {
+			continue
+		}
+		mc := &mcs[k]
+		env, bs, kept := splitWire(r.Cached.Wire)
+		if needRoot || !kept {
+			mc.root = partFromCache(&r.Cached.Part, false)
+		}
+		for _, it := range items {
+			switch {
+			case it.kind == fetchEnvelope && kept:
+				mc.envelope = env
+			case it.kind == fetchEnvelope:
+				mc.envelope = encode(func() { writeEnvelope(e, mc.root) })
+			case it.kind == fetchBodyStructure && kept:
+				mc.bodyStructure = bs
+			case it.kind == fetchBodyStructure:
+				mc.bodyStructure = encode(func() { writeBodyStructure(e, nil, mc.root, true) })
+			case it.kind == fetchBody:
+				mc.body = encode(func() { writeBodyStructure(e, nil, mc.root, false) })
+			}
+		}
+		out[r.UID] = mc
+	}
+	return out
+}
+
 // cachedBatch reads the cached structure of the messages at idx in one
-// query when the store can (storage.CacheBatchMailbox); nil otherwise,
-// and content then asks message by message.
-func (s *session) cachedBatch(idx []int) map[uint32]*storage.Cached {
+// query when the store can (storage.CacheBatchMailbox), with the
+// encodings of ENVELOPE and BODYSTRUCTURE kept in the index when items
+// ask for them and the store keeps them (storage.CacheEncodeMailbox);
+// nil otherwise, and content then asks message by message.
+func (s *session) cachedBatch(idx []int, items []fetchItem) []storage.CachedResult {
 	bm, ok := s.mbox.(storage.CacheBatchMailbox)
 	if !ok {
 		return nil
@@ -259,18 +393,21 @@ func (s *session) cachedBatch(idx []int) map[uint32]*storage.Cached {
 	for k, i := range idx {
 		uids[k] = s.view.msgs[i].UID
 	}
-	res, err := bm.CachedBatch(uids)
+	var res []storage.CachedResult
+	var err error
+	em, encoded := s.mbox.(storage.CacheEncodeMailbox)
+	if encoded && slices.ContainsFunc(items, func(it fetchItem) bool {
+		return it.kind == fetchEnvelope || it.kind == fetchBodyStructure
+	}) {
+		res, err = em.CachedBatchEncoded(uids, wireVersion, encodeWire)
+	} else {
+		res, err = bm.CachedBatch(uids)
+	}
 	if err != nil {
 		s.log.Warn("cached structure batch", "err", err)
 		return nil
 	}
-	out := make(map[uint32]*storage.Cached, len(res))
-	for k := range res {
-		if res[k].OK {
-			out[res[k].UID] = &res[k].Cached
-		}
-	}
-	return out
+	return res
 }
 
 // markSeen sets \Seen on the messages a non-PEEK body fetch reads, in a
@@ -327,6 +464,9 @@ func (s *session) readMessage(uid uint32) ([]byte, error) {
 type msgContent struct {
 	raw  []byte // nil when root came from storage.CacheMailbox
 	root *part
+	// envelope, bodyStructure and body are the items encoded in advance
+	// (prepareBatch); nil when they are to be encoded from root.
+	envelope, bodyStructure, body []byte
 }
 
 // content returns a message's structure from the store's cache when
@@ -352,7 +492,16 @@ func (s *session) content(uid uint32, need int) (msgContent, error) {
 // fetchResponse builds one "* n FETCH (...)" response. flagsChanged adds
 // FLAGS when a fetch set \Seen and FLAGS was not asked for.
 func (s *session) fetchResponse(seq uint32, m storage.Message, mc msgContent, items []fetchItem, flagsChanged bool) (*enc, error) {
-	e := untagged().num(seq).raw(" FETCH (")
+	e := untagged()
+	if err := s.appendFetchResponse(e, seq, m, mc, items, flagsChanged); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// appendFetchResponse is fetchResponse appending to e.
+func (s *session) appendFetchResponse(e *enc, seq uint32, m storage.Message, mc msgContent, items []fetchItem, flagsChanged bool) error {
+	e.num(seq).raw(" FETCH (")
 	raw, root := mc.raw, mc.root
 	wroteFlags, wroteModSeq := false, false
 	for i, it := range items {
@@ -381,13 +530,25 @@ func (s *session) fetchResponse(seq uint32, m storage.Message, mc msgContent, it
 			}
 		case fetchEnvelope:
 			e.raw("ENVELOPE ")
-			writeEnvelope(e, root)
+			if mc.envelope != nil {
+				e.b = append(e.b, mc.envelope...)
+			} else {
+				writeEnvelope(e, root)
+			}
 		case fetchBodyStructure:
 			e.raw("BODYSTRUCTURE ")
-			writeBodyStructure(e, raw, root, true)
+			if mc.bodyStructure != nil {
+				e.b = append(e.b, mc.bodyStructure...)
+			} else {
+				writeBodyStructure(e, raw, root, true)
+			}
 		case fetchBody:
 			e.raw("BODY ")
-			writeBodyStructure(e, raw, root, false)
+			if mc.body != nil {
+				e.b = append(e.b, mc.body...)
+			} else {
+				writeBodyStructure(e, raw, root, false)
+			}
 		case fetchRFC822:
 			e.raw("RFC822 ").literal(raw)
 		case fetchRFC822Header:
@@ -405,7 +566,7 @@ func (s *session) fetchResponse(seq uint32, m storage.Message, mc msgContent, it
 			}
 		case fetchBinary, fetchBinarySize:
 			if err := writeBinary(e, it, raw, root); err != nil {
-				return nil, err
+				return err
 			}
 		case fetchPreview:
 			e.raw("PREVIEW ")
@@ -418,5 +579,6 @@ func (s *session) fetchResponse(seq uint32, m storage.Message, mc msgContent, it
 			e.raw(" MODSEQ (").num64(m.ModSeq).raw(")")
 		}
 	}
-	return e.close(), nil
+	e.close()
+	return nil
 }

@@ -31,8 +31,20 @@ func quotable(s string) bool {
 
 // str writes s as a quoted string or, when it cannot be quoted, a literal.
 func (e *enc) str(s string) *enc {
-	if !quotable(s) {
-		return e.literal([]byte(s))
+	escape := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 0 || c == '\r' || c == '\n' || c >= 0x80:
+			return e.literal([]byte(s))
+		case c == '"' || c == '\\':
+			escape = true
+		}
+	}
+	if !escape {
+		e.b = append(e.b, '"')
+		e.b = append(e.b, s...)
+		e.b = append(e.b, '"')
+		return e
 	}
 	e.b = append(e.b, '"')
 	for i := 0; i < len(s); i++ {

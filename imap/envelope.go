@@ -77,16 +77,24 @@ type addrToken struct {
 	special byte // 0 for a word
 	text    string
 	quoted  bool
+	// start and end are the token's place in the header value; text is
+	// value[start:end] for words that are not quoted.
+	start, end int
 }
 
 // lexAddresses splits an address header, dropping comments and
 // remembering the first comment's text.
-func lexAddresses(s string) (toks []addrToken, comments []string) {
+// The tokens are appended to toks.
+func lexAddresses(s string, toks []addrToken) (_ []addrToken, comments []string) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			i++
+		case c == '(' && simpleComment(s[i:]) > 0:
+			j := i + simpleComment(s[i:])
+			comments = append(comments, strings.TrimSpace(s[i+1:j]))
+			i = j + 1
 		case c == '(':
 			depth, j := 0, i
 			var sb strings.Builder
@@ -111,6 +119,10 @@ func lexAddresses(s string) (toks []addrToken, comments []string) {
 			}
 			comments = append(comments, strings.TrimSpace(sb.String()))
 			i = j + 1
+		case c == '"' && simpleQuoted(s[i:]) > 0:
+			j := i + simpleQuoted(s[i:])
+			toks = append(toks, addrToken{text: s[i+1 : j], quoted: true, start: i, end: j + 1})
+			i = j + 1
 		case c == '"':
 			var sb strings.Builder
 			j := i + 1
@@ -120,17 +132,17 @@ func lexAddresses(s string) (toks []addrToken, comments []string) {
 				}
 				sb.WriteByte(s[j])
 			}
-			toks = append(toks, addrToken{text: sb.String(), quoted: true})
+			toks = append(toks, addrToken{text: sb.String(), quoted: true, start: i, end: min(j+1, len(s))})
 			i = j + 1
 		case c == '[':
 			j := strings.IndexByte(s[i:], ']')
 			if j < 0 {
 				j = len(s) - i - 1
 			}
-			toks = append(toks, addrToken{text: s[i : i+j+1]})
+			toks = append(toks, addrToken{text: s[i : i+j+1], start: i, end: i + j + 1})
 			i += j + 1
 		case strings.IndexByte("<>@,:;.", c) >= 0:
-			toks = append(toks, addrToken{special: c})
+			toks = append(toks, addrToken{special: c, start: i, end: i + 1})
 			i++
 		default:
 			j := i
@@ -141,11 +153,40 @@ func lexAddresses(s string) (toks []addrToken, comments []string) {
 				i++ // a stray ")": skip it
 				continue
 			}
-			toks = append(toks, addrToken{text: s[i:j]})
+			toks = append(toks, addrToken{text: s[i:j], start: i, end: j})
 			i = j
 		}
 	}
 	return toks, comments
+}
+
+// simpleComment returns the offset of the ")" closing the comment that
+// s starts with when it has no nested comment and no quoted pair (its
+// text is then what lies between), 0 otherwise.
+func simpleComment(s string) int {
+	for j := 1; j < len(s); j++ {
+		switch s[j] {
+		case ')':
+			return j
+		case '(', '\\':
+			return 0
+		}
+	}
+	return 0
+}
+
+// simpleQuoted returns the offset of the closing quote of the quoted
+// string s starts with when it has no quoted pair, 0 otherwise.
+func simpleQuoted(s string) int {
+	for j := 1; j < len(s); j++ {
+		switch s[j] {
+		case '"':
+			return j
+		case '\\':
+			return 0
+		}
+	}
+	return 0
 }
 
 // maxAddresses bounds the addresses taken from one header.
@@ -154,7 +195,8 @@ const maxAddresses = 1000
 // parseAddressList parses an RFC 5322 section 3.4 address-list leniently,
 // groups included, leaving encoded-words as they are.
 func parseAddressList(s string) []address {
-	toks, comments := lexAddresses(s)
+	var buf [24]addrToken // most headers: no allocation for the tokens
+	toks, comments := lexAddresses(s, buf[:0])
 	var out []address
 	inGroup := false
 	for i := 0; i < len(toks) && len(out) < maxAddresses; {
@@ -194,10 +236,10 @@ func parseAddressList(s string) []address {
 			inner := toks[j+1 : k]
 			// Obsolete route: "@a,@b:" before the addr-spec.
 			if n := indexSpecial(inner, ':'); n >= 0 && len(inner) > 0 && inner[0].special == '@' {
-				a.adl, a.hasAdl = joinTokens(inner[:n]), true
+				a.adl, a.hasAdl = joinTokens(s, inner[:n]), true
 				inner = inner[n+1:]
 			}
-			a.mailbox, a.host = addrSpec(inner)
+			a.mailbox, a.host = addrSpec(s, inner)
 			if len(inner) > 0 || a.hasName {
 				out = append(out, a)
 			}
@@ -205,7 +247,7 @@ func parseAddressList(s string) []address {
 		default:
 			if j > i {
 				a := address{}
-				a.mailbox, a.host = addrSpec(toks[i:j])
+				a.mailbox, a.host = addrSpec(s, toks[i:j])
 				if len(comments) > 0 && comments[0] != "" {
 					a.name, a.hasName = comments[0], true
 					comments = comments[1:]
@@ -236,6 +278,9 @@ func indexSpecial(toks []addrToken, c byte) int {
 // phrase joins display-name words with single spaces; "." attaches to the
 // word before it (obs-phrase).
 func phrase(toks []addrToken) string {
+	if len(toks) == 1 && toks[0].special == 0 {
+		return toks[0].text
+	}
 	var sb strings.Builder
 	for i, t := range toks {
 		if t.special != 0 {
@@ -250,8 +295,22 @@ func phrase(toks []addrToken) string {
 	return sb.String()
 }
 
-// joinTokens concatenates tokens without spaces.
-func joinTokens(toks []addrToken) string {
+// joinTokens concatenates tokens of the header value v without spaces.
+func joinTokens(v string, toks []addrToken) string {
+	if len(toks) == 1 && toks[0].special == 0 {
+		return toks[0].text
+	}
+	// Unquoted tokens side by side are their bytes in v.
+	contiguous := len(toks) > 0
+	for k, t := range toks {
+		if t.quoted || k > 0 && t.start != toks[k-1].end {
+			contiguous = false
+			break
+		}
+	}
+	if contiguous {
+		return v[toks[0].start:toks[len(toks)-1].end]
+	}
 	var sb strings.Builder
 	for _, t := range toks {
 		if t.special != 0 {
@@ -264,7 +323,7 @@ func joinTokens(toks []addrToken) string {
 }
 
 // addrSpec splits local-part "@" domain at the last "@".
-func addrSpec(toks []addrToken) (mailbox, host string) {
+func addrSpec(v string, toks []addrToken) (mailbox, host string) {
 	at := -1
 	for i, t := range toks {
 		if t.special == '@' {
@@ -272,7 +331,7 @@ func addrSpec(toks []addrToken) (mailbox, host string) {
 		}
 	}
 	if at < 0 {
-		return joinTokens(toks), ""
+		return joinTokens(v, toks), ""
 	}
-	return joinTokens(toks[:at]), joinTokens(toks[at+1:])
+	return joinTokens(v, toks[:at]), joinTokens(v, toks[at+1:])
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"cote/storage"
+	"cote/storage/index"
 )
 
 // bodyBox is a mailbox whose every message is raw, read back in the 4 KB
@@ -42,5 +43,42 @@ func BenchmarkFetchBodyRead(b *testing.B) {
 		if err != nil || len(got) != len(raw) {
 			b.Fatalf("readMessage = %d bytes, %v; want %d", len(got), err, len(raw))
 		}
+	}
+}
+
+// BenchmarkFetchEncodeBatch encodes FETCH (UID FLAGS RFC822.SIZE
+// ENVELOPE BODYSTRUCTURE) for a batch of fetchBatch cached multipart
+// messages as cmdFetch does: prepareBatch, then each response into one
+// buffer. "kept" has the encodings the index keeps (a repeated FETCH),
+// "encoded" makes them from the cached structure.
+func BenchmarkFetchEncodeBatch(b *testing.B) {
+	raw := []byte(multipartMsg)
+	items := []fetchItem{{kind: fetchUID}, {kind: fetchFlags}, {kind: fetchSize}, {kind: fetchEnvelope}, {kind: fetchBodyStructure}}
+	s := &session{view: newView(nil, &modes{})}
+	for _, kept := range []bool{false, true} {
+		name := map[bool]string{false: "encoded", true: "kept"}[kept]
+		b.Run(name, func(b *testing.B) {
+			c := index.ParseStructure(raw)
+			if kept {
+				c.Wire = encodeWire(&c.Part)
+			}
+			res := make([]storage.CachedResult, fetchBatch)
+			for i := range res {
+				res[i] = storage.CachedResult{UID: uint32(i + 1), Cached: c, OK: true}
+			}
+			resp := &enc{}
+			b.ReportAllocs()
+			for b.Loop() {
+				batch := prepareBatch(res, items)
+				for i := range res {
+					m := storage.Message{UID: uint32(i + 1), Flags: []string{storage.FlagSeen}, Size: int64(len(raw))}
+					resp.b = append(resp.b[:0], "* "...)
+					if err := s.appendFetchResponse(resp, uint32(i+1), m, *batch[m.UID], items, false); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*fetchBatch), "ns/msg")
+		})
 	}
 }

@@ -130,7 +130,17 @@ func (p *part) param(name string) string {
 // with the offset where the body starts (after the blank line; end when
 // there is none). Lines without a colon are kept in no field.
 func parseHeader(raw []byte, start, end int) ([]headerField, int) {
-	var fields []headerField
+	// A field a line at most: one allocation for the slice, up to the
+	// blank line (or a bound, for a long header).
+	n := 0
+	for i := start; i < end && n < 64; n++ {
+		j := bytes.IndexByte(raw[i:end], '\n')
+		if j < 0 || j <= 1 && (j == 0 || raw[i] == '\r') {
+			break
+		}
+		i += j + 1
+	}
+	fields := make([]headerField, 0, n+1)
 	pos, bodyStart := start, end
 	for pos < end {
 		lineEnd := bytes.IndexByte(raw[pos:end], '\n')
@@ -147,7 +157,7 @@ func parseHeader(raw []byte, start, end int) ([]headerField, int) {
 			f := &fields[len(fields)-1]
 			f.raw = raw[pos-len(f.raw) : next]
 		} else if i := bytes.IndexByte(line, ':'); i > 0 {
-			fields = append(fields, headerField{name: string(bytes.TrimRight(line[:i], " \t")), raw: line})
+			fields = append(fields, headerField{name: fieldName(bytes.TrimRight(line[:i], " \t")), raw: line})
 		} else {
 			fields = append(fields, headerField{raw: line})
 		}
@@ -171,6 +181,20 @@ func fieldValue(raw []byte) string {
 		return ""
 	}
 	v := raw[i+1:]
+	// The common case, a field on one line: trimming is all there is
+	// to do (the line end is trimmed as white space would be after the
+	// CRLFs are removed).
+	end := len(v)
+	for end > 0 && (v[end-1] == ' ' || v[end-1] == '\t' || v[end-1] == '\r' || v[end-1] == '\n') {
+		end--
+	}
+	if bytes.IndexByte(v[:end], '\n') < 0 {
+		start := 0
+		for start < end && (v[start] == ' ' || v[start] == '\t' || v[start] == '\r') {
+			start++
+		}
+		return string(v[start:end])
+	}
 	v = bytes.ReplaceAll(v, []byte("\r\n"), nil)
 	v = bytes.ReplaceAll(v, []byte("\n"), nil)
 	return strings.Trim(string(v), " \t\r")
@@ -258,7 +282,16 @@ func parseParams(s string) []param {
 		name := strings.TrimSpace(s[:eq])
 		s = strings.TrimLeft(s[eq+1:], " \t")
 		var value string
-		if strings.HasPrefix(s, `"`) {
+		if j := strings.IndexAny(s[min(1, len(s)):], `"\\`); strings.HasPrefix(s, `"`) && j >= 0 && s[1+j] == '"' {
+			// A quoted value without quoted pairs: its bytes.
+			value = s[1 : 1+j]
+			s = s[2+j:]
+			if j := strings.IndexByte(s, ';'); j >= 0 {
+				s = s[j:]
+			} else {
+				s = ""
+			}
+		} else if strings.HasPrefix(s, `"`) {
 			var sb strings.Builder
 			i := 1
 			for ; i < len(s) && s[i] != '"'; i++ {
@@ -339,4 +372,86 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// fieldName returns b as a string, without allocating for the names
+// messages usually carry, written as they usually are.
+func fieldName(b []byte) string {
+	switch string(b) {
+	case "Date":
+		return "Date"
+	case "Subject":
+		return "Subject"
+	case "From":
+		return "From"
+	case "Sender":
+		return "Sender"
+	case "Reply-To":
+		return "Reply-To"
+	case "To":
+		return "To"
+	case "Cc":
+		return "Cc"
+	case "Bcc":
+		return "Bcc"
+	case "In-Reply-To":
+		return "In-Reply-To"
+	case "Message-ID":
+		return "Message-ID"
+	case "Message-Id":
+		return "Message-Id"
+	case "References":
+		return "References"
+	case "MIME-Version":
+		return "MIME-Version"
+	case "Mime-Version":
+		return "Mime-Version"
+	case "Content-Type":
+		return "Content-Type"
+	case "Content-Transfer-Encoding":
+		return "Content-Transfer-Encoding"
+	case "Content-Disposition":
+		return "Content-Disposition"
+	case "Content-ID":
+		return "Content-ID"
+	case "Content-Description":
+		return "Content-Description"
+	case "Content-Language":
+		return "Content-Language"
+	case "Content-Location":
+		return "Content-Location"
+	case "Content-MD5":
+		return "Content-MD5"
+	case "Return-Path":
+		return "Return-Path"
+	case "Received":
+		return "Received"
+	case "Delivered-To":
+		return "Delivered-To"
+	case "X-Mailer":
+		return "X-Mailer"
+	case "User-Agent":
+		return "User-Agent"
+	case "List-Id":
+		return "List-Id"
+	case "List-Unsubscribe":
+		return "List-Unsubscribe"
+	case "List-Post":
+		return "List-Post"
+	case "X-Priority":
+		return "X-Priority"
+	case "Priority":
+		return "Priority"
+	case "Importance":
+		return "Importance"
+	case "X-Spam-Status":
+		return "X-Spam-Status"
+	case "X-Spam-Flag":
+		return "X-Spam-Flag"
+	case "DKIM-Signature":
+		return "DKIM-Signature"
+	case "Authentication-Results":
+		return "Authentication-Results"
+	}
+	return string(b)
 }

@@ -226,6 +226,10 @@ type Part struct {
 // root Part is the whole message.
 type Cached struct {
 	Part
+	// Wire is an engine's encoding of Part that the index keeps beside
+	// it (CacheEncodeMailbox); its first byte is the encoding's version.
+	// nil when the index has none.
+	Wire []byte
 }
 
 // CachedField reports whether Cached keeps a header field with this name
@@ -272,6 +276,21 @@ type CacheBatchMailbox interface {
 	// in the session's snapshot, ascending by UID; UIDs not in the
 	// snapshot are left out. err is for I/O errors.
 	CachedBatch(uids []uint32) ([]CachedResult, error)
+}
+
+// CacheEncodeMailbox is a CacheBatchMailbox whose index also keeps an
+// engine's encoding of each cached structure (for IMAP: ENVELOPE and
+// BODYSTRUCTURE on the wire, as Dovecot's cache keeps imap.envelope and
+// imap.bodystructure), so that a repeated FETCH copies bytes.
+type CacheEncodeMailbox interface {
+	// CachedBatchEncoded is CachedBatch where an OK result's
+	// Cached.Wire is the kept encoding when its first byte is version.
+	// The store calls encode for the structures without one (all, or
+	// only when there are enough of them to be worth a write) and keeps
+	// its results; the caller encodes the others itself. encode's
+	// result starts with version; it is called from several goroutines
+	// at once and must not use the mailbox.
+	CachedBatchEncoded(uids []uint32, version byte, encode func(*Part) []byte) ([]CachedResult, error)
 }
 
 // TextSearchMailbox is a Mailbox with a full-text index for SEARCH BODY

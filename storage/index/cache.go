@@ -14,20 +14,26 @@ import (
 
 // The cache row is a small binary encoding of storage.Cached:
 //
-//	'C' 1                      magic and version
+//	'C' 2                      magic and version
 //	part:
 //	  uvarint start, bodyStart-start, end-bodyStart, lines
 //	  uvarint len(header) header
 //	  uvarint len(children) part...
 //	  byte 0|1 [part]          encapsulated message
-const cacheVersion = 1
+//	uvarint len(wire) wire     the engine's encoding (version 2 only)
+//
+// Version 1 rows (no wire) are still read.
+const cacheVersion = 2
 
 var errCache = errors.New("malformed cache record")
 
 // encodeCached encodes c.
 func encodeCached(c storage.Cached) []byte {
-	out := []byte{'C', cacheVersion}
-	return appendPart(out, &c.Part)
+	out := make([]byte, 0, 64+len(c.Header)+len(c.Wire))
+	out = append(out, 'C', cacheVersion)
+	out = appendPart(out, &c.Part)
+	out = binary.AppendUvarint(out, uint64(len(c.Wire)))
+	return append(out, c.Wire...)
 }
 
 func appendPart(b []byte, p *storage.Part) []byte {
@@ -49,15 +55,25 @@ func appendPart(b []byte, p *storage.Part) []byte {
 
 // decodeCached decodes a cache record; it never panics on bad input.
 func decodeCached(data []byte) (storage.Cached, error) {
-	if len(data) < 2 || data[0] != 'C' || data[1] != cacheVersion {
+	if len(data) < 2 || data[0] != 'C' || data[1] != 1 && data[1] != cacheVersion {
 		return storage.Cached{}, fmt.Errorf("%w: bad magic", errCache)
 	}
 	d := decoder{b: data[2:]}
-	p := d.part(0)
+	c := storage.Cached{Part: d.part(0)}
+	if data[1] >= 2 {
+		n := d.uv()
+		if d.err == nil && n > int64(len(d.b)) {
+			d.err = fmt.Errorf("%w: bad wire length", errCache)
+		}
+		if d.err == nil && n > 0 {
+			c.Wire = d.b[:n:n]
+			d.b = d.b[n:]
+		}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: trailing bytes", errCache)
 	}
-	return storage.Cached{Part: p}, d.err
+	return c, d.err
 }
 
 type decoder struct {
@@ -105,6 +121,9 @@ func (d *decoder) part(depth int) storage.Part {
 	if d.err != nil || nc > int64(len(d.b)) {
 		d.err = fmt.Errorf("%w: bad part count", errCache)
 		return p
+	}
+	if nc > 0 {
+		p.Children = make([]storage.Part, 0, min(nc, 64))
 	}
 	for i := int64(0); i < nc && d.err == nil; i++ {
 		p.Children = append(p.Children, d.part(depth+1))
@@ -252,21 +271,19 @@ func (t *Tx) PutContents(box int64, cs map[uint32]Content) error {
 	}
 	var rows []row
 	terms := make(map[string]bool)
+	ids, err := t.messageIDs(box, cs)
+	if err != nil {
+		return err
+	}
+	if err := t.putCacheRows(ids, cs); err != nil {
+		return err
+	}
 	for uid, c := range cs {
-		var id int64
-		var fts int
-		err := t.tx.QueryRow(`SELECT id, indexed FROM messages WHERE mailbox = ? AND uid = ?`, box, uid).Scan(&id, &fts)
-		if err == sql.ErrNoRows {
+		m, ok := ids[uid]
+		if !ok {
 			continue
 		}
-		if err != nil {
-			return Err(err)
-		}
-		if !c.NoCache {
-			if _, err := t.tx.Exec(`INSERT OR REPLACE INTO cache (msg, data) VALUES (?, ?)`, id, encodeCached(c.Cached)); err != nil {
-				return Err(err)
-			}
-		}
+		id, fts := m.id, m.indexed
 		if c.TextLater {
 			continue
 		}
@@ -323,4 +340,92 @@ func (t *Tx) addTerms(terms map[string]bool) error {
 		list = list[n:]
 	}
 	return nil
+}
+
+// msgID is a message's row id and its full-text state.
+type msgID struct {
+	id      int64
+	indexed int
+}
+
+// messageIDs returns the row ids of the messages of cs that are in the
+// mailbox: with one query over their UID range when they are dense
+// enough in it (a batch of FETCH or of a rebuild), one query each
+// otherwise.
+func (t *Tx) messageIDs(box int64, cs map[uint32]Content) (map[uint32]msgID, error) {
+	out := make(map[uint32]msgID, len(cs))
+	if len(cs) == 0 {
+		return out, nil
+	}
+	lo, hi := ^uint32(0), uint32(0)
+	for uid := range cs {
+		lo, hi = min(lo, uid), max(hi, uid)
+	}
+	if len(cs) == 1 || uint64(hi-lo) > 4*uint64(len(cs)) {
+		for uid := range cs {
+			var m msgID
+			err := t.tx.QueryRow(`SELECT id, indexed FROM messages WHERE mailbox = ? AND uid = ?`, box, uid).Scan(&m.id, &m.indexed)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return nil, Err(err)
+			}
+			out[uid] = m
+		}
+		return out, nil
+	}
+	rows, err := t.tx.Query(`SELECT uid, id, indexed FROM messages WHERE mailbox = ? AND uid BETWEEN ? AND ?`, box, lo, hi)
+	if err != nil {
+		return nil, Err(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid uint32
+		var m msgID
+		if err := rows.Scan(&uid, &m.id, &m.indexed); err != nil {
+			return nil, Err(err)
+		}
+		if _, ok := cs[uid]; ok {
+			out[uid] = m
+		}
+	}
+	return out, Err(rows.Err())
+}
+
+// cacheChunk bounds the rows of one multi-row INSERT into the cache.
+const cacheChunk = 200
+
+// putCacheRows writes the cache records of cs (those without NoCache)
+// for the messages in ids, cacheChunk rows per statement.
+func (t *Tx) putCacheRows(ids map[uint32]msgID, cs map[uint32]Content) error {
+	args := make([]any, 0, 2*min(len(cs), cacheChunk))
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		q := `INSERT OR REPLACE INTO cache (msg, data) VALUES (?, ?)` + strings.Repeat(",(?, ?)", len(args)/2-1)
+		_, err := t.tx.Exec(q, args...)
+		args = args[:0]
+		return Err(err)
+	}
+	uids := make([]uint32, 0, len(cs))
+	for uid := range cs {
+		uids = append(uids, uid)
+	}
+	slices.Sort(uids) // rows in id order: fewer b-tree pages touched
+	for _, uid := range uids {
+		m, ok := ids[uid]
+		c := cs[uid]
+		if !ok || c.NoCache {
+			continue
+		}
+		args = append(args, m.id, encodeCached(c.Cached))
+		if len(args) == 2*cacheChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }

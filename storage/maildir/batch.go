@@ -1,7 +1,12 @@
 package maildir
 
 import (
-	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"cote/storage"
 	"cote/storage/index"
@@ -17,8 +22,23 @@ const rangeGap = 32
 
 // CachedBatch implements mailstate.BatchContentBackend: one index query
 // per run of UIDs; messages without a cache row (delivered by another
-// program) are parsed now and their rows written in one transaction.
+// program) are parsed now, with a worker per CPU, and their rows written
+// in one transaction.
 func (s *store) CachedBatch(b *mailstate.Box, msgs []*mailstate.Msg) ([]storage.CachedResult, error) {
+	return s.cachedBatch(b, msgs, 0, nil)
+}
+
+// CachedBatchEncoded implements mailstate.EncodeBatchBackend: CachedBatch
+// that also encodes, with a worker per CPU, the structures it parses and
+// those whose rows have no encoding of this version (when there are at
+// least keepMin), and keeps the encodings in their rows. The rows of
+// saved messages have none (the save does not know the engine's
+// encoding); a few of them are left without, for the caller to encode.
+func (s *store) CachedBatchEncoded(b *mailstate.Box, msgs []*mailstate.Msg, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
+	return s.cachedBatch(b, msgs, version, encode)
+}
+
+func (s *store) cachedBatch(b *mailstate.Box, msgs []*mailstate.Msg, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
 	mb := ext(b)
 	out := make([]storage.CachedResult, len(msgs))
 	for i, m := range msgs {
@@ -45,26 +65,48 @@ func (s *store) CachedBatch(b *mailstate.Box, msgs []*mailstate.Msg) ([]storage.
 			start = end
 		}
 	}
-	fresh := make(map[uint32]*index.Content)
-	for i, m := range msgs {
-		if out[i].OK {
-			continue
+	var miss, stale []int
+	for i := range msgs {
+		switch {
+		case !out[i].OK:
+			miss = append(miss, i)
+		case encode != nil && (len(out[i].Cached.Wire) == 0 || out[i].Cached.Wire[0] != version):
+			stale = append(stale, i)
 		}
-		content, err := s.readContent(b, m)
-		if errors.Is(err, storage.ErrNoSuchMessage) {
-			// Expunged by another session since the caller's view was
-			// made: no result for it (the caller reads it alone and
-			// finds it gone), the rest of the batch still counts.
-			continue
+	}
+	if len(stale) < keepMin {
+		// A few rows (saved since the last large FETCH): not worth a
+		// write transaction in this FETCH; the caller encodes them.
+		stale = nil
+	}
+	if len(miss) == 0 && len(stale) == 0 {
+		return out, nil
+	}
+	contents, err := s.parseMissing(b, msgs, miss, encode)
+	if err != nil {
+		return nil, err
+	}
+	fresh := make(map[uint32]*index.Content, len(miss)+len(stale))
+	for k, i := range miss {
+		if c := contents[k]; c != nil {
+			out[i].Cached, out[i].OK = c.Cached, true
+			fresh[msgs[i].UID] = c
 		}
-		if err != nil {
-			return nil, err
+	}
+	if len(stale) > 0 {
+		if len(stale) >= burstMin {
+			cpus.begin()
+			defer cpus.end()
 		}
-		if content == nil {
-			continue
+		parallel(len(stale), func() func(int) {
+			return func(k int) {
+				c := &out[stale[k]].Cached
+				c.Wire = encode(&c.Part)
+			}
+		})
+		for _, i := range stale {
+			fresh[msgs[i].UID] = &index.Content{Cached: out[i].Cached, TextLater: true}
 		}
-		out[i].Cached, out[i].OK = content.Cached, true
-		fresh[m.UID] = content
 	}
 	if len(fresh) > 0 {
 		if err := s.putContent(b, fresh); err != nil {
@@ -72,4 +114,144 @@ func (s *store) CachedBatch(b *mailstate.Box, msgs []*mailstate.Msg) ([]storage.
 		}
 	}
 	return out, nil
+}
+
+// parseMissing parses the structure of msgs[i] for each i of miss, with
+// a worker per CPU, and encodes it when encode is not nil; the texts are
+// left to the background indexer (Content.TextLater), as for a save.
+// The result at k is nil for a message too large to parse or expunged
+// by another program since the snapshot (the caller reads it alone and
+// finds it gone).
+func (s *store) parseMissing(b *mailstate.Box, msgs []*mailstate.Msg, miss []int, encode func(*storage.Part) []byte) ([]*index.Content, error) {
+	if len(miss) == 0 {
+		return nil, nil
+	}
+	mb := ext(b)
+	paths := make([]string, len(miss))
+	for k, i := range miss {
+		paths[k] = filepath.Join(mb.dir, "cur", msgs[i].Ext.(*mmsg).name)
+	}
+	out := make([]*index.Content, len(miss))
+	errs := make([]error, len(miss))
+	if len(miss) >= burstMin {
+		cpus.begin()
+		defer cpus.end()
+	}
+	parallel(len(miss), func() func(int) {
+		var r structureReader
+		return func(k int) {
+			// No session recovers a panic on this goroutine: it fails
+			// the batch, and the caller reads the messages one by one.
+			defer func() {
+				if v := recover(); v != nil {
+					out[k], errs[k] = nil, fmt.Errorf("parse %s: panic: %v", paths[k], v)
+				}
+			}()
+			out[k], errs[k] = r.structure(paths[k])
+			if out[k] != nil && encode != nil {
+				out[k].Cached.Wire = encode(&out[k].Cached.Part)
+			}
+		}
+	})
+	var files map[string]string // cur/ listed once, when a file was renamed
+	for k, err := range errs {
+		if !os.IsNotExist(err) {
+			continue
+		}
+		// Renamed by another program (its flags changed): find the file
+		// by its base name.
+		if files == nil {
+			var lerr error
+			if files, lerr = s.listCur(mb); lerr != nil {
+				return nil, ioErr(lerr)
+			}
+		}
+		out[k], errs[k] = nil, nil
+		if n, ok := files[baseName(msgs[miss[k]].Ext.(*mmsg).name)]; ok {
+			out[k], errs[k] = structureOfFile(filepath.Join(mb.dir, "cur", n))
+			if os.IsNotExist(errs[k]) {
+				errs[k] = nil
+			}
+			if out[k] != nil && encode != nil {
+				out[k].Cached.Wire = encode(&out[k].Cached.Part)
+			}
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, ioErr(err)
+		}
+	}
+	return out, nil
+}
+
+// parallel calls fn(0) .. fn(n-1) on a worker per CPU and returns when
+// all are done; each worker gets its fn from worker().
+func parallel(n int, worker func() func(int)) {
+	w := min(workers(), n)
+	if w <= 1 {
+		fn := worker()
+		for k := range n {
+			fn(k)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn := worker()
+			for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
+				fn(k)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// keepMin is how many cache rows without the encoding asked for make
+// CachedBatchEncoded encode them and keep the encodings.
+const keepMin = 64
+
+// burstMin is how many messages to parse at once make it worth running
+// Go code on every CPU for them.
+const burstMin = 64
+
+// cpuBurst raises GOMAXPROCS to workers() while large parses run, and
+// sets it back after the last: the worker process runs with max_procs 1
+// for its sessions (fewer scheduler wake-ups), but a first FETCH of a
+// Maildir that came without an index parses thousands of messages, as
+// an index rebuild does (which the worker also runs on every CPU).
+type cpuBurst struct {
+	mu    sync.Mutex // guards n and saved
+	n     int        // parses running
+	saved int        // GOMAXPROCS before the first of them; 0: not raised
+}
+
+// cpus is process-wide because GOMAXPROCS is: two stores of one process
+// (a test's) must not restore each other's value.
+var cpus cpuBurst
+
+func (c *cpuBurst) begin() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		c.saved = 0
+		if want := workers(); runtime.GOMAXPROCS(0) < want {
+			c.saved = runtime.GOMAXPROCS(want)
+		}
+	}
+	c.n++
+}
+
+func (c *cpuBurst) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n--
+	if c.n == 0 && c.saved > 0 {
+		runtime.GOMAXPROCS(c.saved)
+		c.saved = 0
+	}
 }

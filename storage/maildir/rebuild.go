@@ -62,6 +62,11 @@ func Rebuild(opts Options) (RebuildResult, error) {
 		return res, err
 	}
 	s := st.(*Store)
+	// Open leaves the scans to each mailbox's first use.
+	if err := s.SyncAll(); err != nil {
+		s.Close()
+		return res, err
+	}
 	err = s.State.Each(func(b *mailstate.Box) error {
 		res.Mailboxes++
 		res.Messages += len(b.Msgs)
@@ -120,8 +125,9 @@ func (s *store) fillCache(b *mailstate.Box) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var r structureReader
 			for j := range jobs {
-				c, err := structureOfFile(j.path)
+				c, err := r.structure(j.path)
 				results <- done{j.uid, c, err}
 			}
 		}()

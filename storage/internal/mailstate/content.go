@@ -148,8 +148,27 @@ type BatchContentBackend interface {
 	CachedBatch(b *Box, msgs []*Msg) ([]storage.CachedResult, error)
 }
 
+// EncodeBatchBackend is a BatchContentBackend whose index keeps an
+// engine's encoding of the cached structures.
+type EncodeBatchBackend interface {
+	// CachedBatchEncoded is storage.CacheEncodeMailbox's method for
+	// msgs (ascending by UID), one result per message in the same order.
+	CachedBatchEncoded(b *Box, msgs []*Msg, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error)
+}
+
 // CachedBatch implements storage.CacheBatchMailbox.
 func (s *session) CachedBatch(uids []uint32) ([]storage.CachedResult, error) {
+	return s.cachedBatch(uids, 0, nil)
+}
+
+// CachedBatchEncoded implements storage.CacheEncodeMailbox; a backend
+// that keeps no encodings gives results without Wire, which the caller
+// encodes itself.
+func (s *session) CachedBatchEncoded(uids []uint32, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
+	return s.cachedBatch(uids, version, encode)
+}
+
+func (s *session) cachedBatch(uids []uint32, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	if s.closed || s.st.closed {
@@ -171,6 +190,9 @@ func (s *session) CachedBatch(uids []uint32) ([]storage.CachedResult, error) {
 			out[i].UID = m.UID
 		}
 		return out, nil
+	}
+	if eb, ok := cb.(EncodeBatchBackend); ok && encode != nil {
+		return eb.CachedBatchEncoded(s.box, msgs, version, encode)
 	}
 	if bb, ok := cb.(BatchContentBackend); ok {
 		return bb.CachedBatch(s.box, msgs)

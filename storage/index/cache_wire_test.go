@@ -1,0 +1,125 @@
+package index
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"cote/storage"
+)
+
+// TestCachedWire: a cache record keeps the engine's encoding beside the
+// structure, and records written before there was one (version 1) still
+// read, without it.
+func TestCachedWire(t *testing.T) {
+	for _, s := range mimeSeeds {
+		c := ParseStructure([]byte(s))
+		c.Wire = []byte("\x01(envelope)(bodystructure)")
+		d, err := decodeCached(encodeCached(c))
+		if err != nil || !bytes.Equal(d.Wire, c.Wire) || !reflect.DeepEqual(normalize(d.Part), normalize(c.Part)) {
+			t.Errorf("decode(encode(%.20q with Wire)) = %+v, %v", s, d, err)
+		}
+		// Version 1: the same part encoding, no wire length.
+		c.Wire = nil
+		v2 := encodeCached(c)
+		v1 := append([]byte{'C', 1}, v2[2:len(v2)-1]...)
+		d, err = decodeCached(v1)
+		if err != nil || d.Wire != nil || !reflect.DeepEqual(normalize(d.Part), normalize(c.Part)) {
+			t.Errorf("decode(version 1 of %.20q) = %+v, %v", s, d, err)
+		}
+	}
+	if _, err := decodeCached(append(encodeCached(storage.Cached{}), 'x')); err == nil {
+		t.Errorf("decode with a trailing byte: no error")
+	}
+}
+
+// TestPutContentsBatch: the cache records of a batch (written with one
+// query for the message ids and multi-row inserts) are those of each
+// message, for a dense batch and for a sparse one.
+func TestPutContentsBatch(t *testing.T) {
+	d := openTestDB(t)
+	box := testBox(t, d)
+	for uid := uint32(1); uid <= 600; uid++ {
+		addTestMsg(t, d, box, uid)
+	}
+	for _, uids := range [][]uint32{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {20, 300, 599}, rangeUIDs(100, 550)} {
+		cs := make(map[uint32]Content, len(uids))
+		for _, uid := range uids {
+			c := ParseStructure([]byte(mimeSeeds[int(uid)%len(mimeSeeds)]))
+			c.Wire = []byte{1, byte(uid)}
+			cs[uid] = Content{Cached: c, TextLater: true}
+		}
+		cs[601] = Content{Cached: ParseStructure([]byte("x"))} // not in the mailbox: left out
+		tx, err := d.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.PutContents(box, cs); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		for _, uid := range uids {
+			got, ok, err := d.Cached(box, uid)
+			if err != nil || !ok || !bytes.Equal(got.Wire, cs[uid].Cached.Wire) || got.End != cs[uid].Cached.End {
+				t.Errorf("Cached(%d) = %+v, %v, %v; want %+v", uid, got, ok, err, cs[uid].Cached)
+			}
+		}
+		if _, ok, err := d.Cached(box, 601); ok || err != nil {
+			t.Errorf("Cached(601) = %v, %v; want no record for a message not in the mailbox", ok, err)
+		}
+	}
+}
+
+func rangeUIDs(lo, hi uint32) []uint32 {
+	var out []uint32
+	for u := lo; u <= hi; u++ {
+		out = append(out, u)
+	}
+	return out
+}
+
+func openTestDB(t *testing.T) *DB {
+	t.Helper()
+	d, _, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func testBox(t *testing.T, d *DB) int64 {
+	t.Helper()
+	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1001, ModSeq: 1}
+	tx, err := d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutBox(&box); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return box.ID
+}
+
+func addTestMsg(t *testing.T, d *DB, box int64, uid uint32) {
+	t.Helper()
+	tx, err := d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	if err := tx.PutMsg(box, Msg{UID: uid, File: fmt.Sprintf("%d.M1P1.host:2,", uid), ModSeq: 1, InternalDate: now, SaveDate: now, Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -124,6 +124,7 @@ type Server struct {
 	active sync.WaitGroup
 
 	nconns atomic.Int64
+	spools spoolPool // buffers for receiving messages
 }
 
 func (s *Server) log() *slog.Logger {

@@ -688,3 +688,47 @@ func TestClientLimit(t *testing.T) {
 		t.Errorf("over client_limit got %q", b)
 	}
 }
+
+// TestSessionReusesLookups: a connection that brings several messages
+// for the same recipient asks the userdb once for it; an unknown user is
+// asked again each time (it may have been added), and a new connection
+// asks again.
+func TestSessionReusesLookups(t *testing.T) {
+	ts := startServer(t, nil)
+	count := func(name string) int {
+		ts.udb.mu.Lock()
+		defer ts.udb.mu.Unlock()
+		n := 0
+		for _, l := range ts.udb.lookups {
+			if l == name {
+				n++
+			}
+		}
+		return n
+	}
+	for conn := 1; conn <= 2; conn++ {
+		c := dial(t, ts.addr)
+		c.send("LHLO mta.example.org")
+		c.reply()
+		for range 3 {
+			c.send("MAIL FROM:<s@example.org>", "RCPT TO:<alice@example.com>", "RCPT TO:<nosuch@example.com>", "DATA")
+			c.expect("250 *")
+			c.expect("250 *")
+			c.expect("550 5.1.1 *")
+			c.expect("354 *")
+			c.sendRaw(body + ".\r\n")
+			c.expect("250 *")
+		}
+		c.send("QUIT")
+		c.expect("221 *")
+		if got := count("alice@example.com"); got != conn {
+			t.Errorf("after %d connections of 3 messages each, %d userdb lookups of alice@example.com, want %d", conn, got, conn)
+		}
+		if got := count("nosuch@example.com"); got != 3*conn {
+			t.Errorf("after %d connections of 3 messages each, %d userdb lookups of nosuch@example.com, want %d", conn, got, 3*conn)
+		}
+	}
+	if n := len(ts.dlv.deliveries()); n != 6 {
+		t.Errorf("%d deliveries, want 6", n)
+	}
+}

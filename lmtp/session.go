@@ -57,6 +57,22 @@ type session struct {
 	utf8         bool
 	rcpts        []*recipient
 	reserved     []string // users counted against UserConcurrencyLimit
+
+	// users caches the session's successful userdb lookups for
+	// userCacheTTL, so that an MTA that sends one connection many
+	// messages for the same recipients (a list's fan-out, a busy
+	// mailbox) does not ask auth again for each. Only Rcpt uses it, one
+	// command at a time.
+	users map[string]cachedUser
+}
+
+// userCacheTTL is how long a session trusts a userdb answer.
+const userCacheTTL = 30 * time.Second
+
+type cachedUser struct {
+	user   string
+	fields []string
+	at     time.Time
 }
 
 func (s *Server) newSession(c *smtp.Conn) *session {
@@ -131,7 +147,7 @@ func (ss *session) Rcpt(addr string, _ *smtp.RcptOptions) error {
 	}
 	ctx, cancel := context.WithTimeout(s.base, lookupTimeout)
 	defer cancel()
-	user, fields, err := s.Userdb.Lookup(ctx, a.Username())
+	user, fields, err := ss.lookup(ctx, a.Username())
 	switch {
 	case errors.Is(err, ErrUnknownUser):
 		ss.log.Info("recipient refused: unknown user", "rcpt", to, "lookup", a.Username())
@@ -168,6 +184,30 @@ func (ss *session) Rcpt(addr string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// lookup asks the userdb, or the session's cache of its answers.
+func (ss *session) lookup(ctx context.Context, name string) (string, []string, error) {
+	now := time.Now()
+	if c, ok := ss.users[name]; ok && now.Sub(c.at) < userCacheTTL {
+		return c.user, c.fields, nil
+	}
+	user, fields, err := ss.s.Userdb.Lookup(ctx, name)
+	if err != nil {
+		delete(ss.users, name)
+		return user, fields, err
+	}
+	if ss.users == nil {
+		ss.users = map[string]cachedUser{}
+	}
+	if len(ss.users) >= maxCachedUsers {
+		clear(ss.users)
+	}
+	ss.users[name] = cachedUser{user: user, fields: fields, at: now}
+	return user, fields, nil
+}
+
+// maxCachedUsers bounds a session's cache of userdb answers.
+const maxCachedUsers = 1000
+
 // Data is not used: go-smtp calls LMTPData in LMTP mode.
 func (ss *session) Data(r io.Reader) error {
 	return errors.New("lmtp: Data called in LMTP mode")
@@ -193,7 +233,7 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	txid := newID()
 	log := ss.log.With("txid", txid)
 
-	sp, err := newSpool(s.TempDir)
+	sp, err := s.spools.newSpool(s.TempDir)
 	if err != nil {
 		log.Error("spool", "err", err)
 		return errInternal

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,17 +24,64 @@ type spool struct {
 	path string   // temp file name until sealed; "" for a memfd
 	w    *bufio.Writer
 	size int64
+	pool *spoolPool // where w and readFrom's buffer come from; may be nil
+}
+
+// spoolPool keeps the spools' write buffers and readFrom's read buffers
+// for the next message, so that a message does not cost 96 KB of garbage.
+// The zero value is ready; a nil pool allocates each time.
+type spoolPool struct {
+	writers sync.Pool // *bufio.Writer of 64 KB
+	bufs    sync.Pool // *[]byte of 32 KB
+}
+
+func (p *spoolPool) writer(f *os.File) *bufio.Writer {
+	if p != nil {
+		if w, ok := p.writers.Get().(*bufio.Writer); ok {
+			w.Reset(f)
+			return w
+		}
+	}
+	return bufio.NewWriterSize(f, 64<<10)
+}
+
+func (p *spoolPool) buf() *[]byte {
+	if p != nil {
+		if b, ok := p.bufs.Get().(*[]byte); ok {
+			return b
+		}
+	}
+	b := make([]byte, 32<<10)
+	return &b
+}
+
+func (p *spoolPool) putBuf(b *[]byte) {
+	if p != nil {
+		p.bufs.Put(b)
+	}
+}
+
+// release gives the write buffer back; the spool is not written again.
+func (s *spool) release() {
+	if s.w != nil && s.pool != nil {
+		s.w.Reset(nil)
+		s.pool.writers.Put(s.w)
+	}
+	s.w = nil
 }
 
 // newSpool makes a memfd that can be sealed, or, where memfd_create is not
 // allowed, a temp file in dir ("" is os.TempDir()).
-func newSpool(dir string) (*spool, error) {
+func newSpool(dir string) (*spool, error) { return (*spoolPool)(nil).newSpool(dir) }
+
+// newSpool is newSpool with buffers from p.
+func (p *spoolPool) newSpool(dir string) (*spool, error) {
 	fd, err := unix.MemfdCreate("cote-lmtp", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err == nil {
 		f := os.NewFile(uintptr(fd), "memfd:cote-lmtp")
-		return &spool{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+		return &spool{f: f, w: p.writer(f), pool: p}, nil
 	}
-	sp, terr := newTempSpool(dir)
+	sp, terr := p.newTempSpool(dir)
 	if terr != nil {
 		return nil, fmt.Errorf("spool: memfd: %v; %w", err, terr)
 	}
@@ -41,12 +89,14 @@ func newSpool(dir string) (*spool, error) {
 }
 
 // newTempSpool makes a spool in a temp file in dir, which seal unlinks.
-func newTempSpool(dir string) (*spool, error) {
+func newTempSpool(dir string) (*spool, error) { return (*spoolPool)(nil).newTempSpool(dir) }
+
+func (p *spoolPool) newTempSpool(dir string) (*spool, error) {
 	f, err := os.CreateTemp(dir, "cote-lmtp-*")
 	if err != nil {
 		return nil, fmt.Errorf("temp file: %w", err)
 	}
-	return &spool{f: f, path: f.Name(), w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &spool{f: f, path: f.Name(), w: p.writer(f), pool: p}, nil
 }
 
 func (s *spool) Write(p []byte) (int, error) {
@@ -61,7 +111,9 @@ func (s *spool) Write(p []byte) (int, error) {
 // closed either way.
 func (s *spool) seal() (*os.File, error) {
 	defer s.f.Close()
-	if err := s.w.Flush(); err != nil {
+	err := s.w.Flush()
+	s.release()
+	if err != nil {
 		s.discardTemp()
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -91,6 +143,7 @@ func (s *spool) seal() (*os.File, error) {
 
 // discard drops an unfinished spool.
 func (s *spool) discard() {
+	s.release()
 	s.f.Close()
 	s.discardTemp()
 }
@@ -106,7 +159,9 @@ func (s *spool) discardTemp() {
 // data) are returned as they are, so that go-smtp's typed ones (message
 // too large) reach the client.
 func (s *spool) readFrom(r io.Reader) error {
-	buf := make([]byte, 32<<10)
+	bp := s.pool.buf()
+	defer s.pool.putBuf(bp)
+	buf := *bp
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {

@@ -17,8 +17,15 @@ type deliveryRoute struct {
 
 // confirmDelivery looks the recipient up in userdb itself: the lmtp
 // process talks to the outside world and is not trusted for the uid, gid
-// and home a worker is started with.
+// and home a worker is started with. When the user's worker runs, that
+// lookup was made when the worker started (its uid, gid and home are fixed
+// for its life): the delivery goes to it with those fields, without asking
+// auth again.
 func (m *Master) confirmDelivery(p *proc, d *proto.Deliver, msg *os.File) {
+	if w := m.liveWorker(d.User); w != nil {
+		m.sendDelivery(w, &pendingUser{login: p, d: d, client: msg, user: w.user, fields: w.fields, uid: w.uid, gid: w.gid})
+		return
+	}
 	tempFail := func() {
 		msg.Close()
 		p.ctl.Send(&proto.DeliverReply{Seq: d.Seq, Code: 451, Enhanced: "4.3.0", Message: "Temporary internal failure"})
@@ -80,6 +87,16 @@ func (m *Master) sendDelivery(w *proc, pu *pendingUser) {
 	w.deliveries[d.Seq] = deliveryRoute{lmtp: pu.login, seq: pu.d.Seq}
 }
 
+// liveWorker is the running worker of user (the canonical name auth gave
+// when the worker was started), or nil.
+func (m *Master) liveWorker(user string) *proc {
+	w := m.workers[user]
+	if w == nil || w.exiting || w.shutdown || w.exited || w.user != user || w.fields == nil {
+		return nil
+	}
+	return w
+}
+
 // deliveryReply passes a worker's answer back to the lmtp process.
 func (m *Master) deliveryReply(w *proc, r *proto.DeliverReply) bool {
 	route, ok := w.deliveries[r.Seq]
@@ -98,6 +115,10 @@ func (m *Master) deliveryReply(w *proc, r *proto.DeliverReply) bool {
 // confirmQuotaCheck looks the recipient up in userdb, as for a delivery,
 // and routes the check to the user's worker.
 func (m *Master) confirmQuotaCheck(p *proc, qc *proto.QuotaCheck) {
+	if w := m.liveWorker(qc.User); w != nil {
+		m.sendQuotaCheck(w, &pendingUser{login: p, qc: qc, user: w.user, fields: w.fields, uid: w.uid, gid: w.gid})
+		return
+	}
 	m.lookupUser(qc.User, func(user string, fields []string, err error) {
 		pu := &pendingUser{login: p, qc: qc, user: user, fields: fields}
 		if err != nil {

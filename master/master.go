@@ -59,7 +59,8 @@ type Master struct {
 	stopping  bool
 	root      bool
 
-	starter nnpStarter // runs every child's exec (nnp.go)
+	starter    nnpStarter  // runs every child's exec (nnp.go)
+	configJSON configCache // the encoded configuration children get (spawn.go)
 
 	// Spare workers without a user, oldest first, and how many are
 	// being started off the loop (spare.go).
@@ -69,6 +70,10 @@ type Master struct {
 	// Users whose worker is being started off the loop, with the work
 	// that waits for it (route.go).
 	starting map[string][]*pendingUser
+	// Users whose work waits for a worker slot that an evicted idle
+	// worker is freeing (evict.go), in arrival order, and their work.
+	slotQueue []string
+	slotWork  map[string][]*pendingUser
 
 	restarts map[string]int // crashes per role, for coteadm stats and metrics
 	metrics  *metricsState
@@ -158,6 +163,7 @@ func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
 			return fmt.Errorf("metrics_listen %s: %w", cfg.MetricsListen, err)
 		}
 		defer ml.Close()
+		m.metrics.served = true
 	}
 	if err := m.apply(cfg); err != nil {
 		m.stopAll(5 * time.Second)
@@ -437,7 +443,11 @@ func (m *Master) maintain() {
 	if m.stopping {
 		return
 	}
-	m.refreshSelfMetrics()
+	if m.metrics.served {
+		// Only the metrics endpoint shows them; without it, reading
+		// every worker's /proc/PID/statm each second is wasted.
+		m.refreshSelfMetrics()
+	}
 	for _, s := range m.svcs {
 		if len(s.procs) < s.minProcs() && s.throttledUntil.IsZero() {
 			if err := m.fill(s); err != nil {

@@ -23,6 +23,8 @@ import (
 type metricsState struct {
 	agg  *metrics.Aggregate
 	self atomic.Pointer[metrics.Snapshot]
+	// served: metrics_listen is set (read and written on the event loop).
+	served bool
 }
 
 // collector turns the aggregate into Prometheus metrics at scrape time.

@@ -145,12 +145,12 @@ func (m *Master) control(p *proc, msg proto.Message, files []*os.File) {
 			bad("idle report from a non-worker")
 			return
 		}
-		if msg.LastSeq == p.lastSent && len(p.deliveries) == 0 && len(p.quotaChecks) == 0 && len(p.admins) == 0 && !p.exiting {
-			p.exiting = true
-			if m.workers[p.user] == p {
-				delete(m.workers, p.user)
-			}
-			p.ctl.Send(&proto.WorkerExit{})
+		if msg.Lingering {
+			m.workerIdle(p, msg.LastSeq)
+			return
+		}
+		if m.quiet(p, msg.LastSeq) {
+			m.grantExit(p)
 		}
 	default:
 		bad("message not accepted from children")
@@ -296,6 +296,11 @@ func (m *Master) route(pu *pendingUser) {
 		m.deliver(w, pu)
 		return
 	}
+	if q, ok := m.slotWork[pu.user]; ok {
+		// It waits for a slot an evicted worker frees (evict.go).
+		m.slotWork[pu.user] = append(q, pu)
+		return
+	}
 	if q, ok := m.starting[pu.user]; ok {
 		// Its worker is being started: the work goes to it once it runs.
 		m.starting[pu.user] = append(q, pu)
@@ -397,7 +402,11 @@ func (m *Master) startWorker(user string, pending []*pendingUser) {
 		}
 	}
 	if m.workerCount()+len(m.starting) >= limit {
-		m.log.Warn("service(worker): process_limit reached, login refused", "limit", limit, "user", user)
+		if m.evictIdle() {
+			m.queueForSlot(user, pending)
+			return
+		}
+		m.log.Warn("service(worker): process_limit reached and no worker is idle, work refused", "limit", limit, "user", user)
 		fail(errors.New("process_limit reached"))
 		return
 	}
@@ -504,6 +513,7 @@ func (m *Master) deliver(w *proc, pu *pendingUser) {
 func (m *Master) workerGone(p *proc) {
 	if p.user == "" {
 		m.spares = slices.DeleteFunc(m.spares, func(q *proc) bool { return q == p })
+		m.serveSlotQueue()
 		return
 	}
 	if m.workers[p.user] == p {
@@ -511,6 +521,7 @@ func (m *Master) workerGone(p *proc) {
 	}
 	m.failDeliveries(p)
 	m.failAdmins(p)
+	m.serveSlotQueue()
 	pending := m.waiting[p.user]
 	delete(m.waiting, p.user)
 	if len(pending) > 0 && !m.stopping {

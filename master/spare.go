@@ -55,7 +55,7 @@ func (m *Master) fillSpares() {
 		return
 	}
 	want, limit := m.spareTarget(), m.workerLimit()
-	for len(m.spares)+m.sparesStarting < want && m.workerCount()+m.sparesStarting+len(m.starting) < limit {
+	for len(m.spares)+m.sparesStarting < want && m.workerCount()+m.sparesStarting+len(m.starting)+len(m.slotQueue) < limit {
 		m.sparesStarting++
 		sp := spawnSpec{role: proto.RoleWorker, service: "worker", settings: m.cfg, gen: m.gen}
 		go func() {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -43,6 +44,13 @@ type proc struct {
 	deliveries  map[uint64]deliveryRoute // by worker-side Seq, until answered
 	quotaChecks map[uint64]deliveryRoute // likewise, for QuotaCheck
 	admins      map[uint64]net.Conn      // coteadm connections waiting for the worker
+
+	// idleSeq is the LastSeq of the worker's last WorkerIdle with
+	// Lingering, idleSince when the master had it; idle says there was
+	// one. The worker is still idle while idleSeq == lastSent (evict.go).
+	idle      bool
+	idleSeq   uint64
+	idleSince time.Time
 	// logUser is the user of a spare worker once assigned, for the
 	// prefix of its log lines (read by the log collector).
 	logUser atomic.Pointer[string]
@@ -203,16 +211,9 @@ func (m *Master) handshake(p *proc, sp spawnSpec) error {
 
 // configFile returns a sealed memfd with the configuration a role may see.
 func (m *Master) configFile(s *config.Settings, role string, gen uint64) (*os.File, uint64, error) {
-	c := *s
-	if !isLogin(role) {
-		c.SSLKey = "" // only login processes hold the TLS key
-	}
-	if role != proto.RoleAuth {
-		c.Passdbs, c.Userdbs = nil, nil
-	}
-	data, err := json.Marshal(&c)
+	data, err := m.configJSON.get(s, role)
 	if err != nil {
-		return nil, 0, fmt.Errorf("encode config: %w", err)
+		return nil, 0, err
 	}
 	fd, err := unix.MemfdCreate("cote-config", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
@@ -229,6 +230,44 @@ func (m *Master) configFile(s *config.Settings, role string, gen uint64) (*os.Fi
 		return nil, 0, fmt.Errorf("seal config: %w", err)
 	}
 	return f, uint64(len(data)), nil
+}
+
+// configCache keeps the last encoding of the configuration for each kind
+// of child (login, auth, any other), so that starting a worker does not
+// encode the whole configuration again. Spawns run off the event loop.
+type configCache struct {
+	mu      sync.Mutex // guards the fields below
+	s       *config.Settings
+	encoded map[configKind][]byte
+}
+
+type configKind struct{ login, auth bool }
+
+// get returns the JSON configuration a child of role gets from s: only
+// login processes keep the TLS key, only auth the passdbs and userdbs.
+func (cc *configCache) get(s *config.Settings, role string) ([]byte, error) {
+	k := configKind{login: isLogin(role), auth: role == proto.RoleAuth}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.s != s {
+		cc.s, cc.encoded = s, map[configKind][]byte{}
+	}
+	if data, ok := cc.encoded[k]; ok {
+		return data, nil
+	}
+	c := *s
+	if !k.login {
+		c.SSLKey = "" // only login processes hold the TLS key
+	}
+	if !k.auth {
+		c.Passdbs, c.Userdbs = nil, nil
+	}
+	data, err := json.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	cc.encoded[k] = data
+	return data, nil
 }
 
 // readControl forwards a child's control messages to the event loop.

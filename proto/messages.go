@@ -381,15 +381,26 @@ func (m *UserSession) decode(d *Decoder) {
 
 // WorkerIdle tells the master, worker to master, that the worker has had no
 // session for its linger time and would exit. LastSeq is the last
-// UserSession it received; the master grants the exit (WorkerExit) only if
-// it sent nothing since, and routes later sessions to a new worker.
+// UserSession, Deliver, QuotaCheck or Admin it received; the master grants
+// the exit (WorkerExit) only if it sent nothing since, and routes later
+// work to a new worker.
+//
+// With Lingering set, the worker has just become idle (no session, no
+// delivery or command under way) and starts its linger: it does not ask to
+// exit yet, but the master may grant the exit at once (WorkerExit) to make
+// room for another user's worker when process_limit is reached, under the
+// same LastSeq rule.
 type WorkerIdle struct {
-	LastSeq uint64
+	LastSeq   uint64
+	Lingering bool
 }
 
-func (*WorkerIdle) Type() Type          { return TypeWorkerIdle }
-func (m *WorkerIdle) encode(e *Encoder) { e.Uint(m.LastSeq) }
-func (m *WorkerIdle) decode(d *Decoder) { m.LastSeq = d.Uint() }
+func (*WorkerIdle) Type() Type { return TypeWorkerIdle }
+func (m *WorkerIdle) encode(e *Encoder) {
+	e.Uint(m.LastSeq)
+	e.Bool(m.Lingering)
+}
+func (m *WorkerIdle) decode(d *Decoder) { m.LastSeq, m.Lingering = d.Uint(), d.Bool() }
 
 // WorkerExit grants a WorkerIdle: the worker closes its storage and exits.
 type WorkerExit struct{}

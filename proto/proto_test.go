@@ -27,6 +27,7 @@ func sampleMessages() []Message {
 		&UserSession{Seq: 2, User: "demo", Fields: []string{"uid=1000", "home=/home/demo"}, AuthMech: "PLAIN",
 			Conn: ConnInfo{Protocol: "imap"}, Tag: "x", Leftover: []byte{}},
 		&WorkerIdle{LastSeq: 2},
+		&WorkerIdle{LastSeq: 3, Lingering: true},
 		&WorkerExit{},
 		&WorkerAssign{User: "demo", UID: 1000, GID: 1000, Groups: []uint32{1000, 50}},
 		&WorkerAssign{User: "nogroups", UID: 1001, GID: 1001, Groups: []uint32{}},

@@ -62,10 +62,14 @@ type Worker struct {
 	o  Options
 	wg sync.WaitGroup
 
-	mu     sync.Mutex // guards user, store and filter while they are set up
+	mu     sync.Mutex // guards user, store, filter and delivery while they are set up
 	user   string
 	store  storage.Store
 	filter *sieveFilter
+	// delivery is what every delivery of this worker shares, made at
+	// the first: the settings for protocol lmtp and the sender of
+	// Sieve's replies.
+	delivery *deliverySetup
 	// live counts sessions started or starting; "index rebuild" runs
 	// only with none.
 	live atomic.Int32
@@ -125,6 +129,8 @@ func Run(o Options) error {
 		return nil
 	}
 	// idle starts the linger, or ends a stopping worker, once nothing runs.
+	// It tells the master the worker is idle, so that the master can
+	// evict it at once when it needs the worker's slot (process_limit).
 	idle := func() bool {
 		if sessions+tasks > 0 {
 			return false
@@ -133,6 +139,7 @@ func Run(o Options) error {
 			return true
 		}
 		linger.Reset(o.Linger)
+		o.Ctl.Send(&proto.WorkerIdle{LastSeq: lastSeq, Lingering: true})
 		return false
 	}
 	// A worker that runs as root is a spare the master started ahead of
@@ -284,8 +291,13 @@ func (w *Worker) deliver(ctx context.Context, m *proto.Deliver, msg *os.File) *p
 		log.Error("delivery: open store", "err", err)
 		return &proto.DeliverReply{Seq: m.Seq, Code: 451, Enhanced: "4.3.0", Message: "Temporary internal failure"}
 	}
-	s := w.o.Settings.ForProtocol("lmtp")
 	w.mu.Lock()
+	if w.delivery == nil {
+		s := w.o.Settings.ForProtocol("lmtp")
+		w.delivery = &deliverySetup{settings: s, sender: deliver.NewSender(s.SendmailPath, s.SubmissionHost, s.Hostname)}
+	}
+	ds := w.delivery
+	s := ds.settings
 	if w.filter == nil {
 		w.filter = newSieveFilter(fieldValue(m.Fields, "home"), s.RecipientDelimiter, s.Hostname, s.Plugin, w.o.Log)
 	}
@@ -296,10 +308,16 @@ func (w *Worker) deliver(ctx context.Context, m *proto.Deliver, msg *os.File) *p
 		Autocreate: s.LdaMailboxAutocreate, Autosubscribe: s.LdaMailboxAutosubscribe,
 		QuotaFullTempfail: s.QuotaFullTempfail, HdrDeliveryAddress: s.LmtpHdrDeliveryAddress,
 		Hostname: s.Hostname, PostmasterAddress: s.PostmasterAddress,
-		Sender: deliver.NewSender(s.SendmailPath, s.SubmissionHost, s.Hostname),
+		Sender: ds.sender,
 	}, m, msg)
 	w.o.Metrics.Counter("deliveries_total", "result", strconv.Itoa(int(reply.Code)/100)+"xx").Inc()
 	return reply
+}
+
+// deliverySetup is what a worker's deliveries share.
+type deliverySetup struct {
+	settings *config.Settings // ForProtocol("lmtp"), read only
+	sender   deliver.Sender
 }
 
 // homeFile is a file in the user's home, or "" without a home.

@@ -3,6 +3,7 @@ package imap
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"cote/storage"
@@ -217,6 +218,16 @@ func matchAny(res []*regexp.Regexp, name string) bool {
 // but the delimiter (RFC 3501 section 6.3.8). An INBOX prefix matches
 // case-insensitively (section 5.1).
 func (s *session) patternRegexp(ref, pat string) *regexp.Regexp {
+	key := strconv.FormatBool(s.utf8Names()) + " " + strconv.Quote(ref) + " " + pat
+	if s.listRE.re != nil && s.listRE.key == key {
+		return s.listRE.re
+	}
+	re := s.compilePattern(ref, pat)
+	s.listRE.key, s.listRE.re = key, re
+	return re
+}
+
+func (s *session) compilePattern(ref, pat string) *regexp.Regexp {
 	d := string(s.o.Store.Delimiter())
 	if !s.utf8Names() {
 		// Patterns are in modified UTF-7 like names (RFC 3501

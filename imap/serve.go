@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -142,6 +143,12 @@ type session struct {
 	unauthenticated bool
 	// pre is Options.Leftover, which the command reader reads first.
 	pre *bytes.Reader
+	// listRE is the last LIST pattern compiled (cmd_list.go): clients
+	// repeat the same LIST, and compiling it was most of LIST's CPU.
+	listRE struct {
+		key string
+		re  *regexp.Regexp
+	}
 }
 
 // command is one parsed command head with the rest of its arguments.

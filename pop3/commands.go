@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -238,10 +237,13 @@ func (s *session) openMessage(i int) (rc io.ReadCloser, good bool) {
 // and that many body lines (TOP). The message is streamed, never held in
 // memory. An error leaves the response unfinished: the session must end.
 func (s *session) sendDotted(r io.Reader, lines int64) error {
-	dw := textproto.NewWriter(s.w).DotWriter()
+	dw := newDotWriter(s.w)
 	var err error
 	if lines < 0 {
-		_, err = io.Copy(dw, r)
+		if s.copyBuf == nil {
+			s.copyBuf = make([]byte, 32<<10)
+		}
+		_, err = io.CopyBuffer(dw, r, s.copyBuf)
 	} else {
 		err = copyTop(dw, r, lines)
 	}

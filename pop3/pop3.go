@@ -160,7 +160,8 @@ type session struct {
 	seen     []bool // RETR'd messages without \Seen, to flag
 	uidls    []string
 	bad      int
-	lastGone int // highest message number found expunged on RETR/TOP
+	lastGone int    // highest message number found expunged on RETR/TOP
+	copyBuf  []byte // RETR's copy buffer, kept for the session's RETRs
 }
 
 // Serve runs one post-login POP3 session on conn: it takes the maildrop

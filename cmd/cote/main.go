@@ -28,10 +28,17 @@ func main() {
 }
 
 func runRole(role string, run func(*child.Process) error) int {
+	var slackErr error
+	if role == proto.RoleWorker {
+		slackErr = setTimerSlack(workerTimerSlack) // before child.Start drops privileges
+	}
 	p, err := child.Start(role)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cote %s: %v\n", role, err)
 		return 2
+	}
+	if slackErr != nil {
+		p.Log.Debug("timer slack set on the main thread only", "err", slackErr)
 	}
 	if err := run(p); err != nil {
 		p.Log.Error("exiting on error", "err", err)

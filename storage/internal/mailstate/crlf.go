@@ -2,6 +2,7 @@ package mailstate
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 )
 
@@ -48,36 +49,57 @@ func CRLFReader(r io.Reader) io.Reader {
 
 type crlfReader struct {
 	r         *bufio.Reader
-	pendingLF bool
-	prevR     bool
+	pendingLF bool // a CR was added before an LF that did not fit
+	prevR     bool // the last byte given out was a CR
 }
 
+// Read copies a line at a time (bytes.IndexByte), adding a CR before
+// each bare LF.
 func (c *crlfReader) Read(p []byte) (int, error) {
 	n := 0
+	if c.pendingLF && len(p) > 0 {
+		p[0] = '\n'
+		n, c.pendingLF = 1, false
+	}
 	for n < len(p) {
-		if c.pendingLF {
-			p[n] = '\n'
-			n++
-			c.pendingLF = false
-			continue
-		}
-		b, err := c.r.ReadByte()
-		if err != nil {
+		if c.r.Buffered() == 0 {
 			if n > 0 {
 				return n, nil
 			}
-			return 0, err
+			if _, err := c.r.Peek(1); err != nil {
+				return 0, err
+			}
 		}
-		if b == '\n' && !c.prevR {
-			p[n] = '\r'
+		buf, _ := c.r.Peek(c.r.Buffered())
+		m := 0 // bytes of buf consumed
+		for m < len(buf) && n < len(p) {
+			end := len(buf)
+			if i := bytes.IndexByte(buf[m:], '\n'); i >= 0 {
+				end = m + i
+			}
+			k := copy(p[n:], buf[m:end])
+			if k > 0 {
+				c.prevR = buf[m+k-1] == '\r'
+			}
+			n, m = n+k, m+k
+			if m == len(buf) || n == len(p) {
+				break
+			}
+			// buf[m] is an LF.
+			m++
+			if !c.prevR {
+				p[n] = '\r'
+				n++
+				if n == len(p) {
+					c.pendingLF, c.prevR = true, false
+					break
+				}
+			}
+			p[n] = '\n'
 			n++
-			c.pendingLF = true
 			c.prevR = false
-			continue
 		}
-		p[n] = b
-		n++
-		c.prevR = b == '\r'
+		c.r.Discard(m)
 	}
 	return n, nil
 }

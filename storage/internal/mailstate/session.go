@@ -32,6 +32,11 @@ type session struct {
 func (s *session) refresh() storage.Changes {
 	b := s.box
 	var ch storage.Changes
+	if len(s.snap) > 0 && s.current() {
+		// Nothing changed (every command polls): keep the snapshot
+		// rather than build a copy of it.
+		return s.settle(ch)
+	}
 	next := make([]entry, 0, len(b.Msgs))
 	if len(s.snap) == 0 {
 		// The first refresh (Open) reports every message.
@@ -61,10 +66,44 @@ func (s *session) refresh() storage.Changes {
 	for ; i < len(s.snap); i++ {
 		ch.Expunged = append(ch.Expunged, s.snap[i].msg.UID)
 	}
+	s.snap = next
+	return s.settle(ch)
+}
+
+// load takes the first snapshot (Open): refresh from nothing, without
+// the list of every message as changed, which Open would drop.
+func (s *session) load() {
+	b := s.box
+	s.snap = make([]entry, len(b.Msgs))
+	for i, m := range b.Msgs {
+		s.snap[i] = entry{msg: m.message(m.UID >= b.RecentFrom), m: m}
+	}
+	s.settle(storage.Changes{})
+}
+
+// current reports whether the snapshot holds the box's messages as they
+// are: the same UIDs, modseqs and flags, which is what refresh compares.
+func (s *session) current() bool {
+	b := s.box
+	if len(b.Msgs) != len(s.snap) {
+		return false
+	}
+	for i, m := range b.Msgs {
+		e := &s.snap[i]
+		if e.msg.UID != m.UID || e.msg.ModSeq != m.ModSeq || !slices.Equal(e.msg.Flags, m.Flags) {
+			return false
+		}
+	}
+	return true
+}
+
+// settle ends a refresh: the box's recent messages are this session's,
+// and ch gets the box's UIDNEXT and HIGHESTMODSEQ.
+func (s *session) settle(ch storage.Changes) storage.Changes {
+	b := s.box
 	if !s.readOnly && b.RecentFrom < b.UIDNext {
 		b.RecentFrom = b.UIDNext
 	}
-	s.snap = next
 	s.seenModSeq = b.ModSeq
 	s.seenUIDNext = b.UIDNext
 	ch.UIDNext = b.UIDNext

@@ -591,7 +591,7 @@ func (st *State) Open(name string, readOnly bool) (storage.Mailbox, error) {
 		return nil, err
 	}
 	s := &session{st: st, box: b, readOnly: readOnly}
-	s.refresh()
+	s.load()
 	return s, nil
 }
 

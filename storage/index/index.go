@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS cache (
 	data BLOB NOT NULL
 );
 ` + ftsSchema + `
+` + stateSchema + `;
 CREATE TABLE IF NOT EXISTS usage (
 	id       INTEGER PRIMARY KEY CHECK (id = 1),
 	bytes    INTEGER NOT NULL,
@@ -121,9 +122,21 @@ ALTER TABLE mailboxes ADD COLUMN stamps TEXT NOT NULL DEFAULT '';
 const mmapSize = 1 << 30
 
 // Options configure an index.
+//
+// Durability comes in two tiers (docs/storage.md, "Durability"): a
+// transaction begun with BeginDurable (a save: APPEND, COPY, MOVE, a
+// delivery) is on disk when its Commit returns (WAL with
+// synchronous=FULL); every other one (flags, keywords, expunges, scans,
+// mailbox rows) runs with synchronous=NORMAL, which survives a crash of
+// the process but may lose the last commits on a power loss, as
+// Dovecot's mail_fsync=optimized does for its index. Everything lost so
+// is found again in the Maildir at the next open.
 type Options struct {
 	// NoSync turns off fsync (synchronous=OFF), for mail_fsync=never.
 	NoSync bool
+	// SyncAll makes every transaction durable (synchronous=FULL), for
+	// mail_fsync=always.
+	SyncAll bool
 }
 
 // DB is one user's open index. Its methods are not safe for concurrent
@@ -131,6 +144,49 @@ type Options struct {
 type DB struct {
 	db   *sql.DB
 	path string
+	// tiered says the connection runs with synchronous=NORMAL and a
+	// durable transaction switches it to FULL (BeginDurable).
+	tiered bool
+	// unclean says the last process that wrote the index did not
+	// close it (Unclean); marked says this one has recorded that it
+	// writes (markWriting).
+	unclean, marked bool
+}
+
+// The state table holds the "writing" marker: set, durably, by the
+// first write transaction of a process and removed when it closes the
+// index. Found at open, it says the last writer stopped without closing
+// (a crash, a power loss), so that commits of the metadata tier may have
+// been lost and the MODSEQs they gave may be handed out again unless the
+// store moves HIGHESTMODSEQ past them (Unclean). It is made on first use,
+// so older indexes need no migration.
+const stateSchema = `CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`
+
+// Unclean reports whether the last process that wrote the index did not
+// close it: commits of the metadata tier (Options) may have been lost.
+func (d *DB) Unclean() bool { return d.unclean }
+
+// readMarker reads the writing marker at open.
+func (d *DB) readMarker() error {
+	var n int
+	if err := d.db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'state'`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	if err := d.db.QueryRow(`SELECT count(*) FROM state WHERE key = 'writing'`).Scan(&n); err != nil {
+		return err
+	}
+	d.unclean = n > 0
+	return nil
+}
+
+// markWriting sets the writing marker in the process's first write
+// transaction, which is then durable.
+func (d *DB) markWriting(tx *sql.Tx) error {
+	if _, err := tx.Exec(stateSchema); err != nil {
+		return err
+	}
+	_, err := tx.Exec(`INSERT OR REPLACE INTO state (key, value) VALUES ('writing', ?)`, strconv.Itoa(os.Getpid()))
+	return err
 }
 
 // Open opens or creates the index at path. A database that cannot be
@@ -155,13 +211,16 @@ func Open(path string, opts Options) (*DB, bool, error) {
 }
 
 func open(path string, opts Options) (*DB, bool, error) {
-	sync := "FULL"
-	if opts.NoSync {
+	sync := "NORMAL"
+	switch {
+	case opts.NoSync:
 		sync = "OFF"
+	case opts.SyncAll:
+		sync = "FULL"
 	}
 	_, statErr := os.Stat(path)
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" +
+		"&_pragma=synchronous(" + sync + ")" +
 		// Reads go through a memory map of the file, as Dovecot maps
 		// its index and cache files: no system call and copy per page,
 		// which an index whose rows are not in UID order (one written
@@ -174,7 +233,11 @@ func open(path string, opts Options) (*DB, bool, error) {
 	// One connection: every call comes with the store's lock held, and
 	// a single connection keeps the WAL readers simple.
 	db.SetMaxOpenConns(1)
-	d := &DB{db: db, path: path}
+	if err := useWAL(db, sync, os.IsNotExist(statErr)); err != nil {
+		db.Close()
+		return nil, false, err
+	}
+	d := &DB{db: db, path: path, tiered: sync == "NORMAL"}
 	var version int
 	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
 		db.Close()
@@ -193,21 +256,43 @@ func open(path string, opts Options) (*DB, bool, error) {
 	}
 	if version == 0 {
 		// Opening an existing index writes nothing, so that a user can
-		// still read mail on a full disk.
-		if _, err := db.Exec(schema); err != nil {
+		// still read mail on a full disk. A new one gets its schema in
+		// one transaction: one commit, where a statement at a time
+		// made one each.
+		if err := d.migrate(schema); err != nil {
 			db.Close()
-			return nil, false, Err(err)
-		}
-		if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
-			db.Close()
-			return nil, false, Err(err)
+			return nil, false, err
 		}
 	}
 	if err := d.checkReadable(); err != nil {
 		db.Close()
 		return nil, false, err
 	}
+	if err := d.readMarker(); err != nil {
+		db.Close()
+		return nil, false, Err(err)
+	}
 	return d, fresh, nil
+}
+
+// useWAL puts the database in WAL mode, which the file keeps. SQLite
+// makes a new file in rollback-journal mode and switches it to WAL with
+// a write of its header; for a new file that write runs with
+// synchronous=OFF and costs no fsync of the journal, the file and the
+// directory (a new index lost in a crash is made again). The driver
+// applies a DSN's pragmas in its own order, journal_mode before
+// synchronous, hence the statements here.
+func useWAL(db *sql.DB, sync string, created bool) error {
+	stmts := []string{"PRAGMA journal_mode = WAL"}
+	if created {
+		stmts = []string{"PRAGMA synchronous = OFF", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = " + sync}
+	}
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			return Err(err)
+		}
+	}
+	return nil
 }
 
 // migrate runs a migration and sets the schema version, in one
@@ -219,7 +304,7 @@ func (d *DB) migrate(stmts string) error {
 	}
 	defer tx.Rollback()
 	if _, err := tx.Exec(stmts); err != nil {
-		return fmt.Errorf("migrate index: %w", Err(err))
+		return fmt.Errorf("index schema: %w", Err(err))
 	}
 	if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 		return Err(err)
@@ -243,8 +328,13 @@ func (d *DB) checkReadable() error {
 	return nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+// Close removes the writing marker and closes the database.
+func (d *DB) Close() error {
+	if d.marked {
+		d.db.Exec(`DELETE FROM state WHERE key = 'writing'`)
+	}
+	return d.db.Close()
+}
 
 // Path returns the database file.
 func (d *DB) Path() string { return d.path }
@@ -552,10 +642,20 @@ func (d *DB) Usage() (bytes, messages int64, err error) {
 type Tx struct {
 	tx  *sql.Tx
 	ctx context.Context
+	// d is set for a durable transaction on a tiered connection, whose
+	// synchronous setting goes back to NORMAL when it ends.
+	d *DB
+	// marks says the transaction sets the writing marker.
+	marks bool
 }
 
-// Begin starts a write transaction (BEGIN IMMEDIATE).
+// Begin starts a write transaction (BEGIN IMMEDIATE) of the metadata
+// tier: committed when Commit returns, on disk at the next durable
+// commit or checkpoint (Options).
 func (d *DB) Begin() (*Tx, error) {
+	if d.tiered && !d.marked {
+		return d.BeginDurable()
+	}
 	tx, err := d.db.Begin()
 	if err != nil {
 		return nil, Err(err)
@@ -563,12 +663,61 @@ func (d *DB) Begin() (*Tx, error) {
 	return &Tx{tx: tx, ctx: context.Background()}, nil
 }
 
-// Commit commits; the transaction is durable when it returns (WAL with
-// synchronous=FULL).
-func (t *Tx) Commit() error { return Err(t.tx.Commit()) }
+// BeginDurable starts a write transaction that is on disk when its
+// Commit returns, for a save. Its commit syncs the write-ahead log,
+// and so every metadata commit made before it too.
+func (d *DB) BeginDurable() (*Tx, error) {
+	if !d.tiered {
+		return d.Begin()
+	}
+	// The pool has one connection: the setting applies to the
+	// transaction begun next on it. synchronous cannot change inside
+	// a transaction.
+	if _, err := d.db.Exec("PRAGMA synchronous = FULL"); err != nil {
+		return nil, Err(err)
+	}
+	tx, err := d.db.Begin()
+	if err != nil {
+		d.db.Exec("PRAGMA synchronous = NORMAL")
+		return nil, Err(err)
+	}
+	t := &Tx{tx: tx, ctx: context.Background(), d: d}
+	if !d.marked {
+		if err := d.markWriting(tx); err != nil {
+			t.Rollback()
+			return nil, Err(err)
+		}
+		t.marks = true
+	}
+	return t, nil
+}
+
+// Commit commits. A transaction of BeginDurable is on disk when it
+// returns (WAL with synchronous=FULL).
+func (t *Tx) Commit() error {
+	err := Err(t.tx.Commit())
+	if err == nil && t.marks {
+		t.d.marked = true
+	}
+	t.restore()
+	return err
+}
 
 // Rollback abandons the transaction; it is a no-op after Commit.
-func (t *Tx) Rollback() { t.tx.Rollback() }
+func (t *Tx) Rollback() {
+	t.tx.Rollback()
+	t.restore()
+}
+
+// restore sets a durable transaction's connection back to the metadata
+// tier.
+func (t *Tx) restore() {
+	if t.d == nil {
+		return
+	}
+	t.d.db.Exec("PRAGMA synchronous = NORMAL")
+	t.d = nil
+}
 
 // PutBox inserts or updates a mailbox's row and sets b.ID.
 func (t *Tx) PutBox(b *Box) error {
@@ -608,6 +757,41 @@ func (t *Tx) PutMsg(box int64, m Msg) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, box, m.UID, m.File, flags, m.ModSeq, m.InternalDate.UnixNano(),
 		m.SaveDate.UnixNano(), m.Size)
 	return Err(err)
+}
+
+// insertChunk is how many rows one INSERT of InsertMsgs writes: the
+// statement's parse and the call through database/sql are paid once per
+// chunk instead of once per row (SQLite allows 32,766 parameters).
+const insertChunk = 128
+
+// InsertMsgs inserts the rows of messages the index does not have yet
+// (a new mailbox row, or a first scan of a Maildir), several to a
+// statement.
+func (t *Tx) InsertMsgs(box int64, msgs []Msg) error {
+	const cols = "(?, ?, ?, ?, ?, ?, ?, ?)"
+	var full string
+	args := make([]any, 0, 8*min(len(msgs), insertChunk))
+	for len(msgs) > 0 {
+		n := min(len(msgs), insertChunk)
+		q := full
+		if n < insertChunk || q == "" {
+			q = "INSERT INTO messages (mailbox, uid, file, flags, modseq, internaldate, savedate, size) VALUES " +
+				strings.Repeat(cols+", ", n-1) + cols
+			if n == insertChunk {
+				full = q
+			}
+		}
+		args = args[:0]
+		for _, m := range msgs[:n] {
+			args = append(args, box, m.UID, m.File, strings.Join(m.Flags, " "), m.ModSeq,
+				m.InternalDate.UnixNano(), m.SaveDate.UnixNano(), m.Size)
+		}
+		if _, err := t.tx.Exec(q, args...); err != nil {
+			return Err(err)
+		}
+		msgs = msgs[n:]
+	}
+	return nil
 }
 
 // SetFlags updates a message's file name, flags and MODSEQ.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,15 +40,35 @@ func (s *store) fsyncDir(dir string) error {
 	return ioErr(f.Sync())
 }
 
-// writeAtomic replaces path with data through path.tmp and rename.
+// writeAtomic replaces path with data through path.tmp and rename,
+// durably: the file and the directory entry are fsynced.
 func (s *store) writeAtomic(path string, data []byte) error {
+	if err := s.replaceFile(path, data, s.fsync); err != nil {
+		return err
+	}
+	// The rename is durable only once the directory is.
+	return s.fsyncDir(filepath.Dir(path))
+}
+
+// writeMeta replaces path with data through path.tmp and rename for
+// metadata (subscriptions): the new file is fsynced before the rename,
+// so a crash leaves the old content or the new, never a truncated
+// file, but the directory is not, so a power loss may bring the old
+// content back (the metadata tier of docs/storage.md).
+func (s *store) writeMeta(path string, data []byte) error {
+	return s.replaceFile(path, data, s.fsync)
+}
+
+// replaceFile writes data to path.tmp, fsyncs it when sync is true and
+// renames it over path.
+func (s *store) replaceFile(path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return ioErr(err)
 	}
 	_, err = f.Write(data)
-	if err == nil && s.fsync {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -60,8 +81,7 @@ func (s *store) writeAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return ioErr(err)
 	}
-	// The rename is durable only once the directory is.
-	return s.fsyncDir(filepath.Dir(path))
+	return nil
 }
 
 // Dotlocks follow Dovecot's convention: <file>.lock made with O_EXCL; a
@@ -129,4 +149,113 @@ func deadLockHolder(lock, host string) bool {
 		return false
 	}
 	return syscall.Kill(pid, 0) == syscall.ESRCH
+}
+
+// lockLinger is how long the store keeps a dovecot-uidlist lock after
+// an operation, for the next one: a client that saves, flags and
+// expunges in quick succession takes the lock once, not once per
+// command (each take creates and links a file, and each release
+// removes it). lockHoldMax bounds how long one take is reused, so that
+// another program waiting for the lock gets it soon and never sees it
+// stale.
+const (
+	lockLinger  = 200 * time.Millisecond
+	lockHoldMax = time.Second
+)
+
+// uidlistLocks are the dovecot-uidlist locks the store holds between
+// operations.
+type uidlistLocks struct {
+	mu   sync.Mutex // guards held and every heldLock
+	held map[string]*heldLock
+}
+
+type heldLock struct {
+	unlock func()
+	taken  time.Time
+	file   stamp // the lock file as made
+	busy   bool  // an operation holds it
+	timer  *time.Timer
+}
+
+// lockUidlist takes the dovecot-uidlist lock of a mailbox directory,
+// waiting at most wait for another holder, or reuses the one the store
+// kept from its last operation.
+func (s *store) lockUidlist(dir string, wait time.Duration) (func(), error) {
+	path := filepath.Join(dir, "dovecot-uidlist")
+	l := &s.locks
+	l.mu.Lock()
+	if h := l.held[path]; h != nil && !h.busy {
+		// Reused only while the lock file is still the one made.
+		if time.Since(h.taken) < lockHoldMax && statStamp(path+".lock") == h.file {
+			h.busy = true
+			if h.timer != nil {
+				h.timer.Stop()
+			}
+			l.mu.Unlock()
+			return func() { l.release(path, h) }, nil
+		}
+		delete(l.held, path)
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+		h.end(path)
+	}
+	l.mu.Unlock()
+	unlock, err := dotlockWithin(path, wait)
+	if err != nil {
+		return nil, err
+	}
+	h := &heldLock{unlock: unlock, taken: time.Now(), busy: true, file: statStamp(path + ".lock")}
+	l.mu.Lock()
+	if l.held == nil {
+		l.held = make(map[string]*heldLock)
+	}
+	l.held[path] = h
+	l.mu.Unlock()
+	return func() { l.release(path, h) }, nil
+}
+
+// release ends an operation's hold; the lock goes after lockLinger
+// unless another operation takes it again.
+func (l *uidlistLocks) release(path string, h *heldLock) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h.busy = false
+	if l.held[path] != h {
+		return
+	}
+	h.timer = time.AfterFunc(lockLinger, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !h.busy && l.held[path] == h {
+			delete(l.held, path)
+			h.end(path)
+		}
+	})
+}
+
+// drop releases the kept locks under dir (a mailbox deleted or renamed)
+// or, for dir "", all of them (the store closes).
+func (l *uidlistLocks) drop(dir string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for path, h := range l.held {
+		if h.busy || dir != "" && filepath.Dir(path) != dir {
+			continue
+		}
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+		delete(l.held, path)
+		h.end(path)
+	}
+}
+
+// end removes the lock file unless it is no longer the one made (another
+// program took it over).
+func (h *heldLock) end(path string) {
+	if statStamp(path+".lock") == h.file {
+		h.unlock()
+	}
 }

@@ -109,6 +109,13 @@ func (s *store) loadFromIndex(b *mailstate.Box) (bool, error) {
 	}
 	b.UIDNext = max(row.UIDNext, 1)
 	b.ModSeq = max(row.ModSeq, 1)
+	if s.idx.Unclean() {
+		// The last writer did not close the index: its last commits
+		// (of the metadata tier) may be lost, and the MODSEQs they gave
+		// clients would be given again to other changes. HIGHESTMODSEQ
+		// moves past any of them (freshModSeq); the history stays.
+		b.ModSeq = max(b.ModSeq, s.freshModSeq())
+	}
 	b.HistoryFrom = row.HistoryFrom
 	b.RecentFrom = max(row.RecentFrom, 1)
 	b.SpecialUse = row.SpecialUse
@@ -157,10 +164,17 @@ func (s *store) Commit(b *mailstate.Box) error {
 		return err
 	}
 	if mb.row.ID != row.ID {
-		// A new row: every message goes in.
-		for _, m := range b.Msgs {
-			mb.markDirty(m.UID)
+		// A new row (a mailbox's first commit, a first scan of a
+		// Maildir): every message goes in, without looking for rows
+		// that cannot be there, several to a statement.
+		rows := make([]index.Msg, len(b.Msgs))
+		for i, m := range b.Msgs {
+			rows[i] = msgRow(m)
 		}
+		if err := tx.InsertMsgs(row.ID, rows); err != nil {
+			return err
+		}
+		mb.dirty = nil
 	}
 	for _, x := range b.Expunges[mb.expDone:] {
 		if err := tx.Expunge(row.ID, x.UID, x.ModSeq); err != nil {
@@ -198,7 +212,12 @@ func (s *store) Commit(b *mailstate.Box) error {
 
 // commitChange writes one change a hook made, with the MODSEQ the state
 // gives it (b.ModSeq+1): fn writes the message rows.
-func (s *store) commitChange(b *mailstate.Box, uidNext uint32, fn func(tx *index.Tx, id int64, modseq uint64) error) error {
+//
+// durable is true for a save (a message that is acknowledged when this
+// returns): its transaction is on disk when it returns; other changes
+// are of the metadata tier (index.Options).
+func (s *store) commitChange(b *mailstate.Box, uidNext uint32, durable bool,
+	fn func(tx *index.Tx, id int64, modseq uint64) error) error {
 	mb := ext(b)
 	if mb.row.ID == 0 || len(mb.dirty) > 0 || mb.expDone != len(b.Expunges) {
 		if err := s.Commit(b); err != nil {
@@ -208,7 +227,11 @@ func (s *store) commitChange(b *mailstate.Box, uidNext uint32, fn func(tx *index
 	row := boxRow(b, mb.row.ID)
 	row.ModSeq = b.ModSeq + 1
 	row.UIDNext = max(row.UIDNext, uidNext)
-	tx, err := s.idx.Begin()
+	begin := s.idx.Begin
+	if durable {
+		begin = s.idx.BeginDurable
+	}
+	tx, err := begin()
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func Open(opts Options) (storage.Store, error) {
 		return nil, fmt.Errorf("maildir root: %w", ioErr(err))
 	}
 	idxPath := indexPath(opts, loc)
-	s.idx, _, err = index.Open(idxPath, index.Options{NoSync: !s.fsync})
+	s.idx, _, err = index.Open(idxPath, index.Options{NoSync: !s.fsync, SyncAll: opts.Fsync == FsyncAlways})
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
@@ -149,6 +149,7 @@ func (st *Store) Close() error {
 		}
 		st.s.wg.Wait()
 		st.s.saveStamps()
+		st.s.locks.drop("")
 		err = st.State.Close()
 		if cerr := st.s.idx.Close(); err == nil {
 			err = cerr
@@ -163,7 +164,7 @@ func (st *Store) Close() error {
 func (s *store) saveStamps() {
 	err := s.st.Each(func(b *mailstate.Box) error {
 		mb := ext(b)
-		if mb.row.ID == 0 || b.Deleted() || mb.changed() {
+		if mb.row.ID == 0 || b.Deleted() || mb.pending != nil || mb.changed() {
 			return nil
 		}
 		mb.saved = mb.persistStamps()
@@ -201,6 +202,12 @@ type store struct {
 	// syncText is how many unindexed messages a search indexes itself
 	// (syncTextMax; tests lower it).
 	syncText int
+	// unscanned are the mailboxes that were left to be scanned at
+	// their first use (mbox.pending) when the store opened; guarded by
+	// the State's lock.
+	unscanned []*mailstate.Box
+	// locks are the dovecot-uidlist locks kept between operations.
+	locks uidlistLocks
 	// preloaded holds the index's mailboxes while loadAll runs.
 	preloaded map[string]*index.Loaded
 	// scans counts directory scans (scanLocked), for tests; guarded by
@@ -225,6 +232,16 @@ type mbox struct {
 	// saved is what the index row's stamps column should hold
 	// (persistStamps): the stamps the rows match, or "".
 	saved string
+	// pending is set while the mailbox has not been scanned since the
+	// store opened (its directories changed since the index rows were
+	// written, or the index does not know it): the scan waits for the
+	// mailbox's first use (Sync), so that a login does not list a big
+	// INBOX it may never select.
+	pending *pendingScan
+	// lazyUidlist says dovecot-uidlist was written without fsync
+	// (newUidlist): the first record appended fsyncs it and the
+	// mailbox directory.
+	lazyUidlist bool
 	// uidlistSize is the size of dovecot-uidlist as cote last read or
 	// wrote it; records are appended at that offset.
 	uidlistSize int64
@@ -236,6 +253,13 @@ type mbox struct {
 	dirty   map[uint32]bool // UIDs whose rows Commit writes
 	expDone int             // b.Expunges[:expDone] are in the index
 	trim    bool            // the index's history needs trimming
+}
+
+// pendingScan is what the first scan of a mailbox (firstScan) needs to
+// know of its open.
+type pendingScan struct {
+	known   bool // the index had rows for the uidlist's UIDVALIDITY
+	existed bool // the Maildir had a dovecot-uidlist
 }
 
 // mmsg is a message's Maildir data.
@@ -509,7 +533,7 @@ func (s *store) loadBox(name, dir string) (*mailstate.Box, error) {
 			b.Keywords = append(b.Keywords, k)
 		}
 	}
-	unlock, err := dotlock(filepath.Join(dir, "dovecot-uidlist"))
+	unlock, err := s.lockUidlist(dir, lockTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -532,29 +556,44 @@ func (s *store) loadBox(name, dir string) (*mailstate.Box, error) {
 	}
 	// The uidlist just read need not be read again by the scan.
 	mb.stamps[2] = stamps[2]
-	if !known && existed {
+	mb.pending = &pendingScan{known: known, existed: existed}
+	s.unscanned = append(s.unscanned, b)
+	if known {
+		b.UIDNext = max(b.UIDNext, mb.uid.NextUID)
+	}
+	return b, nil
+}
+
+// firstScan is the scan a mailbox waited for since the store opened
+// (mbox.pending): it reconciles the index rows, if any, with the files
+// and writes the rows. Callers hold the uidlist lock.
+func (s *store) firstScan(b *mailstate.Box) error {
+	mb := ext(b)
+	p := mb.pending
+	if !p.known && p.existed {
 		// Clients may know this mailbox from Dovecot or from a lost
 		// index: MODSEQs start above anything they can hold.
-		b.ModSeq = s.freshModSeq()
+		b.ModSeq = max(b.ModSeq, s.freshModSeq())
 		b.HistoryFrom = b.ModSeq
 	}
 	if err := s.scanLocked(b); err != nil {
-		return nil, err
+		return err
 	}
-	if !known {
+	mb.pending = nil
+	if !p.known {
 		// The messages found are not \Recent.
 		b.HistoryFrom = b.ModSeq
 		b.RecentFrom = b.UIDNext
 	}
 	if err := s.Commit(b); err != nil {
 		if !errors.Is(err, storage.ErrTemporary) {
-			return nil, err
+			return err
 		}
 		// On a full disk the mailbox still opens; the rows are written
 		// with the next change.
-		s.log.Warn("index not updated", "mailbox", name, "err", err)
+		s.log.Warn("index not updated", "mailbox", b.Name, "err", err)
 	}
-	return b, nil
+	return nil
 }
 
 // readUidlist (re)reads dovecot-uidlist, making a new one when it is
@@ -617,6 +656,41 @@ func (s *store) writeUidlist(mb *mbox) error {
 	}
 	mb.uidlistSize = int64(len(data))
 	mb.stale = 0
+	mb.lazyUidlist = false
+	return nil
+}
+
+// writeLazyUidlist writes the first dovecot-uidlist of a mailbox that
+// has no message yet, without fsync: an empty mailbox that loses it in
+// a power loss just gets a new UIDVALIDITY. The first record appended
+// makes it durable (mbox.lazyUidlist).
+func (s *store) writeLazyUidlist(mb *mbox) error {
+	if mb.uid.GUID == "" {
+		mb.uid.GUID = newGUID()
+	}
+	data := mb.uid.format()
+	if err := s.replaceFile(filepath.Join(mb.dir, "dovecot-uidlist"), data, false); err != nil {
+		return err
+	}
+	mb.uidlistSize = int64(len(data))
+	mb.stale = 0
+	mb.lazyUidlist = s.fsync
+	return nil
+}
+
+// newUidlist writes the dovecot-uidlist of a mailbox whose directory
+// was made just now (no messages) with writeLazyUidlist, and records
+// the directories' stamps as the state matches them.
+func (s *store) newUidlist(b *mailstate.Box) error {
+	mb := ext(b)
+	mb.uid.NextUID = max(mb.uid.NextUID, b.UIDNext, 1)
+	if err := s.writeLazyUidlist(mb); err != nil {
+		return err
+	}
+	b.UIDNext = max(b.UIDNext, mb.uid.NextUID)
+	mb.refreshStamps()
+	mb.force = false
+	mb.saved = mb.persistStamps()
 	return nil
 }
 
@@ -659,10 +733,16 @@ func (s *store) appendUidlist(mb *mbox, recs []uidRec) error {
 	if err == nil && s.fsync {
 		err = f.Sync()
 	}
+	if err == nil && mb.lazyUidlist {
+		// The first save of a new mailbox: the uidlist's directory
+		// entry (and cur/'s) become durable now.
+		err = s.fsyncDir(mb.dir)
+	}
 	if err != nil {
 		f.Truncate(st.Size())
 		return ioErr(err)
 	}
+	mb.lazyUidlist = false
 	mb.uidlistSize = st.Size() + int64(len(buf))
 	return nil
 }

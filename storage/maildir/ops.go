@@ -18,6 +18,8 @@ import (
 // (made by another program) is taken over with its messages.
 func (s *store) CreateMailbox(b *mailstate.Box) error {
 	dir := s.dirOf(b.Name)
+	_, serr := os.Stat(dir)
+	made := os.IsNotExist(serr)
 	if err := s.mkdirs(dir); err != nil {
 		return err
 	}
@@ -30,7 +32,7 @@ func (s *store) CreateMailbox(b *mailstate.Box) error {
 	}
 	mb := &mbox{dir: dir}
 	b.Ext = mb
-	unlock, err := dotlock(filepath.Join(dir, "dovecot-uidlist"))
+	unlock, err := s.lockUidlist(dir, lockTimeout)
 	if err != nil {
 		return err
 	}
@@ -46,7 +48,17 @@ func (s *store) CreateMailbox(b *mailstate.Box) error {
 	b.UIDValidity = mb.uid.UIDValidity
 	// Watched before the scan, so that nothing arriving is missed.
 	s.watch(mb)
-	if err := s.scanLocked(b); err != nil {
+	var err2 error
+	if made {
+		// A directory made just now holds nothing to scan: only the
+		// uidlist with the UIDVALIDITY is written, and not fsynced
+		// (an empty mailbox that loses it after a power loss just gets
+		// a new UIDVALIDITY); the first save makes it durable.
+		err2 = s.newUidlist(b)
+	} else {
+		err2 = s.scanLocked(b)
+	}
+	if err := err2; err != nil {
 		s.unwatch(mb)
 		return err
 	}
@@ -65,6 +77,7 @@ func (s *store) DeleteMailbox(b *mailstate.Box) error {
 	if err := s.idx.DeleteBox(b.Name); err != nil {
 		return err
 	}
+	s.locks.drop("") // none may outlive its directory
 	// Its files' removal is no news; should it fail, watchAll watches
 	// the mailbox again.
 	s.unwatch(mb)
@@ -95,6 +108,7 @@ func (s *store) DeleteMailbox(b *mailstate.Box) error {
 func (s *store) RenameMailbox(b *mailstate.Box, newName string, children []*mailstate.Box) error {
 	mb := ext(b)
 	newDir := s.dirOf(newName)
+	s.locks.drop("") // none may move with its directory
 	if _, err := os.Stat(newDir); err == nil {
 		return fmt.Errorf("%s exists on disk: %w", newDir, storage.ErrMailboxExists)
 	}
@@ -132,12 +146,12 @@ func (s *store) RenameMailbox(b *mailstate.Box, newName string, children []*mail
 // with their UIDs and keywords.
 func (s *store) RenameInbox(inbox, dst *mailstate.Box) error {
 	imb, dmb := ext(inbox), ext(dst)
-	unlockI, err := dotlock(filepath.Join(imb.dir, "dovecot-uidlist"))
+	unlockI, err := s.lockUidlist(imb.dir, lockTimeout)
 	if err != nil {
 		return err
 	}
 	defer unlockI()
-	unlockD, err := dotlock(filepath.Join(dmb.dir, "dovecot-uidlist"))
+	unlockD, err := s.lockUidlist(dmb.dir, lockTimeout)
 	if err != nil {
 		return err
 	}
@@ -184,7 +198,7 @@ func (s *store) SetSubscriptions(names []string) error {
 		return err
 	}
 	defer unlock()
-	if err := s.writeAtomic(path, formatSubscriptions(names, s.delim)); err != nil {
+	if err := s.writeMeta(path, formatSubscriptions(names, s.delim)); err != nil {
 		return err
 	}
 	if err := s.idx.SetSubscriptions(names); err != nil {
@@ -226,7 +240,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	}
 	full := fmt.Sprintf("%s,S=%d,W=%d", base, size, size)
 	name := full + ":2," + info
-	unlock, err := dotlock(filepath.Join(mb.dir, "dovecot-uidlist"))
+	unlock, err := s.lockUidlist(mb.dir, lockTimeout)
 	if err != nil {
 		return err
 	}
@@ -252,7 +266,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		err = s.appendUidlist(mb, []uidRec{rec})
 	}
 	if err == nil {
-		err = s.commitChange(b, uid+1, func(tx *index.Tx, id int64, modseq uint64) error {
+		err = s.commitChange(b, uid+1, true, func(tx *index.Tx, id int64, modseq uint64) error {
 			row := msgRow(m)
 			row.ModSeq = modseq
 			if err := tx.PutMsg(id, row); err != nil {
@@ -278,6 +292,28 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	return nil
 }
 
+// scanPending scans the mailboxes not scanned since the store opened,
+// so that the index's usage counts their messages.
+func (s *store) scanPending() error {
+	for _, b := range s.unscanned {
+		mb := ext(b)
+		if mb.pending == nil || b.Deleted() {
+			continue
+		}
+		unlock, err := s.lockUidlist(mb.dir, lockTimeout)
+		if err != nil {
+			return err
+		}
+		err = s.firstScan(b)
+		unlock()
+		if err != nil {
+			return fmt.Errorf("scan %q: %w", b.Name, err)
+		}
+	}
+	s.unscanned = nil
+	return nil
+}
+
 // removeOwn removes a file of mb's cur/ as the store's own change.
 func (s *store) removeOwn(mb *mbox, name string) error {
 	s.expect(mb, true, name, false)
@@ -294,6 +330,9 @@ func (s *store) checkQuota(size, n int64) error {
 	if s.limits == (index.Limits{}) {
 		return nil
 	}
+	if err := s.scanPending(); err != nil {
+		return err
+	}
 	bytes, msgs, err := s.idx.Usage()
 	if err != nil {
 		return err
@@ -309,6 +348,11 @@ func (s *store) checkQuota(size, n int64) error {
 
 // Quota implements mailstate.QuotaBackend.
 func (s *store) Quota() (storage.Quota, error) {
+	if s.limits != (index.Limits{}) {
+		if err := s.scanPending(); err != nil {
+			return storage.Quota{}, err
+		}
+	}
 	bytes, msgs, err := s.idx.Usage()
 	return storage.Quota{
 		StorageUsed:  bytes,
@@ -377,7 +421,7 @@ func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]stri
 		}
 		mm.name = name
 	}
-	return s.commitChange(b, 0, func(tx *index.Tx, id int64, modseq uint64) error {
+	return s.commitChange(b, 0, false, func(tx *index.Tx, id int64, modseq uint64) error {
 		for i, m := range msgs {
 			if err := tx.SetFlags(id, m.UID, m.Ext.(*mmsg).name, flags[i], modseq); err != nil {
 				return err
@@ -403,7 +447,7 @@ func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
 		}
 		mb.stale++
 	}
-	err := s.commitChange(b, 0, func(tx *index.Tx, id int64, modseq uint64) error {
+	err := s.commitChange(b, 0, false, func(tx *index.Tx, id int64, modseq uint64) error {
 		for _, m := range msgs {
 			if err := tx.Expunge(id, m.UID, modseq); err != nil {
 				return err
@@ -430,7 +474,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 	if err := s.checkQuota(total, int64(len(msgs))); err != nil {
 		return err
 	}
-	unlock, err := dotlock(filepath.Join(dmb.dir, "dovecot-uidlist"))
+	unlock, err := s.lockUidlist(dmb.dir, lockTimeout)
 	if err != nil {
 		return err
 	}
@@ -489,7 +533,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:]); err != nil {
 		return fail(err)
 	}
-	err = s.commitChange(dst, next, func(tx *index.Tx, id int64, modseq uint64) error {
+	err = s.commitChange(dst, next, true, func(tx *index.Tx, id int64, modseq uint64) error {
 		for _, m := range out {
 			row := msgRow(m)
 			row.ModSeq = modseq

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"cote/storage/internal/mailstate"
 )
 
@@ -25,14 +27,14 @@ func (s *store) Sync(b *mailstate.Box) error {
 	mb := ext(b)
 	notified := mb.notified
 	mb.notified = false
-	if !mb.changed() {
+	if mb.pending == nil && !mb.changed() {
 		return nil
 	}
 	wait := lockTimeout
 	if notified {
 		wait = 0
 	}
-	unlock, err := dotlockWithin(filepath.Join(mb.dir, "dovecot-uidlist"), wait)
+	unlock, err := s.lockUidlist(mb.dir, wait)
 	if notified && errors.Is(err, errLockBusy) {
 		s.w.retry(mb)
 		return nil
@@ -41,6 +43,9 @@ func (s *store) Sync(b *mailstate.Box) error {
 		return err
 	}
 	defer unlock()
+	if mb.pending != nil {
+		return s.firstScan(b)
+	}
 	return s.scanLocked(b)
 }
 
@@ -62,13 +67,18 @@ func (s *store) startWatching(interval time.Duration) {
 		}()
 		// A change made while the mailboxes were read, before they were
 		// watched.
-		if err := s.st.SyncAll(); err != nil {
+		if err := s.st.SyncWhere(scanned); err != nil {
 			s.log.Warn("maildir rescan", "err", err)
 		}
 	}
 	s.wg.Add(1)
 	go s.poll(interval)
 }
+
+// scanned picks the mailboxes scanned since the store opened: the
+// others are scanned at their first use, and changes before it need no
+// rescan.
+func scanned(b *mailstate.Box) bool { return ext(b).pending == nil }
 
 // pollEvery is the time to the next poll: interval when set, else
 // pollWatched when inotify watches every mailbox, pollFallback when not.
@@ -118,7 +128,7 @@ func (s *store) poll(interval time.Duration) {
 		if s.w != nil {
 			s.watchAll()
 		}
-		if err := s.st.SyncAll(); err != nil {
+		if err := s.st.SyncWhere(scanned); err != nil {
 			s.log.Warn("maildir rescan", "err", err)
 		}
 		every = s.pollEvery(interval)
@@ -205,6 +215,9 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 	// sees their UIDs.
 	var err error
 	switch {
+	case rewrite && len(recs) == 0 && mb.uidlistSize < 0:
+		// A new mailbox with no message: nothing to lose yet.
+		err = s.writeLazyUidlist(mb)
 	case rewrite || 4*mb.stale > len(recs) && mb.stale > 0:
 		err = s.writeUidlist(mb)
 	case len(added) > 0:
@@ -256,6 +269,8 @@ func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {
 	for _, r := range mb.uid.Recs {
 		recExt[r.UID] = r.Ext
 	}
+	cur := openCurDir(filepath.Join(mb.dir, "cur"))
+	defer cur.close()
 	for _, uid := range uids {
 		name := present[uid]
 		fi := parseFileName(name)
@@ -274,7 +289,7 @@ func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {
 			}
 			continue
 		}
-		m := s.newMsg(mb, uid, name, fi, recExt[uid])
+		m := s.newMsg(cur, uid, name, fi, recExt[uid])
 		m.Flags = flags
 		m.ModSeq = b.NextModSeq()
 		b.Add(m)
@@ -282,13 +297,13 @@ func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {
 	}
 }
 
-func (s *store) newMsg(mb *mbox, uid uint32, name string, fi fileInfo, ext []string) *mailstate.Msg {
+func (s *store) newMsg(cur *curDir, uid uint32, name string, fi fileInfo, ext []string) *mailstate.Msg {
 	m := &mailstate.Msg{UID: uid, Ext: &mmsg{name: name, ext: ext}}
-	path := filepath.Join(mb.dir, "cur", name)
-	if st, err := os.Stat(path); err == nil {
-		m.InternalDate = st.ModTime()
-		m.SaveDate = st.ModTime()
-		m.Size = st.Size()
+	path := filepath.Join(cur.path, name)
+	if mtime, size, ok := cur.stat(name); ok {
+		m.InternalDate = mtime
+		m.SaveDate = mtime
+		m.Size = size
 	}
 	switch {
 	case fi.VSize >= 0:
@@ -362,4 +377,49 @@ func vsize(path string) (int64, error) {
 	w := &mailstate.CRLFWriter{W: io.Discard}
 	_, err = io.Copy(w, bufio.NewReader(f))
 	return w.N, err
+}
+
+// curDir stats the files of a cur/ directory relative to a descriptor
+// of it: a first scan of a large Maildir stats every new file for its
+// date, and a lookup of one name in an open directory is cheaper than
+// one of the whole path (and os.Stat's FileInfo).
+type curDir struct {
+	path string
+	fd   int // -1 when the directory could not be opened
+}
+
+func openCurDir(path string) *curDir {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fd = -1
+	}
+	return &curDir{path: path, fd: fd}
+}
+
+// stat returns a file's modification time and size.
+func (c *curDir) stat(name string) (time.Time, int64, bool) {
+	if c.fd < 0 {
+		fi, err := os.Stat(filepath.Join(c.path, name))
+		if err != nil {
+			return time.Time{}, 0, false
+		}
+		return fi.ModTime(), fi.Size(), true
+	}
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(c.fd, name, &st, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, 0, false
+		}
+		return time.Unix(st.Mtim.Unix()), st.Size, true
+	}
+}
+
+func (c *curDir) close() {
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+	}
 }

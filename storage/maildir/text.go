@@ -31,8 +31,17 @@ const textBatch = 256
 // leaves them to the indexer.
 const syncTextMax = 512
 
-// indexDelay lets a burst of saves gather before the indexer starts.
-const indexDelay = 200 * time.Millisecond
+// The indexer starts when the user's mailboxes have been quiet (no
+// save woke it) for indexQuiet, or at the latest indexMaxWait after the
+// first save it has not indexed: a client that appends and expunges
+// all the time (imaptest, a busy delivery) does not pay for the words of
+// messages it expunges before they are indexed, and the batches stay
+// large. SEARCH TEXT is exact meanwhile: it indexes a few unindexed
+// messages itself and reads the rest.
+const (
+	indexQuiet   = 2 * time.Second
+	indexMaxWait = 30 * time.Second
+)
 
 // kickIndexer wakes the indexer; it never blocks.
 func (s *store) kickIndexer() {
@@ -51,10 +60,8 @@ func (s *store) indexer() {
 			return
 		case <-s.kick:
 		}
-		select {
-		case <-s.stop:
+		if !s.waitQuiet() {
 			return
-		case <-time.After(indexDelay):
 		}
 		cursor := make(map[*mailstate.Box]uint32)
 		for {
@@ -71,6 +78,27 @@ func (s *store) indexer() {
 				return
 			default:
 			}
+		}
+	}
+}
+
+// waitQuiet waits until no kick came for indexQuiet, or indexMaxWait
+// has passed; false when the store closes meanwhile.
+func (s *store) waitQuiet() bool {
+	deadline := time.NewTimer(indexMaxWait)
+	defer deadline.Stop()
+	quiet := time.NewTimer(indexQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return false
+		case <-s.kick:
+			quiet.Reset(indexQuiet)
+		case <-quiet.C:
+			return true
+		case <-deadline.C:
+			return true
 		}
 	}
 }
@@ -92,7 +120,7 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 	var jobs []textJob
 	err := s.st.Each(func(b *mailstate.Box) error {
 		mb := ext(b)
-		if mb.row.ID == 0 || b.Deleted() {
+		if mb.row.ID == 0 || b.Deleted() || mb.pending != nil {
 			return nil
 		}
 		uids, err := s.idx.UnindexedAfter(mb.row.ID, cursor[b], textBatch)

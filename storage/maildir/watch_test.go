@@ -164,6 +164,7 @@ func TestWatchOwnChanges(t *testing.T) {
 	if err := s.Create("Copies", nil); err != nil {
 		t.Fatal(err)
 	}
+	s.Status("INBOX") // its first scan
 	before := scans(t, s)
 	appendN(t, s, "INBOX", n)
 	mbx, err := s.Open("INBOX", false)

@@ -142,25 +142,43 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 		}
 		return false, err
 	}
-	batch := make(map[uint32]index.Content, len(jobs))
-	for _, j := range jobs {
-		select {
-		case <-s.stop:
-			return false, nil
-		default:
-		}
-		raw, err := readForIndex(j.path)
-		if err != nil {
-			continue // renamed or expunged meanwhile: the next round
-		}
-		c := index.Content{NoCache: true}
-		if raw != nil {
-			if t, ok := index.ExtractText(raw); ok {
-				w, wok := index.PrepareText(t)
-				c.Text, c.Words, c.WordsOK = &t, &w, wok
+	// Reading and splitting the texts into words runs on every CPU (a
+	// Maildir that came without an index has many batches to go); the
+	// index takes them in one transaction.
+	contents := make([]*index.Content, len(jobs))
+	cpus.begin()
+	parallel(len(jobs), func() func(int) {
+		return func(k int) {
+			select {
+			case <-s.stop:
+				return
+			default:
 			}
+			raw, err := readForIndex(jobs[k].path)
+			if err != nil {
+				return // renamed or expunged meanwhile: the next round
+			}
+			c := &index.Content{NoCache: true}
+			if raw != nil {
+				if t, ok := index.ExtractText(raw); ok {
+					w, wok := index.PrepareText(t)
+					c.Text, c.Words, c.WordsOK = &t, &w, wok
+				}
+			}
+			contents[k] = c
 		}
-		batch[j.uid] = c
+	})
+	cpus.end()
+	select {
+	case <-s.stop:
+		return false, nil
+	default:
+	}
+	batch := make(map[uint32]index.Content, len(jobs))
+	for k, c := range contents {
+		if c != nil {
+			batch[jobs[k].uid] = *c
+		}
 	}
 	if len(batch) == 0 {
 		return true, nil
@@ -249,8 +267,15 @@ func (s *store) SearchText(b *mailstate.Box, query string, body bool, uids []uin
 	}
 	unindexed := append(todo, never...)
 	slices.Sort(unindexed)
-	var out []uint32
-	complete := true
+	// What the index answers, and the messages to read for the rest.
+	type check struct {
+		uid   uint32
+		m     *mailstate.Msg
+		match bool // read: the text matches
+		large bool // read: too large to check
+		err   error
+	}
+	var checks []check
 	for _, u := range uids {
 		_, isFound := slices.BinarySearch(found, u)
 		_, isUnindexed := slices.BinarySearch(unindexed, u)
@@ -258,27 +283,56 @@ func (s *store) SearchText(b *mailstate.Box, query string, body bool, uids []uin
 			continue
 		}
 		if isFound && exact {
-			out = append(out, u)
+			checks = append(checks, check{uid: u, match: true})
 			continue
 		}
-		m := b.Find(u)
-		if m == nil {
+		if m := b.Find(u); m != nil {
+			checks = append(checks, check{uid: u, m: m})
+		}
+	}
+	// Reading is most of a search over messages the indexer has not
+	// reached yet (a Maildir that came without an index): many are read
+	// on every CPU, as a first FETCH parses them.
+	var read []int
+	for k := range checks {
+		if checks[k].m != nil {
+			read = append(read, k)
+		}
+	}
+	if len(read) >= burstMin {
+		cpus.begin()
+		defer cpus.end()
+	}
+	parallel(len(read), func() func(int) {
+		return func(i int) {
+			c := &checks[read[i]]
+			t, err := s.textOf(b, c.m)
+			switch {
+			case err != nil:
+				c.err = err
+			case t == nil:
+				c.large = true
+			default:
+				c.match = index.TextMatches(*t, query, body)
+			}
+		}
+	})
+	var out []uint32
+	complete := true
+	for _, c := range checks {
+		if errors.Is(c.err, os.ErrNotExist) || errors.Is(c.err, storage.ErrNoSuchMessage) {
 			continue
 		}
-		t, err := s.textOf(b, m)
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, storage.ErrNoSuchMessage) {
-			continue
+		if c.err != nil {
+			return nil, false, ioErr(c.err)
 		}
-		if err != nil {
-			return nil, false, ioErr(err)
-		}
-		if t == nil {
-			out = append(out, u) // too large to check: a candidate
+		if c.large {
+			out = append(out, c.uid) // too large to check: a candidate
 			complete = false
 			continue
 		}
-		if index.TextMatches(*t, query, body) {
-			out = append(out, u)
+		if c.match {
+			out = append(out, c.uid)
 		}
 	}
 	return out, complete, nil

@@ -26,7 +26,7 @@ func (t target) met(ratio float64) bool {
 	if t.atLeast {
 		return ratio >= t.v
 	}
-	return ratio <= t.v
+	return ratio > 0 && ratio <= t.v // a figure at or below zero is a measuring error
 }
 
 // targetFor returns the goal of a figure, if it has one.

@@ -25,23 +25,29 @@ type tconn struct {
 	store storage.Store
 }
 
+// loopback returns both ends of a TCP connection on 127.0.0.1.
+func loopback(tb testing.TB) (client, server net.Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if server, err = ln.Accept(); err != nil {
+		tb.Fatal(err)
+	}
+	return client, server
+}
+
 // serveTest starts Serve on one end of a loopback connection and returns
 // the client end. The session must end without error by the test's end.
 func serveTest(t *testing.T, store storage.Store, o Options) *tconn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := loopback(t)
 	if store == nil {
 		store = memstore.New()
 	}

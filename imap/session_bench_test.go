@@ -20,19 +20,7 @@ import (
 // client's end, logged in.
 func benchSession(b *testing.B, st storage.Store) (net.Conn, *bufio.Reader) {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	server, err := ln.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
+	client, server := loopback(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	o := Options{Store: st, User: "bench", Tag: "L", NoAutoMailboxes: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -118,24 +106,30 @@ func BenchmarkSessionMix(b *testing.B) {
 	b.ReportMetric(float64(benchCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
 }
 
-// BenchmarkSessionNoopBig is a NOOP in a session that has selected a
-// mailbox of 20,000 messages, which nothing changes: the per-command poll
-// for untagged updates.
-func BenchmarkSessionNoopBig(b *testing.B) {
+// bigSession opens a session on a memstore INBOX of n small messages
+// and returns a function that runs one command to its tagged answer.
+func bigSession(b *testing.B, n int) func(tag, cmd string) {
 	st := memstore.New()
 	b.Cleanup(func() { st.Close() })
-	for range 20000 {
+	for range n {
 		if _, _, err := st.Append("INBOX", strings.NewReader("Subject: x\r\n\r\nx\r\n"), storage.AppendOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	conn, r := benchSession(b, st)
-	run := func(tag, cmd string) {
+	return func(tag, cmd string) {
 		if _, err := io.WriteString(conn, tag+" "+cmd+"\r\n"); err != nil {
 			b.Fatal(err)
 		}
 		benchUntil(b, r, tag+" ")
 	}
+}
+
+// BenchmarkSessionNoopBig is a NOOP in a session that has selected a
+// mailbox of 20,000 messages, which nothing changes: the per-command poll
+// for untagged updates.
+func BenchmarkSessionNoopBig(b *testing.B) {
+	run := bigSession(b, 20000)
 	run("s", "SELECT INBOX")
 	b.ReportAllocs()
 	cpu0 := benchCPU()
@@ -148,20 +142,7 @@ func BenchmarkSessionNoopBig(b *testing.B) {
 // BenchmarkSessionSelectBig is a SELECT of a mailbox of 100,000 messages
 // that the store already has open, as a client's second session does.
 func BenchmarkSessionSelectBig(b *testing.B) {
-	st := memstore.New()
-	b.Cleanup(func() { st.Close() })
-	for range 100000 {
-		if _, _, err := st.Append("INBOX", strings.NewReader("Subject: x\r\n\r\nx\r\n"), storage.AppendOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	conn, r := benchSession(b, st)
-	run := func(tag, cmd string) {
-		if _, err := io.WriteString(conn, tag+" "+cmd+"\r\n"); err != nil {
-			b.Fatal(err)
-		}
-		benchUntil(b, r, tag+" ")
-	}
+	run := bigSession(b, 100000)
 	b.ReportAllocs()
 	cpu0 := benchCPU()
 	for b.Loop() {

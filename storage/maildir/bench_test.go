@@ -259,28 +259,9 @@ func BenchmarkOpenSelect(b *testing.B) {
 const fetchChunk = 5000
 
 // fetchAll reads the cached structure (ENVELOPE and BODYSTRUCTURE data)
-// of every message with CachedBatch.
+// of every message with CachedBatch, fetchChunk UIDs at a time.
 func fetchAll(b *testing.B, mbx storage.Mailbox) int {
-	msgs := mbx.Messages()
-	mb := mbx.(storage.CacheBatchMailbox)
-	n := 0
-	for i := 0; i < len(msgs); i += fetchChunk {
-		uids := make([]uint32, 0, fetchChunk)
-		for _, m := range msgs[i:min(i+fetchChunk, len(msgs))] {
-			uids = append(uids, m.UID)
-		}
-		res, err := mb.CachedBatch(uids)
-		if err != nil || len(res) != len(uids) {
-			b.Fatalf("CachedBatch = %d results, %v; want %d", len(res), err, len(uids))
-		}
-		for _, r := range res {
-			if !r.OK || r.Cached.End == 0 {
-				b.Fatalf("CachedBatch: UID %d has no cache", r.UID)
-			}
-		}
-		n += len(res)
-	}
-	return n
+	return fetchAllChunk(b, mbx, fetchChunk)
 }
 
 // dropCaches empties the kernel's page cache when

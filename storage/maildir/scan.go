@@ -1,13 +1,14 @@
 package maildir
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -367,17 +368,46 @@ func (s *store) listCur(mb *mbox) (map[string]string, error) {
 	return files, nil
 }
 
-// vsize returns a file's size with CRLF line endings.
+// vsize returns a file's size with CRLF line endings: its size plus one
+// for each LF without a CR before it (what mailstate.CRLFWriter adds).
+// A first scan of a Maildir whose names carry no W= reads every file for
+// it, so it counts in large reads into a reused buffer.
 func vsize(path string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	w := &mailstate.CRLFWriter{W: io.Discard}
-	_, err = io.Copy(w, bufio.NewReader(f))
-	return w.N, err
+	bp := vsizeBufs.Get().(*[]byte)
+	defer vsizeBufs.Put(bp)
+	buf := *bp
+	var n int64
+	prevR := false
+	for {
+		k, err := f.Read(buf)
+		if k > 0 {
+			p := buf[:k]
+			bare := bytes.Count(p, lfByte) - bytes.Count(p, crlfBytes)
+			if prevR && p[0] == '\n' {
+				bare-- // the CR ended the previous read
+			}
+			n += int64(k + bare)
+			prevR = p[k-1] == '\r'
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
+
+var (
+	vsizeBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+	lfByte    = []byte{'\n'}
+	crlfBytes = []byte("\r\n")
+)
 
 // curDir stats the files of a cur/ directory relative to a descriptor
 // of it: a first scan of a large Maildir stats every new file for its

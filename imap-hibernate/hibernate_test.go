@@ -19,6 +19,7 @@ type harness struct {
 	t      *testing.T
 	master *proto.Conn
 	done   chan error
+	first  *proto.Status // the process's first message
 }
 
 func start(t *testing.T, o Options) *harness {
@@ -51,9 +52,11 @@ func start(t *testing.T, o Options) *harness {
 		master.Close()
 		ctl.Close()
 	})
-	if _, ok := h.recv().(*proto.Status); !ok {
+	st, ok := h.recv().(*proto.Status)
+	if !ok {
 		t.Fatal("no initial Status")
 	}
+	h.first = st
 	return h
 }
 
@@ -254,31 +257,9 @@ func TestOpenFileLimitBoundsSessions(t *testing.T) {
 	}
 	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
 
-	master, child, err := proto.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctl, err := proto.ConnFromFile(child)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(Options{Ctl: ctl, Log: slog.New(slog.DiscardHandler), Done: make(chan struct{}), MaxSessions: 1000})
-	}()
-	defer func() {
-		master.Send(&proto.Shutdown{Now: true})
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		master.Close()
-		ctl.Close()
-	}()
-	h := &harness{t: t, master: master}
-	master.UnixConn().SetReadDeadline(time.Now().Add(5 * time.Second))
-	m, _, err := master.Recv()
-	if st, ok := m.(*proto.Status); err != nil || !ok || st.Available != 3 {
-		t.Fatalf("first message %T %+v, %v; want Status with 3 available", m, m, err)
+	h := start(t, Options{MaxSessions: 1000})
+	if h.first.Available != 3 {
+		t.Fatalf("first Status %+v; want 3 available", h.first)
 	}
 	var clients []net.Conn
 	for id := uint64(1); id <= 5; id++ {

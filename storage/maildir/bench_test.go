@@ -412,14 +412,7 @@ func BenchmarkSearchTextFirst(b *testing.B) {
 		if err := copyFile(benchNoText(root), opts.IndexPath); err != nil {
 			b.Fatal(err)
 		}
-		s, err := Open(opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mbx, err := s.Open("INBOX", true)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s, mbx := openInbox(b, opts)
 		b.StartTimer()
 		uids, exact, err := mbx.(storage.TextSearchMailbox).SearchText(rareWord, false)
 		if err != nil || !exact || len(uids) != want {
@@ -583,15 +576,23 @@ func openTextIndexed(b *testing.B) storage.Mailbox {
 		b.Fatalf("no index with text; run BenchmarkTextIndexBuild first: %v", err)
 	}
 	opts.IndexPath = benchWithText(root)
+	s, mbx := openInbox(b, opts)
+	b.Cleanup(func() { s.Close() })
+	b.Cleanup(func() { mbx.Close() })
+	return mbx
+}
+
+// openInbox opens the store on opts and its INBOX, read-write.
+func openInbox(b *testing.B, opts Options) (storage.Store, storage.Mailbox) {
+	b.Helper()
 	s, err := Open(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { s.Close() })
 	mbx, err := s.Open("INBOX", true)
 	if err != nil {
+		s.Close()
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { mbx.Close() })
-	return mbx
+	return s, mbx
 }

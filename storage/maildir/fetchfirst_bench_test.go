@@ -56,14 +56,7 @@ func BenchmarkFetchEnvelopesFirst(b *testing.B) {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			os.Remove(opts.IndexPath + suffix)
 		}
-		s, err := Open(opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mbx, err := s.Open("INBOX", true)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s, mbx := openInbox(b, opts)
 		b.StartTimer()
 		start, c0 := nowNanos(), cpuTime()
 		n += fetchAllChunk(b, mbx, 512)

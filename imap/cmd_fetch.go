@@ -215,7 +215,13 @@ func (s *session) cmdFetch(c *command) error {
 	resp := &enc{b: make([]byte, 0, 4096)} // one buffer for every response
 	var batch map[uint32]*msgContent
 	var ahead *batchAhead
-	if need == needStructure {
+	switch {
+	case need == needStructure && len(idx) <= fetchBatch:
+		// One batch: there is nothing to read ahead of, and the session
+		// would only wait for a goroutine (most FETCHes of a mail
+		// client).
+		batch = prepareBatch(s.cachedBatch(idx, items), items)
+	case need == needStructure:
 		ahead = s.cachedBatchAhead(idx, items)
 		defer ahead.stop()
 	}

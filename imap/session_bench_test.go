@@ -150,3 +150,17 @@ func BenchmarkSessionSelectBig(b *testing.B) {
 	}
 	b.ReportMetric(float64(benchCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
 }
+
+// BenchmarkSessionFetchFew is a FETCH of ENVELOPE and BODYSTRUCTURE for
+// a few messages, as a client's message list or imaptest's FETCH does:
+// one batch of cached structures, read without a goroutine.
+func BenchmarkSessionFetchFew(b *testing.B) {
+	run := bigSession(b, 100)
+	run("s", "SELECT INBOX")
+	b.ReportAllocs()
+	cpu0 := benchCPU()
+	for b.Loop() {
+		run("f", "FETCH 41:50 (UID FLAGS ENVELOPE BODYSTRUCTURE)")
+	}
+	b.ReportMetric(float64(benchCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+}

@@ -154,8 +154,39 @@ func (c *stmtCacheConn) PrepareContext(ctx context.Context, query string) (drive
 	return c.prep.PrepareContext(ctx, query)
 }
 
+// BeginTx starts a transaction with the connection's cached BEGIN
+// IMMEDIATE statement; the driver's own BeginTx, and its Commit, parse
+// their statement anew each time (an APPEND or STORE commits one
+// transaction each). Every transaction of the index writes, so it takes
+// the write lock at once, as the DSN's _txlock=immediate asks of the
+// driver.
 func (c *stmtCacheConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.begin.BeginTx(ctx, opts)
+	if opts.ReadOnly || sql.IsolationLevel(opts.Isolation) != sql.LevelDefault {
+		return c.begin.BeginTx(ctx, opts)
+	}
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE", nil); err != nil {
+		return nil, err
+	}
+	return cachedTx{c}, nil
+}
+
+// cachedTx ends a transaction of BeginTx with cached statements.
+type cachedTx struct{ c *stmtCacheConn }
+
+// Commit commits. A COMMIT that fails may leave the transaction open
+// (SQLITE_BUSY); it is rolled back, since database/sql takes the
+// connection for one outside any transaction after Commit.
+func (t cachedTx) Commit() error {
+	_, err := t.c.ExecContext(context.Background(), "COMMIT", nil)
+	if err != nil {
+		t.Rollback() // "no transaction is active" when the COMMIT ended it
+	}
+	return err
+}
+
+func (t cachedTx) Rollback() error {
+	_, err := t.c.ExecContext(context.Background(), "ROLLBACK", nil)
+	return err
 }
 
 func (c *stmtCacheConn) ResetSession(ctx context.Context) error {

@@ -256,7 +256,13 @@ func structureOfFile(path string) (*index.Content, error) {
 	if raw == nil || err != nil {
 		return nil, err
 	}
-	return &index.Content{Cached: index.ParseStructure(raw), TextLater: true}, nil
+	return structureOf(raw), nil
+}
+
+// structureOf is structureOfFile of a message's bytes (CRLF, at most
+// index.MaxParse).
+func structureOf(raw []byte) *index.Content {
+	return &index.Content{Cached: index.ParseStructure(raw), TextLater: true}
 }
 
 // analyzeFile reads a stored message for the index; it returns nil for

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"cote/storage"
 	"cote/storage/index"
 	"cote/storage/internal/mailstate"
@@ -274,16 +276,20 @@ type stamp struct {
 	ino   uint64
 }
 
+// statStamp stats path with stat(2) itself: os.Stat's FileInfo and name
+// copy were allocations on every command's sync, which takes three.
 func statStamp(path string) stamp {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return stamp{}
+	var st unix.Stat_t
+	for {
+		err := unix.Stat(path, &st)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return stamp{}
+		}
+		return stamp{mtime: st.Mtim.Nano(), size: st.Size, ino: st.Ino}
 	}
-	st := stamp{mtime: fi.ModTime().UnixNano(), size: fi.Size()}
-	if sys, ok := fi.Sys().(interface{ Ino() uint64 }); ok {
-		st.ino = sys.Ino()
-	}
-	return st
 }
 
 func (mb *mbox) currentStamps() [3]stamp {
@@ -297,6 +303,26 @@ func (mb *mbox) currentStamps() [3]stamp {
 // changed says whether the mailbox needs a scan: inotify reported a
 // change, or the stamps moved.
 func (mb *mbox) changed() bool { return mb.force || mb.currentStamps() != mb.stamps }
+
+// curFresh says whether cur/ is as the stamps have it and inotify
+// reported no change: an operation that only renames or removes files in
+// cur/ (SetFlags, Expunge) may then take cur/'s stamp again after it
+// (refreshCurAfter) without hiding another program's change. It looks at
+// cur/ alone: new/ and dovecot-uidlist keep their stamps, which the next
+// Sync compares, so two stats per such operation are saved.
+func (mb *mbox) curFresh() bool {
+	return !mb.force && statStamp(filepath.Join(mb.dir, "cur")) == mb.stamps[1]
+}
+
+// refreshCurAfter takes cur/'s stamp again after the store's own change
+// there, when cur/ was fresh before it. stampsAt stays: the other stamps
+// were taken then, and cur/'s new mtime is younger than it, so that
+// persistStamps does not trust the stamps before a later refresh.
+func (mb *mbox) refreshCurAfter(fresh bool) {
+	if fresh {
+		mb.stamps[1] = statStamp(filepath.Join(mb.dir, "cur"))
+	}
+}
 
 // stampMargin is how much older than the moment they were taken the
 // stamps' mtimes must be for the index to trust them across processes:

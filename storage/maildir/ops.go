@@ -217,7 +217,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	mb := ext(b)
 	base := s.newBase()
 	tmp := filepath.Join(mb.dir, "tmp", base)
-	size, err := s.writeTmp(tmp, r)
+	size, raw, err := s.writeTmp(tmp, r, saveKeep)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,10 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		return ioErr(err)
 	}
 	var content *index.Content
-	if size <= index.MaxParse {
+	switch {
+	case raw != nil:
+		content = structureOf(raw)
+	case size <= index.MaxParse:
 		if content, err = structureOfFile(tmp); err != nil {
 			return ioErr(err)
 		}
@@ -362,13 +365,22 @@ func (s *store) Quota() (storage.Quota, error) {
 	}, err
 }
 
-func (s *store) writeTmp(path string, r io.Reader) (int64, error) {
+// saveKeep bounds the message Append keeps in memory while writing it,
+// for its structure: a larger one is read back from its file.
+const saveKeep = 1 << 20
+
+// writeTmp writes r to a new file at path with CRLF line endings, fsynced
+// under mail_fsync. With keep > 0 it also returns the bytes written when
+// they are at most keep, so that the caller need not read the file back
+// (an open, a stat and reads per APPEND).
+func (s *store) writeTmp(path string, r io.Reader, keep int) (int64, []byte, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return 0, ioErr(err)
+		return 0, nil, ioErr(err)
 	}
 	bw := bufio.NewWriterSize(f, 64<<10)
-	cw := &mailstate.CRLFWriter{W: bw}
+	kw := &keepWriter{w: bw, max: keep}
+	cw := &mailstate.CRLFWriter{W: kw}
 	_, err = io.Copy(cw, r)
 	if err == nil {
 		err = bw.Flush()
@@ -381,9 +393,37 @@ func (s *store) writeTmp(path string, r io.Reader) (int64, error) {
 	}
 	if err != nil {
 		os.Remove(path)
-		return 0, ioErr(err)
+		return 0, nil, ioErr(err)
 	}
-	return cw.N, nil
+	return cw.N, kw.kept(), nil
+}
+
+// keepWriter passes writes on to w and keeps a copy of them while they
+// come to at most max bytes.
+type keepWriter struct {
+	w    io.Writer
+	buf  []byte
+	max  int
+	over bool
+}
+
+func (k *keepWriter) Write(p []byte) (int, error) {
+	if !k.over {
+		if len(k.buf)+len(p) > k.max {
+			k.over, k.buf = true, nil
+		} else {
+			k.buf = append(k.buf, p...)
+		}
+	}
+	return k.w.Write(p)
+}
+
+// kept returns the bytes written, or nil when they were more than max.
+func (k *keepWriter) kept() []byte {
+	if k.over {
+		return nil
+	}
+	return k.buf
 }
 
 // SetFlags implements mailstate.Backend by renaming the files. A file
@@ -391,12 +431,8 @@ func (s *store) writeTmp(path string, r io.Reader) (int64, error) {
 func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]string) error {
 	mb := ext(b)
 	cur := filepath.Join(mb.dir, "cur")
-	fresh := !mb.changed()
-	defer func() {
-		if fresh {
-			mb.refreshStamps()
-		}
-	}()
+	fresh := mb.curFresh()
+	defer mb.refreshCurAfter(fresh)
 	for i, m := range msgs {
 		mm := m.Ext.(*mmsg)
 		fi := parseFileName(mm.name)
@@ -435,12 +471,8 @@ func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]stri
 // next scan.
 func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
 	mb := ext(b)
-	fresh := !mb.changed()
-	defer func() {
-		if fresh {
-			mb.refreshStamps()
-		}
-	}()
+	fresh := mb.curFresh()
+	defer mb.refreshCurAfter(fresh)
 	for _, m := range msgs {
 		if err := s.removeOwn(mb, m.Ext.(*mmsg).name); err != nil && !os.IsNotExist(err) {
 			return ioErr(err)
@@ -563,7 +595,7 @@ func (s *store) copyFile(from, to string, dmb *mbox) error {
 		return ioErr(err)
 	}
 	tmp := filepath.Join(dmb.dir, "tmp", s.newBase())
-	if _, err := s.writeTmp(tmp, in); err != nil {
+	if _, _, err := s.writeTmp(tmp, in, 0); err != nil {
 		return err
 	}
 	os.Chtimes(tmp, st.ModTime(), st.ModTime())

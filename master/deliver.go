@@ -3,6 +3,8 @@ package master
 import (
 	"context"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"cote/auth/masterclient"
@@ -20,9 +22,14 @@ type deliveryRoute struct {
 // and home a worker is started with. When the user's worker runs, that
 // lookup was made when the worker started (its uid, gid and home are fixed
 // for its life): the delivery goes to it with those fields, without asking
-// auth again.
+// auth again. So does a delivery to another name of the same mail, once
+// auth confirmed it (workerOfMail).
 func (m *Master) confirmDelivery(p *proc, d *proto.Deliver, msg *os.File) {
-	if w := m.liveWorker(d.User); w != nil {
+	w := m.liveWorker(d.User)
+	if w == nil {
+		w = m.mailOwner(p, d.User)
+	}
+	if w != nil {
 		m.sendDelivery(w, &pendingUser{login: p, d: d, client: msg, user: w.user, fields: w.fields, uid: w.uid, gid: w.gid})
 		return
 	}
@@ -64,7 +71,86 @@ func (m *Master) routeDelivery(ev userEvent) {
 		m.fail(pu, 0, err)
 		return
 	}
+	if w := m.workerOfMail(pu); w != nil {
+		m.rememberMailOwner(ev.login, ev.d.User, w)
+		m.sendDelivery(w, &pendingUser{login: ev.login, d: ev.d, client: ev.client, user: w.user, fields: w.fields, uid: w.uid, gid: w.gid})
+		return
+	}
 	m.route(pu)
+}
+
+// maxMailOwners bounds an lmtp process's mailOwners; when full it starts
+// again empty (an entry only saves an auth lookup).
+const maxMailOwners = 10000
+
+// workerOfMail is the running worker, under another name, of the mail
+// that pu's user names: the same userdb entry reached by another name,
+// e.g. "jane@example.com" at RCPT TO with username_format = %n while jane
+// logged in as "jane". Two workers must never hold the same mail (each
+// keeps its mailboxes' state in memory and would undo the other's
+// writes), and a delivery to the running one costs no process start.
+// The mail is the same when the userdb fields other than the name are
+// equal and the mail location does not depend on the name (no %
+// variable in it).
+func (m *Master) workerOfMail(pu *pendingUser) *proc {
+	if !nameFreeLocation(pu.fields, m.cfg.MailLocation) {
+		return nil
+	}
+	for _, w := range m.workers {
+		if w.uid == pu.uid && w.gid == pu.gid && m.liveWorker(w.user) == w && hasFieldsBut("user", w.fields, pu.fields) {
+			return w
+		}
+	}
+	return nil
+}
+
+// mailOwner is the running worker that holds the mail of recipient
+// name, as workerOfMail found it earlier for the lmtp process p, or nil.
+func (m *Master) mailOwner(p *proc, name string) *proc {
+	w := p.mailOwners[name]
+	if w == nil {
+		return nil
+	}
+	if m.liveWorker(w.user) != w {
+		delete(p.mailOwners, name)
+		return nil
+	}
+	return w
+}
+
+// rememberMailOwner notes for the lmtp process p that w holds the mail
+// of recipient name.
+func (m *Master) rememberMailOwner(p *proc, name string, w *proc) {
+	if p.mailOwners == nil || len(p.mailOwners) >= maxMailOwners {
+		p.mailOwners = map[string]*proc{}
+	}
+	p.mailOwners[name] = w
+}
+
+// nameFreeLocation says whether the user's mail location (userdb's mail
+// field, else mail_location) is the same whatever name the user is
+// reached by: it has no % variable (%u, %n, %d); ~ is the home, which is
+// a field of its own.
+func nameFreeLocation(fields []string, def string) bool {
+	loc := def
+	for _, f := range fields {
+		if v, ok := strings.CutPrefix(f, "mail="); ok {
+			loc = v
+		}
+	}
+	return !strings.Contains(loc, "%")
+}
+
+// hasFieldsBut says whether have holds every key=value field of want
+// but those of key skip. A worker started for a login has fields a
+// userdb lookup lacks (auth_mech=, the passdb's extra fields).
+func hasFieldsBut(skip string, have, want []string) bool {
+	for _, f := range want {
+		if k, _, _ := strings.Cut(f, "="); k != skip && !slices.Contains(have, f) {
+			return false
+		}
+	}
+	return true
 }
 
 // sendDelivery gives a delivery to the worker under the worker's own
@@ -115,7 +201,11 @@ func (m *Master) deliveryReply(w *proc, r *proto.DeliverReply) bool {
 // confirmQuotaCheck looks the recipient up in userdb, as for a delivery,
 // and routes the check to the user's worker.
 func (m *Master) confirmQuotaCheck(p *proc, qc *proto.QuotaCheck) {
-	if w := m.liveWorker(qc.User); w != nil {
+	w := m.liveWorker(qc.User)
+	if w == nil {
+		w = m.mailOwner(p, qc.User)
+	}
+	if w != nil {
 		m.sendQuotaCheck(w, &pendingUser{login: p, qc: qc, user: w.user, fields: w.fields, uid: w.uid, gid: w.gid})
 		return
 	}
@@ -127,6 +217,11 @@ func (m *Master) confirmQuotaCheck(p *proc, qc *proto.QuotaCheck) {
 		}
 		if err := m.checkUser(pu); err != nil {
 			m.fail(pu, 0, err)
+			return
+		}
+		if w := m.workerOfMail(pu); w != nil {
+			m.rememberMailOwner(p, qc.User, w)
+			m.sendQuotaCheck(w, &pendingUser{login: p, qc: qc, user: w.user, fields: w.fields, uid: w.uid, gid: w.gid})
 			return
 		}
 		m.route(pu)

@@ -45,6 +45,11 @@ type proc struct {
 	quotaChecks map[uint64]deliveryRoute // likewise, for QuotaCheck
 	admins      map[uint64]net.Conn      // coteadm connections waiting for the worker
 
+	// lmtp processes: recipient names whose mail a running worker of
+	// another name holds (deliver.go), so that their deliveries go to it
+	// without asking auth again.
+	mailOwners map[string]*proc
+
 	// idleSeq is the LastSeq of the worker's last WorkerIdle with
 	// Lingering, idleSince when the master had it; idle says there was
 	// one. The worker is still idle while idleSeq == lastSent (evict.go).

@@ -188,6 +188,9 @@ func (m *Master) sendResume(w *proc, pu *pendingUser) {
 	w.lastSent++
 	us := &proto.UserSession{Seq: w.lastSent, User: pu.user, Fields: pu.fields, Conn: pu.r.conn,
 		Leftover: pu.r.input, Resume: pu.r.state}
+	if pu.user != w.user {
+		us.MailOf = w.user // route: holderOfMail
+	}
 	if err := w.ctl.Send(us, pu.client); err != nil {
 		m.log.Error("resume session in worker", "user", pu.user, "worker_pid", w.pid, "err", err)
 	}

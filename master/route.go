@@ -306,6 +306,24 @@ func (m *Master) route(pu *pendingUser) {
 		m.starting[pu.user] = append(q, pu)
 		return
 	}
+	if w, starting := m.holderOfMail(pu); pu.h != nil || pu.r != nil || pu.d != nil || pu.qc != nil {
+		// A session keeps its name (UserSession.MailOf names the
+		// worker's); a delivery runs under the worker's name and fields.
+		switch {
+		case w != nil:
+			if pu.d != nil || pu.qc != nil {
+				pu.user, pu.fields = w.user, w.fields
+			}
+			m.deliver(w, pu)
+			return
+		case starting != "":
+			if pu.d != nil || pu.qc != nil {
+				pu.user, pu.fields = starting, m.starting[starting][0].fields
+			}
+			m.starting[starting] = append(m.starting[starting], pu)
+			return
+		}
+	}
 	for _, p := range m.procs {
 		if p.role == proto.RoleWorker && p.user == pu.user {
 			// The user's previous worker is exiting: wait for it, so
@@ -494,6 +512,9 @@ func (m *Master) deliver(w *proc, pu *pendingUser) {
 	us := &proto.UserSession{
 		Seq: w.lastSent, User: pu.user, Fields: pu.fields, Conn: pu.h.Conn,
 		Tag: pu.h.Tag, SendCapability: pu.h.SendCapability, Leftover: pu.h.Leftover,
+	}
+	if pu.user != w.user {
+		us.MailOf = w.user // holderOfMail found it holds this user's mail
 	}
 	for _, f := range pu.fields {
 		if v, ok := strings.CutPrefix(f, "auth_mech="); ok {

@@ -353,6 +353,12 @@ type UserSession struct {
 	// state the worker exported (package imap); Tag and SendCapability
 	// are then unused and Leftover is what the client sent meanwhile.
 	Resume []byte
+	// MailOf is set when User's mail is held by the worker of another
+	// name (the master found the same uid, gid, home and mail location,
+	// e.g. "jane" logging in while deliveries to "jane@example.com" keep
+	// that worker running): the worker's own user, which the worker
+	// checks. Empty when User is the worker's user.
+	MailOf string
 }
 
 func (*UserSession) Type() Type { return TypeUserSession }
@@ -366,6 +372,7 @@ func (m *UserSession) encode(e *Encoder) {
 	e.Bool(m.SendCapability)
 	e.Blob(m.Leftover)
 	e.Blob(m.Resume)
+	e.String(m.MailOf)
 }
 func (m *UserSession) decode(d *Decoder) {
 	m.Seq = d.Uint()
@@ -377,6 +384,7 @@ func (m *UserSession) decode(d *Decoder) {
 	m.SendCapability = d.Bool()
 	m.Leftover = d.Blob(MaxLeftover)
 	m.Resume = d.Blob(MaxHibernateState)
+	m.MailOf = d.String()
 }
 
 // WorkerIdle tells the master, worker to master, that the worker has had no

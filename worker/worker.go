@@ -6,6 +6,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -419,7 +420,10 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 	}
 	w.live.Add(1)
 	{
-		err := w.ensureStore(m.User, m.Fields)
+		// A session under another name of this worker's mail (MailOf)
+		// shares its store; it keeps its own name (m.User) for the
+		// session itself.
+		err := w.ensureStore(cmp.Or(m.MailOf, m.User), m.Fields)
 		if err != nil {
 			w.live.Add(-1)
 			switch m.Conn.Protocol {

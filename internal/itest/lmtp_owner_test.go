@@ -51,13 +51,60 @@ func TestLMTPToLoggedInUser(t *testing.T) {
 		if sel2.UIDValidity != sel.UIDValidity {
 			t.Errorf("UIDVALIDITY of INBOX went from %d to %d across the deliveries", sel.UIDValidity, sel2.UIDValidity)
 		}
-		workers := regexp.MustCompile(`role=worker pid=(\d+) user="demo(@example\.org)?"`).FindAllStringSubmatch(s.log.String(), -1)
-		pids := map[string]bool{}
-		for _, m := range workers {
-			pids[m[1]] = true
-		}
-		if len(pids) != 1 {
-			t.Errorf("demo's mail was held by %d worker processes (%v), want 1", len(pids), pids)
+		if n := demoWorkers(s.log.String()); n != 1 {
+			t.Errorf("demo's mail was held by %d worker processes, want 1", n)
 		}
 	})
+}
+
+// TestLoginAfterLMTPToOtherName is the other order: a delivery to
+// demo@example.org starts the worker of that name, and demo logs in while
+// it lingers. The session runs in that worker (one process holds the
+// mail), sees the delivered message, and a delivery during the session
+// reaches it at NOOP.
+func TestLoginAfterLMTPToOtherName(t *testing.T) {
+	eachMode(t, func(t *testing.T, o serverOpts) {
+		o.extra = "auth_username_format = %Lu\n"
+		o.edit = func(conf string) string {
+			return strings.ReplaceAll(conf, "username_format=%u", "username_format=%n")
+		}
+		s := startServer(t, o)
+		if got := lmtpDeliver(t, s.addr("lmtp"), "before", "demo@example.org"); got["demo@example.org"] != "250" {
+			t.Fatalf("LMTP reply = %v, want 250", got)
+		}
+		c := dial(t, s, "plain")
+		if err := c.Login("demo", "demo").Wait(); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Logout()
+		sel, err := c.Select("INBOX", nil).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sel.NumMessages != 1 {
+			t.Errorf("SELECT after a delivery to demo@example.org: %d messages, want 1", sel.NumMessages)
+		}
+		if got := lmtpDeliver(t, s.addr("lmtp"), "during", "demo@example.org"); got["demo@example.org"] != "250" {
+			t.Fatalf("LMTP reply = %v, want 250", got)
+		}
+		if err := c.Noop().Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Mailbox().NumMessages; n != 2 {
+			t.Errorf("NOOP after the second delivery: %d messages, want 2", n)
+		}
+		if n := demoWorkers(s.log.String()); n != 1 {
+			t.Errorf("demo's mail was held by %d worker processes, want 1", n)
+		}
+	})
+}
+
+// demoWorkers counts the worker processes the server log shows for demo
+// under either name.
+func demoWorkers(log string) int {
+	pids := map[string]bool{}
+	for _, m := range regexp.MustCompile(`role=worker pid=(\d+) user="demo(@example\.org)?"`).FindAllStringSubmatch(log, -1) {
+		pids[m[1]] = true
+	}
+	return len(pids)
 }

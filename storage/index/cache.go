@@ -252,10 +252,13 @@ func (d *DB) Uncached(box int64) ([]uint32, error) {
 }
 
 // ftsChunk bounds the rows of one multi-row INSERT into the full-text
-// index (3 parameters each, well under SQLite's limit); termChunk the
-// rows of one INSERT into the vocabulary.
+// index (3 parameters each, well under SQLite's limit): more than a
+// batch of the indexer or of a search (maildir's textBatch and
+// syncTextMax), so that each batch makes one FTS5 segment, and fewer
+// segments are fewer merges. termChunk bounds the rows of one INSERT
+// into the vocabulary.
 const (
-	ftsChunk  = 200
+	ftsChunk  = 1024
 	termChunk = 500
 )
 

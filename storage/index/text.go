@@ -71,7 +71,13 @@ func extractText(raw []byte, depth int) (Text, bool) {
 	})
 	t.Header = validUTF8(hb.String())
 
+	// The text is about as long as the message, and one part's body at
+	// most: both are allocated once at that size (bounded: a message
+	// may be mostly an attachment) rather than grown by doubling.
+	grow := min(len(raw), maxTextGrow)
 	var sb strings.Builder
+	sb.Grow(grow)
+	var part bytes.Buffer
 	ent, err := message.Read(bytes.NewReader(raw))
 	if ent == nil || err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		_, bodyStart := headerEnd(raw, 0, len(raw))
@@ -88,7 +94,10 @@ func extractText(raw []byte, depth int) (Text, bool) {
 			if !strings.HasPrefix(typ, "text/") && typ != "message/rfc822" && typ != "message/global" {
 				return nil
 			}
-			body, _ := io.ReadAll(io.LimitReader(e.Body, MaxText+1))
+			part.Reset()
+			part.Grow(grow)
+			_, _ = part.ReadFrom(io.LimitReader(e.Body, MaxText+1))
+			body := part.Bytes()
 			switch typ {
 			case "text/html":
 				sb.WriteString(htmlText(body))
@@ -118,6 +127,9 @@ func extractText(raw []byte, depth int) (Text, bool) {
 	t.Body = validUTF8(sb.String())
 	return t, true
 }
+
+// maxTextGrow bounds the buffers extractText allocates ahead.
+const maxTextGrow = 256 << 10
 
 func validUTF8(s string) string {
 	if utf8.ValidString(s) {
@@ -199,8 +211,8 @@ func PrepareText(t Text) (w Words, ok bool) {
 	// About one distinct word in 16 bytes of text.
 	seen := make(map[string]uint8, (len(t.Header)+len(t.Body))/16)
 	var ok1, ok2 bool
-	w.Hdr, ok1 = wordSet(Fold(t.Header), seen, 1)
-	w.Body, ok2 = wordSet(Fold(t.Body), seen, 2)
+	w.Hdr, ok1 = textWordSet(t.Header, seen, 1)
+	w.Body, ok2 = textWordSet(t.Body, seen, 2)
 	w.Terms = make([]string, 0, len(seen))
 	for k := range seen {
 		w.Terms = append(w.Terms, k)
@@ -317,7 +329,7 @@ func (d *DB) termsContaining(c wordClause) ([]string, error) {
 // is the check of the candidates Search returns.
 func TextMatches(t Text, query string, body bool) bool {
 	fq := Fold(query)
-	return strings.Contains(Fold(t.Body), fq) || !body && strings.Contains(Fold(t.Header), fq)
+	return containsFolded(t.Body, fq) || !body && containsFolded(t.Header, fq)
 }
 
 // Unindexed returns the UIDs of a mailbox's messages whose text is not

@@ -75,6 +75,167 @@ func splitWords(s string, fn func(w string, first, last bool)) {
 	}
 }
 
+// textWordSet is wordSet of Fold(s). ASCII text, the most common, is
+// cut and lower-cased word by word without folding a copy of all of it,
+// and its words are looked up in a small table of recent words before
+// seen: most words of a text are repeats, and the table is cheaper than
+// the map.
+func textWordSet(s string, seen map[string]uint8, bit uint8) (string, bool) {
+	if !isASCII(s) {
+		return wordSet(Fold(s), seen, bit)
+	}
+	var b strings.Builder
+	var lower [MaxTerm]byte
+	var recent [256]struct {
+		w    string
+		bits uint8
+	}
+	ok := true
+	for i := 0; i < len(s); {
+		for i < len(s) && !isASCIIWordByte(s[i]) {
+			i++
+		}
+		start, upper := i, false
+		for i < len(s) && isASCIIWordByte(s[i]) {
+			upper = upper || 'A' <= s[i] && s[i] <= 'Z'
+			i++
+		}
+		w := s[start:i]
+		if len(w) == 0 {
+			continue
+		}
+		if len(w) > MaxTerm {
+			ok = false
+			continue
+		}
+		// A hash of the word, the same in either case.
+		h := byte(len(w)*7) ^ (w[0] | 0x20) ^ (w[len(w)-1]|0x20)<<2 ^ (w[len(w)/2]|0x20)<<4
+		r := &recent[h]
+		var v uint8
+		if upper {
+			for k := range len(w) {
+				lower[k] = asciiLowerByte(w[k])
+			}
+			// Looked up without a copy; copied once, when new.
+			if r.w == string(lower[:len(w)]) {
+				v = r.bits
+			} else {
+				v = seen[string(lower[:len(w)])]
+			}
+			if v&bit != 0 {
+				continue
+			}
+			w = string(lower[:len(w)])
+		} else {
+			if r.w == w {
+				v = r.bits
+			} else {
+				v = seen[w]
+				r.w, r.bits = w, v
+			}
+			if v&bit != 0 {
+				continue
+			}
+		}
+		seen[w] = v | bit
+		r.w, r.bits = w, v|bit
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w)
+	}
+	return b.String(), ok
+}
+
+func isASCIIWordByte(c byte) bool {
+	return 'a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9'
+}
+
+func asciiLowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// isASCII reports whether s is all ASCII, eight bytes at a time.
+func isASCII(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if v&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFolded reports whether Fold(s) contains fq, a folded query.
+// ASCII text folds byte by byte to lower case, so it is searched in
+// place, without a folded copy.
+func containsFolded(s, fq string) bool {
+	if !isASCII(s) {
+		return strings.Contains(Fold(s), fq)
+	}
+	if fq == "" {
+		return true
+	}
+	if !isASCII(fq) {
+		return false // ASCII text folds to ASCII
+	}
+	// Candidates start with fq's first byte in either case; the next of
+	// each case is kept so that the text is scanned once for each.
+	c := fq[0]
+	u := c
+	if 'a' <= c && c <= 'z' {
+		u = c - 'a' + 'A'
+	}
+	nextC, nextU := -1, -1
+	for at := 0; at+len(fq) <= len(s); {
+		if nextC < at {
+			nextC = indexByteFrom(s, c, at)
+		}
+		if nextU < at {
+			nextU = indexByteFrom(s, u, at)
+		}
+		i := min(nextC, nextU)
+		if i+len(fq) > len(s) {
+			return false
+		}
+		if equalLowerASCII(s[i:i+len(fq)], fq) {
+			return true
+		}
+		at = i + 1
+	}
+	return false
+}
+
+// indexByteFrom is strings.IndexByte of s[from:], as an index of s;
+// len(s) when there is none.
+func indexByteFrom(s string, c byte, from int) int {
+	i := strings.IndexByte(s[from:], c)
+	if i < 0 {
+		return len(s) // none: never a candidate again
+	}
+	return from + i
+}
+
+// equalLowerASCII reports whether ASCII s lower-cased is lower.
+func equalLowerASCII(s, lower string) bool {
+	for k := 0; k < len(s); k++ {
+		if asciiLowerByte(s[k]) != lower[k] {
+			return false
+		}
+	}
+	return true
+}
+
 // wordSet returns the distinct words of folded text s joined by spaces,
 // as FTS5's ascii tokenizer splits them again, and whether every word
 // fits MaxTerm. seen collects the words, each with bit set (so that

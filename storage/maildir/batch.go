@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"cote/storage"
 	"cote/storage/index"
@@ -95,8 +96,8 @@ func (s *store) cachedBatch(b *mailstate.Box, msgs []*mailstate.Msg, version byt
 	}
 	if len(stale) > 0 {
 		if len(stale) >= burstMin {
-			cpus.begin()
-			defer cpus.end()
+			cpus.beginForeground()
+			defer cpus.endForeground()
 		}
 		parallel(len(stale), func() func(int) {
 			return func(k int) {
@@ -134,8 +135,8 @@ func (s *store) parseMissing(b *mailstate.Box, msgs []*mailstate.Msg, miss []int
 	out := make([]*index.Content, len(miss))
 	errs := make([]error, len(miss))
 	if len(miss) >= burstMin {
-		cpus.begin()
-		defer cpus.end()
+		cpus.beginForeground()
+		defer cpus.endForeground()
 	}
 	parallel(len(miss), func() func(int) {
 		var r structureReader
@@ -224,10 +225,16 @@ const burstMin = 64
 // for its sessions (fewer scheduler wake-ups), but a first FETCH of a
 // Maildir that came without an index parses thousands of messages, as
 // an index rebuild does (which the worker also runs on every CPU).
+//
+// The parses a client waits for (a FETCH's, a SEARCH's) are foreground
+// bursts: the background text indexer waits between messages while one
+// runs (yield), so that it does not take half of the CPUs from them.
 type cpuBurst struct {
-	mu    sync.Mutex // guards n and saved
-	n     int        // parses running
-	saved int        // GOMAXPROCS before the first of them; 0: not raised
+	mu     sync.Mutex    // guards the fields below
+	n      int           // parses running
+	saved  int           // GOMAXPROCS before the first of them; 0: not raised
+	fg     int           // foreground parses running
+	fgDone chan struct{} // closed when the last of them ends
 }
 
 // cpus is process-wide because GOMAXPROCS is: two stores of one process
@@ -253,5 +260,56 @@ func (c *cpuBurst) end() {
 	if c.n == 0 && c.saved > 0 {
 		runtime.GOMAXPROCS(c.saved)
 		c.saved = 0
+	}
+}
+
+// beginForeground is begin for a parse a client waits for.
+func (c *cpuBurst) beginForeground() {
+	c.begin()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fg == 0 {
+		c.fgDone = make(chan struct{})
+	}
+	c.fg++
+}
+
+func (c *cpuBurst) endForeground() {
+	c.mu.Lock()
+	c.fg--
+	if c.fg == 0 {
+		close(c.fgDone)
+	}
+	c.mu.Unlock()
+	c.end()
+}
+
+// yieldPause is how long no foreground parse must have run for yield
+// to return: a FETCH parses its messages in batches (512 at a time),
+// with short gaps between them.
+const yieldPause = 50 * time.Millisecond
+
+// yield waits until no foreground parse has run for yieldPause, or stop
+// is closed.
+func (c *cpuBurst) yield(stop <-chan struct{}) {
+	for {
+		c.mu.Lock()
+		fg, done := c.fg, c.fgDone
+		c.mu.Unlock()
+		if fg == 0 {
+			return
+		}
+		select {
+		case <-done:
+		case <-stop:
+			return
+		}
+		t := time.NewTimer(yieldPause)
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+			return
+		}
 	}
 }

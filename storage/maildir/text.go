@@ -143,18 +143,26 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 		return false, err
 	}
 	// Reading and splitting the texts into words runs on every CPU (a
-	// Maildir that came without an index has many batches to go); the
-	// index takes them in one transaction.
+	// Maildir that came without an index has many batches to go), and
+	// waits while a parse a client waits for runs; the index takes them
+	// in one transaction.
 	contents := make([]*index.Content, len(jobs))
-	cpus.begin()
+	// A round of a few messages (a delivery's) is not worth raising
+	// GOMAXPROCS for: each change stops the world.
+	burst := len(jobs) >= burstMin
+	if burst {
+		cpus.begin()
+	}
 	parallel(len(jobs), func() func(int) {
+		var r structureReader
 		return func(k int) {
+			cpus.yield(s.stop)
 			select {
 			case <-s.stop:
 				return
 			default:
 			}
-			raw, err := readForIndex(jobs[k].path)
+			raw, err := r.read(jobs[k].path)
 			if err != nil {
 				return // renamed or expunged meanwhile: the next round
 			}
@@ -168,7 +176,9 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 			contents[k] = c
 		}
 	})
-	cpus.end()
+	if burst {
+		cpus.end()
+	}
 	select {
 	case <-s.stop:
 		return false, nil
@@ -206,16 +216,17 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 	return true, err
 }
 
-// textOf reads the searchable text of a stored message; nil when it is
-// too large to search by its text.
-func (s *store) textOf(b *mailstate.Box, m *mailstate.Msg) (*index.Text, error) {
+// textOf reads the searchable text of a stored message with r's buffer
+// (the text holds no reference to it); nil when it is too large to
+// search by its text.
+func (s *store) textOf(r *structureReader, b *mailstate.Box, m *mailstate.Msg) (*index.Text, error) {
 	mb := ext(b)
-	raw, err := readForIndex(filepath.Join(mb.dir, "cur", m.Ext.(*mmsg).name))
+	raw, err := r.read(filepath.Join(mb.dir, "cur", m.Ext.(*mmsg).name))
 	if os.IsNotExist(err) {
 		files, lerr := s.listCur(mb)
 		if lerr == nil {
 			if n, ok := files[baseName(m.Ext.(*mmsg).name)]; ok {
-				raw, err = readForIndex(filepath.Join(mb.dir, "cur", n))
+				raw, err = r.read(filepath.Join(mb.dir, "cur", n))
 			}
 		}
 	}
@@ -300,13 +311,14 @@ func (s *store) SearchText(b *mailstate.Box, query string, body bool, uids []uin
 		}
 	}
 	if len(read) >= burstMin {
-		cpus.begin()
-		defer cpus.end()
+		cpus.beginForeground()
+		defer cpus.endForeground()
 	}
 	parallel(len(read), func() func(int) {
+		var r structureReader
 		return func(i int) {
 			c := &checks[read[i]]
-			t, err := s.textOf(b, c.m)
+			t, err := s.textOf(&r, b, c.m)
 			switch {
 			case err != nil:
 				c.err = err

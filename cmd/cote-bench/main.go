@@ -113,6 +113,7 @@ func cmdRun(args []string) error {
 	fs.IntVar(&o.repeat, "repeat", 2, "fetch, search: repetitions after the first")
 	fs.StringVar(&o.searchText, "search-text", rareWord, "search: the rare word for UID SEARCH TEXT")
 	fs.StringVar(&o.searchSubject, "search-subject", subjectWord, "search: the word for SEARCH SUBJECT")
+	fs.DurationVar(&o.searchSettle, "search-settle", 5*time.Minute, "search: wait at most this long for the server's CPU to be quiet, then search the text again (0: not)")
 	fs.StringVar(&o.pop3User, "pop3-user", "pop1k", "pop3: user whose messages are retrieved")
 	fs.IntVar(&o.pop3Count, "pop3-count", 1000, "pop3: messages to RETR")
 	fs.IntVar(&o.idleConns, "idle-conns", 1000, "idle: IDLE connections to open")

@@ -208,7 +208,7 @@ run_target() { # label
 		JSONS+=("$WORK/$t-idlemax.json")
 	fi
 	if [ -n "$IMAPTEST" ]; then
-		local args=(-bin "$IMAPTEST" -label "$t" -imap 127.0.0.1:$IMAP_PORT -users $((NUSERS - 1))
+		local args=(-bin "$IMAPTEST" -label "$t" -pid "$SERVER_PID" -imap 127.0.0.1:$IMAP_PORT -users $((NUSERS - 1))
 			-secs "$IMAPTEST_SECS" -mbox "$WORK/imaptest.mbox")
 		"$BENCH" imaptest "${args[@]}" -raw "$dir/imaptest.out" -json "$WORK/$t-imaptest.json" &&
 			JSONS+=("$WORK/$t-imaptest.json")

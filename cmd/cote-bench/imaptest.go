@@ -91,6 +91,8 @@ func cmdImaptest(args []string) error {
 	logout0 := fs.Bool("logout0", false, "run with logout=0: clients stay logged in")
 	jsonPath := fs.String("json", "", "write the results as JSON to this file")
 	rawPath := fs.String("raw", "", "keep imaptest's own output in this file")
+	var srv server
+	fs.IntVar(&srv.pid, "pid", 0, "server's master pid: its process tree's CPU per command is reported")
 	fs.Parse(args)
 	if *bin == "" || *mbox == "" {
 		return fmt.Errorf("imaptest: -bin and -mbox are required")
@@ -115,7 +117,9 @@ func cmdImaptest(args []string) error {
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "cote-bench: %s: %s %s\n", *label, *bin, strings.Join(targs, " "))
 	load0 := loadAverage()
+	cpu0, _ := srv.cpu()
 	runErr := cmd.Run()
+	cpu1, _ := srv.cpu()
 	run := &Run{Label: *label, Started: start.UTC(), Seconds: time.Since(start).Seconds(), Args: os.Args[1:], Machine: machine(),
 		Load: [2]float64{load0, loadAverage()}}
 	if *rawPath != "" {
@@ -147,6 +151,9 @@ func cmdImaptest(args []string) error {
 			}
 			run.Results = append(run.Results, Result{Scenario: sc, Metric: name + "/s", Value: counts[i] / float64(*secs), Better: higher, Detail: d})
 		}
+		if r := cpuPerCommand(sc, srv, cpu1-cpu0, counts, cmd.ProcessState); r != nil {
+			run.Results = append(run.Results, *r)
+		}
 	}
 	if err := writeTable(os.Stdout, run); err != nil {
 		return err
@@ -155,4 +162,23 @@ func cmdImaptest(args []string) error {
 		return writeJSON(*jsonPath, run)
 	}
 	return nil
+}
+
+// cpuPerCommand is the server's CPU per command of an imaptest run, with
+// imaptest's own CPU in the detail: both run on the same machine, so
+// what imaptest takes the server does not get.
+func cpuPerCommand(sc string, srv server, used time.Duration, counts []float64, ps *os.ProcessState) *Result {
+	if !srv.ok() || ps == nil {
+		return nil
+	}
+	var n float64
+	for _, c := range counts {
+		n += c
+	}
+	if n == 0 {
+		return nil
+	}
+	own := ps.UserTime() + ps.SystemTime()
+	return &Result{Scenario: sc, Metric: "server CPU ms/command", Value: used.Seconds() * 1000 / n, Better: lower,
+		Detail: fmt.Sprintf("%.1f s of server CPU over %.0f commands; imaptest itself used %.1f s of CPU", used.Seconds(), n, own.Seconds())}
 }

@@ -220,7 +220,32 @@ run_target() { # label
 	rm -rf "$dir/home"
 }
 
+# cpu_busy prints the percentage of the machine's CPU time that was busy
+# (neither idle nor waiting for I/O) over the next two seconds.
+cpu_busy() {
+	local a b
+	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	sleep 2
+	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	echo "$a $b" | awk '{busy=$3-$1; all=busy+$4-$2; print (all > 0 ? int(100*busy/all) : 0)}'
+}
+
+# wait_quiet waits, at most two minutes, until the machine is under 10%
+# busy: each server starts on a machine the previous one has left (the
+# load average decays for minutes and says little about the moment; a
+# Dovecot run that started while cote's imaptest load was still going
+# away measured slower).
+wait_quiet() {
+	local i busy
+	for i in $(seq 60); do
+		busy=$(cpu_busy)
+		[ "$busy" -lt 10 ] && return 0
+	done
+	say "the machine is still $busy% busy; going on"
+}
+
 for t in $TARGETS; do
+	wait_quiet
 	say "=== $t"
 	run_target "$t" || say "$t: failed; going on"
 done

@@ -16,11 +16,7 @@ import (
 // uidlist's).
 func TestLMTPToLoggedInUser(t *testing.T) {
 	eachMode(t, func(t *testing.T, o serverOpts) {
-		o.extra = "auth_username_format = %Lu\n"
-		o.edit = func(conf string) string {
-			return strings.ReplaceAll(conf, "username_format=%u", "username_format=%n")
-		}
-		s := startServer(t, o)
+		s := startServer(t, twoNames(o))
 		c := dial(t, s, "plain")
 		if err := c.Login("demo", "demo").Wait(); err != nil {
 			t.Fatal(err)
@@ -64,11 +60,7 @@ func TestLMTPToLoggedInUser(t *testing.T) {
 // reaches it at NOOP.
 func TestLoginAfterLMTPToOtherName(t *testing.T) {
 	eachMode(t, func(t *testing.T, o serverOpts) {
-		o.extra = "auth_username_format = %Lu\n"
-		o.edit = func(conf string) string {
-			return strings.ReplaceAll(conf, "username_format=%u", "username_format=%n")
-		}
-		s := startServer(t, o)
+		s := startServer(t, twoNames(o))
 		if got := lmtpDeliver(t, s.addr("lmtp"), "before", "demo@example.org"); got["demo@example.org"] != "250" {
 			t.Fatalf("LMTP reply = %v, want 250", got)
 		}
@@ -107,4 +99,15 @@ func demoWorkers(log string) int {
 		pids[m[1]] = true
 	}
 	return len(pids)
+}
+
+// twoNames makes demo and demo@example.org two names of one userdb entry,
+// as in the bench: Dovecot's default auth_username_format (%Lu keeps the
+// domain) and a passwd-file keyed by %n.
+func twoNames(o serverOpts) serverOpts {
+	o.extra = "auth_username_format = %Lu\n"
+	o.edit = func(conf string) string {
+		return strings.ReplaceAll(conf, "username_format=%u", "username_format=%n")
+	}
+	return o
 }

@@ -65,11 +65,7 @@ func BenchmarkExtractText(b *testing.B) {
 
 // BenchmarkPrepareText is the indexer's word list of one message.
 func BenchmarkPrepareText(b *testing.B) {
-	raws, avg := benchTexts(b)
-	texts := make([]Text, len(raws))
-	for k, raw := range raws {
-		texts[k], _ = ExtractText(raw)
-	}
+	texts, avg := benchExtracted(b)
 	b.SetBytes(avg)
 	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
@@ -81,11 +77,7 @@ func BenchmarkPrepareText(b *testing.B) {
 // does not contain, the most common answer of a search that reads
 // unindexed messages.
 func BenchmarkTextMatches(b *testing.B) {
-	raws, avg := benchTexts(b)
-	texts := make([]Text, len(raws))
-	for k, raw := range raws {
-		texts[k], _ = ExtractText(raw)
-	}
+	texts, avg := benchExtracted(b)
 	b.SetBytes(avg)
 	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
@@ -93,4 +85,14 @@ func BenchmarkTextMatches(b *testing.B) {
 			b.Fatal("match")
 		}
 	}
+}
+
+// benchExtracted is benchTexts' messages as their searchable text.
+func benchExtracted(b *testing.B) ([]Text, int64) {
+	raws, avg := benchTexts(b)
+	texts := make([]Text, len(raws))
+	for k, raw := range raws {
+		texts[k], _ = ExtractText(raw)
+	}
+	return texts, avg
 }

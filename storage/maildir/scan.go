@@ -3,7 +3,6 @@ package maildir
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,19 +197,16 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 	}
 	slices.Sort(unknown)
 	mb.uid.NextUID = max(mb.uid.NextUID, b.UIDNext)
-	var added []uidRec
-	for _, base := range unknown {
-		r := uidRec{UID: mb.uid.NextUID, Base: base}
+	added := make([]uidRec, len(unknown))
+	for i, base := range unknown {
+		added[i] = uidRec{UID: mb.uid.NextUID, Base: base}
 		mb.uid.NextUID++
-		if parseFileName(files[base]).VSize < 0 {
-			if vs, err := vsize(filepath.Join(mb.dir, "cur", files[base])); err == nil {
-				r.Ext = []string{"W" + itoa(vs)}
-			}
-		}
-		recs = append(recs, r)
-		added = append(added, r)
-		present[r.UID] = files[base]
+		present[added[i].UID] = files[base]
 	}
+	cur := openCurDir(filepath.Join(mb.dir, "cur"))
+	defer cur.close()
+	cur.readNew(added, files)
+	recs = append(recs, added...)
 	mb.uid.Recs = recs
 	// The new records are durable before the state (and so a client)
 	// sees their UIDs.
@@ -227,7 +223,7 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 	if err != nil {
 		return err
 	}
-	s.reconcile(b, present)
+	s.reconcile(b, present, cur)
 	if b.UIDNext < mb.uid.NextUID {
 		b.UIDNext = mb.uid.NextUID
 	}
@@ -250,7 +246,7 @@ func (mb *mbox) refreshStamps() {
 }
 
 // reconcile applies the files found (UID to file name) to the state.
-func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {
+func (s *store) reconcile(b *mailstate.Box, present map[uint32]string, cur *curDir) {
 	mb := ext(b)
 	var gone []uint32
 	for _, m := range b.Msgs {
@@ -270,8 +266,6 @@ func (s *store) reconcile(b *mailstate.Box, present map[uint32]string) {
 	for _, r := range mb.uid.Recs {
 		recExt[r.UID] = r.Ext
 	}
-	cur := openCurDir(filepath.Join(mb.dir, "cur"))
-	defer cur.close()
 	for _, uid := range uids {
 		name := present[uid]
 		fi := parseFileName(name)
@@ -368,38 +362,77 @@ func (s *store) listCur(mb *mbox) (map[string]string, error) {
 	return files, nil
 }
 
+// readNew learns what a scan needs of the new files (recs): each
+// one's date and size, and, for those whose name does not carry it,
+// their size with CRLF line endings, which it records as a W extension.
+// A Maildir delivered by another program (or copied from another
+// server) has no W= in its names: its first scan reads every file, on
+// every CPU, since the client's SELECT waits for them all, and takes
+// the date and size from the same open file.
+func (c *curDir) readNew(recs []uidRec, files map[string]string) {
+	found := make([]fileStat, len(recs))
+	if len(recs) >= burstMin {
+		cpus.beginForeground()
+		defer cpus.endForeground()
+	}
+	parallel(len(recs), func() func(int) {
+		return func(k int) {
+			r := &recs[k]
+			name := files[r.Base]
+			if parseFileName(name).VSize >= 0 {
+				found[k] = c.statAt(name)
+				return
+			}
+			var vs int64
+			found[k], vs = c.vsizeAt(name)
+			if found[k].ok {
+				r.Ext = []string{"W" + itoa(vs)}
+			}
+		}
+	})
+	c.known = make(map[string]fileStat, len(recs))
+	for k, r := range recs {
+		if found[k].ok {
+			c.known[files[r.Base]] = found[k]
+		}
+	}
+}
+
 // vsize returns a file's size with CRLF line endings: its size plus one
 // for each LF without a CR before it (what mailstate.CRLFWriter adds).
-// A first scan of a Maildir whose names carry no W= reads every file for
-// it, so it counts in large reads into a reused buffer.
 func vsize(path string) (int64, error) {
-	f, err := os.Open(path)
+	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
 	if err != nil {
-		return 0, err
+		return 0, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
+	defer unix.Close(fd)
+	return countCRLF(fd)
+}
+
+// countCRLF returns vsize of an open file. A first scan of a Maildir
+// whose names carry no W= reads every file for it, so it counts in
+// large reads into a reused buffer.
+func countCRLF(fd int) (int64, error) {
 	bp := vsizeBufs.Get().(*[]byte)
 	defer vsizeBufs.Put(bp)
 	buf := *bp
 	var n int64
 	prevR := false
 	for {
-		k, err := f.Read(buf)
-		if k > 0 {
-			p := buf[:k]
-			bare := bytes.Count(p, lfByte) - bytes.Count(p, crlfBytes)
-			if prevR && p[0] == '\n' {
-				bare-- // the CR ended the previous read
-			}
-			n += int64(k + bare)
-			prevR = p[k-1] == '\r'
-		}
-		if err == io.EOF {
-			return n, nil
-		}
+		k, err := ignoringEINTR(func() (int, error) { return unix.Read(fd, buf) })
 		if err != nil {
 			return n, err
 		}
+		if k == 0 {
+			return n, nil
+		}
+		p := buf[:k]
+		bare := bytes.Count(p, lfByte) - bytes.Count(p, crlfBytes)
+		if prevR && p[0] == '\n' {
+			bare-- // the CR ended the previous read
+		}
+		n += int64(k + bare)
+		prevR = p[k-1] == '\r'
 	}
 }
 
@@ -414,8 +447,17 @@ var (
 // date, and a lookup of one name in an open directory is cheaper than
 // one of the whole path (and os.Stat's FileInfo).
 type curDir struct {
-	path string
-	fd   int // -1 when the directory could not be opened
+	path  string
+	fd    int                 // -1 when the directory could not be opened
+	known map[string]fileStat // the new files of a scan (readNew)
+}
+
+// fileStat is a file's modification time and size; ok is false when it
+// could not be read.
+type fileStat struct {
+	mtime time.Time
+	size  int64
+	ok    bool
 }
 
 func openCurDir(path string) *curDir {
@@ -428,24 +470,52 @@ func openCurDir(path string) *curDir {
 
 // stat returns a file's modification time and size.
 func (c *curDir) stat(name string) (time.Time, int64, bool) {
+	st, ok := c.known[name]
+	if !ok {
+		st = c.statAt(name)
+	}
+	return st.mtime, st.size, st.ok
+}
+
+// statAt is stat without the files readNew learnt.
+func (c *curDir) statAt(name string) fileStat {
 	if c.fd < 0 {
 		fi, err := os.Stat(filepath.Join(c.path, name))
 		if err != nil {
-			return time.Time{}, 0, false
+			return fileStat{}
 		}
-		return fi.ModTime(), fi.Size(), true
+		return fileStat{fi.ModTime(), fi.Size(), true}
 	}
 	var st unix.Stat_t
-	for {
-		err := unix.Fstatat(c.fd, name, &st, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return time.Time{}, 0, false
-		}
-		return time.Unix(st.Mtim.Unix()), st.Size, true
+	if _, err := ignoringEINTR(func() (int, error) { return 0, unix.Fstatat(c.fd, name, &st, 0) }); err != nil {
+		return fileStat{}
 	}
+	return fileStat{time.Unix(st.Mtim.Unix()), st.Size, true}
+}
+
+// vsizeAt returns a file's modification time and size, and its vsize,
+// from one open.
+func (c *curDir) vsizeAt(name string) (fileStat, int64) {
+	if c.fd < 0 {
+		st := c.statAt(name)
+		vs, err := vsize(filepath.Join(c.path, name))
+		st.ok = st.ok && err == nil
+		return st, vs
+	}
+	fd, err := ignoringEINTR(func() (int, error) { return unix.Openat(c.fd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return fileStat{}, 0
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fileStat{}, 0
+	}
+	vs, err := countCRLF(fd)
+	if err != nil {
+		return fileStat{}, 0
+	}
+	return fileStat{time.Unix(st.Mtim.Unix()), st.Size, true}, vs
 }
 
 func (c *curDir) close() {

@@ -20,6 +20,9 @@ var mailFields = []string{"home", "mail", "chroot"}
 // uid and gid, place their mail in the same place. It runs over every
 // worker of a uid for a user without one, so it does not allocate.
 func sameMailFields(a, b []string) bool {
+	if fieldOf(a, "home") == "" && fieldOf(a, "mail") == "" {
+		return false // nothing places this mail: not known to be the same
+	}
 	for _, k := range mailFields {
 		if fieldOf(a, k) != fieldOf(b, k) {
 			return false

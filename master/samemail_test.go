@@ -19,4 +19,7 @@ func TestSameMailFields(t *testing.T) {
 			t.Errorf("%s: sameMailFields = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+	if none := []string{"uid=1000", "gid=1000"}; sameMailFields(none, none) {
+		t.Error("two names with neither home nor mail were taken for one mail")
+	}
 }

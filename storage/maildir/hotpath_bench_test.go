@@ -165,34 +165,59 @@ func scanCount() int {
 // scanTemplate is a Maildir of small files with Dovecot-style names
 // (S=, W=) in cur/ and no dovecot-uidlist or index, made once per run.
 var scanTemplate = sync.OnceValues(func() (string, error) {
+	return templateDir(fmt.Sprintf("cote-scan-%d", scanCount()), func(root string) error {
+		cur := filepath.Join(root, "cur")
+		if err := os.MkdirAll(cur, 0o700); err != nil {
+			return err
+		}
+		msg := []byte("From: a@example.org\r\nSubject: s\r\n\r\nbody\r\n")
+		t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := range scanCount() {
+			date := t0.Add(time.Duration(i) * time.Minute)
+			name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d:2,S", date.Unix(), i, len(msg), len(msg))
+			if err := os.WriteFile(filepath.Join(cur, name), msg, 0o600); err != nil {
+				return err
+			}
+			if err := os.Chtimes(filepath.Join(cur, name), date, date); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+})
+
+// templateDir is the directory name under $COTE_BENCH_DIR (else the
+// temporary directory), written by write once and kept across runs: a
+// "complete" file marks it whole.
+func templateDir(name string, write func(root string) error) (string, error) {
 	base := os.Getenv("COTE_BENCH_DIR")
 	if base == "" {
 		base = os.TempDir()
 	}
-	root := filepath.Join(base, fmt.Sprintf("cote-scan-%d", scanCount()))
+	root := filepath.Join(base, name)
 	done := filepath.Join(root, "complete")
 	if _, err := os.Stat(done); err == nil {
 		return root, nil
 	}
 	os.RemoveAll(root)
-	cur := filepath.Join(root, "cur")
-	if err := os.MkdirAll(cur, 0o700); err != nil {
+	if err := write(root); err != nil {
 		return "", err
 	}
-	msg := []byte("From: a@example.org\r\nSubject: s\r\n\r\nbody\r\n")
-	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range scanCount() {
-		date := t0.Add(time.Duration(i) * time.Minute)
-		name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d:2,S", date.Unix(), i, len(msg), len(msg))
-		if err := os.WriteFile(filepath.Join(cur, name), msg, 0o600); err != nil {
-			return "", err
-		}
-		if err := os.Chtimes(filepath.Join(cur, name), date, date); err != nil {
-			return "", err
+	return root, os.WriteFile(done, nil, 0o600)
+}
+
+// linkTemplate makes a Maildir at root whose cur/ holds hard links to
+// the files ents of tmpl's cur/.
+func linkTemplate(b *testing.B, tmpl, root string, ents []os.DirEntry) {
+	for _, d := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(root, d), 0o700)
+	}
+	for _, e := range ents {
+		if err := os.Link(filepath.Join(tmpl, "cur", e.Name()), filepath.Join(root, "cur", e.Name())); err != nil {
+			b.Fatal(err)
 		}
 	}
-	return root, os.WriteFile(done, nil, 0o600)
-})
+}
 
 // BenchmarkFirstScan is a login and the first SELECT of an INBOX of
 // scanCount files that no index knows (a Maildir migrated from another
@@ -212,14 +237,7 @@ func BenchmarkFirstScan(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		root := filepath.Join(b.TempDir(), "Maildir")
-		for _, d := range []string{"cur", "new", "tmp"} {
-			os.MkdirAll(filepath.Join(root, d), 0o700)
-		}
-		for _, e := range ents {
-			if err := os.Link(filepath.Join(tmpl, "cur", e.Name()), filepath.Join(root, "cur", e.Name())); err != nil {
-				b.Fatal(err)
-			}
-		}
+		linkTemplate(b, tmpl, root, ents)
 		c0 := cpuTime()
 		b.StartTimer()
 		t0 := time.Now()

@@ -94,16 +94,10 @@ func TestFirstScanSizesWithoutW(t *testing.T) {
 // messages of 4-50 KB (about 100 MB for the default), made once and
 // kept in the temporary directory, as scanTemplate is.
 var vsizeTemplate = sync.OnceValues(func() (string, error) {
-	root := filepath.Join(os.TempDir(), fmt.Sprintf("cote-vsize-%d", scanCount()/4))
-	done := filepath.Join(root, "complete")
-	if _, err := os.Stat(done); err == nil {
-		return root, nil
-	}
-	os.RemoveAll(root)
-	if _, err := writeVsizeMaildir(root, scanCount()/4); err != nil {
-		return "", err
-	}
-	return root, os.WriteFile(done, nil, 0o600)
+	return templateDir(fmt.Sprintf("cote-vsize-%d", scanCount()/4), func(root string) error {
+		_, err := writeVsizeMaildir(root, scanCount()/4)
+		return err
+	})
 })
 
 // BenchmarkFirstScanWithoutW is BenchmarkFirstScan on a Maildir whose
@@ -122,14 +116,7 @@ func BenchmarkFirstScanWithoutW(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		root := filepath.Join(b.TempDir(), "Maildir")
-		for _, d := range []string{"cur", "new", "tmp"} {
-			os.MkdirAll(filepath.Join(root, d), 0o700)
-		}
-		for _, e := range ents {
-			if err := os.Link(filepath.Join(tmpl, "cur", e.Name()), filepath.Join(root, "cur", e.Name())); err != nil {
-				b.Fatal(err)
-			}
-		}
+		linkTemplate(b, tmpl, root, ents)
 		b.StartTimer()
 		c0, t0 := cpuTime(), time.Now()
 		s, err := Open(Options{Location: "maildir:" + root, PollInterval: -1, NoTextIndexer: true})

@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +22,7 @@ type deliveryRoute struct {
 // lookup was made when the worker started (its uid, gid and home are fixed
 // for its life): the delivery goes to it with those fields, without asking
 // auth again. So does a delivery to another name of the same mail, once
-// auth confirmed it (workerOfMail).
+// auth confirmed it and route found that mail's worker (samemail.go).
 func (m *Master) confirmDelivery(p *proc, d *proto.Deliver, msg *os.File) {
 	w := m.liveWorker(d.User)
 	if w == nil {
@@ -71,11 +70,6 @@ func (m *Master) routeDelivery(ev userEvent) {
 		m.fail(pu, 0, err)
 		return
 	}
-	if w := m.workerOfMail(pu); w != nil {
-		m.rememberMailOwner(ev.login, ev.d.User, w)
-		m.sendDelivery(w, &pendingUser{login: ev.login, d: ev.d, client: ev.client, user: w.user, fields: w.fields, uid: w.uid, gid: w.gid})
-		return
-	}
 	m.route(pu)
 }
 
@@ -83,29 +77,8 @@ func (m *Master) routeDelivery(ev userEvent) {
 // again empty (an entry only saves an auth lookup).
 const maxMailOwners = 10000
 
-// workerOfMail is the running worker, under another name, of the mail
-// that pu's user names: the same userdb entry reached by another name,
-// e.g. "jane@example.com" at RCPT TO with username_format = %n while jane
-// logged in as "jane". Two workers must never hold the same mail (each
-// keeps its mailboxes' state in memory and would undo the other's
-// writes), and a delivery to the running one costs no process start.
-// The mail is the same when the userdb fields other than the name are
-// equal and the mail location does not depend on the name (no %
-// variable in it).
-func (m *Master) workerOfMail(pu *pendingUser) *proc {
-	if !nameFreeLocation(pu.fields, m.cfg.MailLocation) {
-		return nil
-	}
-	for _, w := range m.workers {
-		if w.uid == pu.uid && w.gid == pu.gid && m.liveWorker(w.user) == w && hasFieldsBut("user", w.fields, pu.fields) {
-			return w
-		}
-	}
-	return nil
-}
-
 // mailOwner is the running worker that holds the mail of recipient
-// name, as workerOfMail found it earlier for the lmtp process p, or nil.
+// name, as route found it earlier for the lmtp process p, or nil.
 func (m *Master) mailOwner(p *proc, name string) *proc {
 	w := p.mailOwners[name]
 	if w == nil {
@@ -139,18 +112,6 @@ func nameFreeLocation(fields []string, def string) bool {
 		}
 	}
 	return !strings.Contains(loc, "%")
-}
-
-// hasFieldsBut says whether have holds every key=value field of want
-// but those of key skip. A worker started for a login has fields a
-// userdb lookup lacks (auth_mech=, the passdb's extra fields).
-func hasFieldsBut(skip string, have, want []string) bool {
-	for _, f := range want {
-		if k, _, _ := strings.Cut(f, "="); k != skip && !slices.Contains(have, f) {
-			return false
-		}
-	}
-	return true
 }
 
 // sendDelivery gives a delivery to the worker under the worker's own
@@ -217,11 +178,6 @@ func (m *Master) confirmQuotaCheck(p *proc, qc *proto.QuotaCheck) {
 		}
 		if err := m.checkUser(pu); err != nil {
 			m.fail(pu, 0, err)
-			return
-		}
-		if w := m.workerOfMail(pu); w != nil {
-			m.rememberMailOwner(p, qc.User, w)
-			m.sendQuotaCheck(w, &pendingUser{login: p, qc: qc, user: w.user, fields: w.fields, uid: w.uid, gid: w.gid})
 			return
 		}
 		m.route(pu)

@@ -311,6 +311,12 @@ func (m *Master) route(pu *pendingUser) {
 		// worker's); a delivery runs under the worker's name and fields.
 		switch {
 		case w != nil:
+			switch {
+			case pu.d != nil:
+				m.rememberMailOwner(pu.login, pu.d.User, w)
+			case pu.qc != nil:
+				m.rememberMailOwner(pu.login, pu.qc.User, w)
+			}
 			if pu.d != nil || pu.qc != nil {
 				pu.user, pu.fields = w.user, w.fields
 			}

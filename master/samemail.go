@@ -1,13 +1,11 @@
 package master
 
-// One mail, one worker, whatever name it is reached by. deliver.go sends
-// a delivery for another name of a running worker's mail to that worker;
-// this file covers the other orders: a login under one name while a
-// worker of another name holds the mail (started for a delivery to
-// "jane@example.com", then "jane" logs in within its linger), and work
-// for a mail whose worker of another name is still starting. Two workers
-// on one mail would each keep its state in memory and undo the other's
-// writes.
+// One mail, one worker, whatever name it is reached by (route): a
+// delivery to "jane@example.com" while "jane" is logged in, a login as
+// "jane" while a worker started for deliveries to "jane@example.com"
+// lingers, and work for a mail whose worker of another name is still
+// starting all go to that one worker. Two workers on one mail would each
+// keep its state in memory and undo the other's writes.
 
 // mailFields are the userdb fields that place a user's mail; with the
 // uid and gid and a mail location free of name variables

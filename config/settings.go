@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -446,7 +447,12 @@ func (s *Settings) Clone() *Settings {
 
 // ForProtocol returns a copy of s with the `protocol NAME { }` blocks for
 // name applied in file order. The values were checked when they were parsed.
+// Without such a block it returns s itself: the result is read only, and
+// a copy (through JSON, about 0.4 ms of CPU) would be the same settings.
 func (s *Settings) ForProtocol(name string) *Settings {
+	if !slices.ContainsFunc(s.ProtocolOverrides, func(po ProtocolOverride) bool { return po.Protocol == name }) {
+		return s
+	}
 	c := s.Clone()
 	root := rootOf(c)
 	for _, po := range s.ProtocolOverrides {

@@ -208,7 +208,7 @@ func containsFolded(s, fq string) bool {
 		if i+len(fq) > len(s) {
 			return false
 		}
-		if equalLowerASCII(s[i:i+len(fq)], fq) {
+		if strings.EqualFold(s[i:i+len(fq)], fq) { // both ASCII
 			return true
 		}
 		at = i + 1
@@ -224,16 +224,6 @@ func indexByteFrom(s string, c byte, from int) int {
 		return len(s) // none: never a candidate again
 	}
 	return from + i
-}
-
-// equalLowerASCII reports whether ASCII s lower-cased is lower.
-func equalLowerASCII(s, lower string) bool {
-	for k := 0; k < len(s); k++ {
-		if asciiLowerByte(s[k]) != lower[k] {
-			return false
-		}
-	}
-	return true
 }
 
 // wordSet returns the distinct words of folded text s joined by spaces,

@@ -280,16 +280,10 @@ type stamp struct {
 // copy were allocations on every command's sync, which takes three.
 func statStamp(path string) stamp {
 	var st unix.Stat_t
-	for {
-		err := unix.Stat(path, &st)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return stamp{}
-		}
-		return stamp{mtime: st.Mtim.Nano(), size: st.Size, ino: st.Ino}
+	if _, err := ignoringEINTR(func() (int, error) { return 0, unix.Stat(path, &st) }); err != nil {
+		return stamp{}
 	}
+	return stamp{mtime: st.Mtim.Nano(), size: st.Size, ino: st.Ino}
 }
 
 func (mb *mbox) currentStamps() [3]stamp {

@@ -124,13 +124,15 @@ const mmapSize = 1 << 30
 // Options configure an index.
 //
 // Durability comes in two tiers (docs/storage.md, "Durability"): a
-// transaction begun with BeginDurable (a save: APPEND, COPY, MOVE, a
-// delivery) is on disk when its Commit returns (WAL with
-// synchronous=FULL); every other one (flags, keywords, expunges, scans,
-// mailbox rows) runs with synchronous=NORMAL, which survives a crash of
-// the process but may lose the last commits on a power loss, as
-// Dovecot's mail_fsync=optimized does for its index. Everything lost so
-// is found again in the Maildir at the next open.
+// transaction begun with BeginDurable is on disk when its Commit returns
+// (WAL with synchronous=FULL); every other one runs with
+// synchronous=NORMAL, which survives a crash of the process but may lose
+// the last commits on a power loss, as Dovecot's mail_fsync=optimized
+// does for its index. A Maildir save is durable in the Maildir itself
+// before its row is written, so its row is of the second tier; everything
+// lost so is found again in the Maildir at the next open. The first write
+// of a process is durable: it sets the marker (Unclean) that tells the
+// next process some commits may have been lost.
 type Options struct {
 	// NoSync turns off fsync (synchronous=OFF), for mail_fsync=never.
 	NoSync bool
@@ -664,8 +666,8 @@ func (d *DB) Begin() (*Tx, error) {
 }
 
 // BeginDurable starts a write transaction that is on disk when its
-// Commit returns, for a save. Its commit syncs the write-ahead log,
-// and so every metadata commit made before it too.
+// Commit returns (the writing marker's). Its commit syncs the write-ahead
+// log, and so every metadata commit made before it too.
 func (d *DB) BeginDurable() (*Tx, error) {
 	if !d.tiered {
 		return d.Begin()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -206,5 +207,138 @@ func checkAfterCrash(t *testing.T, root string, acked map[uint32]int) {
 	}
 	if q, _ := s.Quota(); q.MessagesUsed != int64(len(msgs)) {
 		t.Fatalf("quota counts %d messages, mailbox has %d", q.MessagesUsed, len(msgs))
+	}
+}
+
+// TestLostIndexTail: saves commit in the index's metadata tier, so a
+// power loss may take the index's last commits, saves and copies
+// included, while the Maildir keeps what was fsynced (the files, cur/,
+// the dovecot-uidlist records). The index files are put back as they were
+// before the last saves, still marked as being written; the next open
+// must find every acknowledged message under its UID with its flags, in
+// both mailboxes, and hand out MODSEQs above every one given before.
+func TestLostIndexTail(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "Maildir")
+	s := openAt(t, root, Options{})
+	if err := s.Create("Archive", nil); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[uint32]int{}
+	flagsOf := map[uint32][]string{}
+	save := func(n int) {
+		var flags []string
+		if n%3 == 0 {
+			flags = []string{"Lost" + strconv.Itoa(n%4), storage.FlagSeen}
+		}
+		_, uid, err := s.Append("INBOX", strings.NewReader(crashMsg(n)), storage.AppendOptions{Flags: flags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked[uid] = n
+		flagsOf[uid] = flags
+	}
+	for n := range 5 {
+		save(n)
+	}
+	// Stamps older than stampMargin are trusted: an index whose rows
+	// record them is believed without a listing unless they change.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{"new", "cur", "dovecot-uidlist"} {
+		if err := os.Chtimes(filepath.Join(root, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = openAt(t, root, Options{})
+	if mb, err := s.Open("INBOX", false); err != nil {
+		t.Fatal(err)
+	} else {
+		mb.Close()
+	}
+	if row, _, _, _, err := s.s.idx.LoadBox("INBOX"); err != nil || row.Stamps == "" {
+		t.Fatalf("INBOX's index row has no stamps to trust (%v)", err)
+	}
+	// The index as a power loss could leave it: written up to here.
+	idx := filepath.Join(root, IndexFile)
+	snap := map[string][]byte{}
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(idx + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap[suffix] = data
+	}
+	for n := 5; n < 25; n++ {
+		save(n)
+	}
+	mb, err := s.Open("INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mb.Store([]uint32{2, 7}, storage.FlagsAdd, []string{storage.FlagFlagged}, 0); err != nil {
+		t.Fatal(err)
+	}
+	flagsOf[2] = append(flagsOf[2], storage.FlagFlagged)
+	flagsOf[7] = append(flagsOf[7], storage.FlagFlagged)
+	cp, err := mb.Copy([]uint32{3, 12}, "Archive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := mb.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for suffix, data := range snap {
+		if err := os.WriteFile(idx+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Remove(idx + "-shm")
+
+	checkAfterCrash(t, root, acked)
+	s = openAt(t, root, Options{})
+	defer s.Close()
+	mb, err = s.Open("INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	for _, m := range mb.Messages() {
+		want := slices.Clone(flagsOf[m.UID])
+		got := slices.Clone(m.Flags)
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("UID %d: flags %q after the loss, want %q", m.UID, got, want)
+		}
+	}
+	after, err := mb.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.UIDNext != before.UIDNext || after.HighestModSeq <= before.HighestModSeq {
+		t.Errorf("after the loss UIDNEXT %d HIGHESTMODSEQ %d, before UIDNEXT %d HIGHESTMODSEQ %d",
+			after.UIDNext, after.HighestModSeq, before.UIDNext, before.HighestModSeq)
+	}
+	arch, err := s.Open("Archive", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arch.Close()
+	var got []uint32
+	for _, m := range arch.Messages() {
+		got = append(got, m.UID)
+		if body, want := readMsg(t, arch, m.UID), crashMsg(acked[cp.SrcUIDs[len(got)-1]]); body != want {
+			t.Errorf("Archive UID %d: %d bytes, want message %d", m.UID, len(body), acked[cp.SrcUIDs[len(got)-1]])
+		}
+	}
+	if !slices.Equal(got, cp.DstUIDs) {
+		t.Errorf("Archive UIDs %v after the loss, copied as %v", got, cp.DstUIDs)
 	}
 }

@@ -213,10 +213,13 @@ func (s *store) Commit(b *mailstate.Box) error {
 // commitChange writes one change a hook made, with the MODSEQ the state
 // gives it (b.ModSeq+1): fn writes the message rows.
 //
-// durable is true for a save (a message that is acknowledged when this
-// returns): its transaction is on disk when it returns; other changes
-// are of the metadata tier (index.Options).
-func (s *store) commitChange(b *mailstate.Box, uidNext uint32, durable bool,
+// Every change, a save included, commits in the index's metadata tier
+// (index.Options): a save is durable through the Maildir before its row
+// is written (the file and cur/ fsynced, its dovecot-uidlist record
+// fdatasynced), and a row lost with the log's tail in a power loss is
+// found again there at the next open, under the same UID (the uidlist's
+// size is in the stamps, so the mailbox is scanned; TestLostIndexTail).
+func (s *store) commitChange(b *mailstate.Box, uidNext uint32,
 	fn func(tx *index.Tx, id int64, modseq uint64) error) error {
 	mb := ext(b)
 	if mb.row.ID == 0 || len(mb.dirty) > 0 || mb.expDone != len(b.Expunges) {
@@ -227,11 +230,7 @@ func (s *store) commitChange(b *mailstate.Box, uidNext uint32, durable bool,
 	row := boxRow(b, mb.row.ID)
 	row.ModSeq = b.ModSeq + 1
 	row.UIDNext = max(row.UIDNext, uidNext)
-	begin := s.idx.Begin
-	if durable {
-		begin = s.idx.BeginDurable
-	}
-	tx, err := begin()
+	tx, err := s.idx.Begin()
 	if err != nil {
 		return err
 	}

@@ -269,7 +269,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		err = s.appendUidlist(mb, []uidRec{rec})
 	}
 	if err == nil {
-		err = s.commitChange(b, uid+1, true, func(tx *index.Tx, id int64, modseq uint64) error {
+		err = s.commitChange(b, uid+1, func(tx *index.Tx, id int64, modseq uint64) error {
 			row := msgRow(m)
 			row.ModSeq = modseq
 			if err := tx.PutMsg(id, row); err != nil {
@@ -457,7 +457,7 @@ func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]stri
 		}
 		mm.name = name
 	}
-	return s.commitChange(b, 0, false, func(tx *index.Tx, id int64, modseq uint64) error {
+	return s.commitChange(b, 0, func(tx *index.Tx, id int64, modseq uint64) error {
 		for i, m := range msgs {
 			if err := tx.SetFlags(id, m.UID, m.Ext.(*mmsg).name, flags[i], modseq); err != nil {
 				return err
@@ -479,7 +479,7 @@ func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
 		}
 		mb.stale++
 	}
-	err := s.commitChange(b, 0, false, func(tx *index.Tx, id int64, modseq uint64) error {
+	err := s.commitChange(b, 0, func(tx *index.Tx, id int64, modseq uint64) error {
 		for _, m := range msgs {
 			if err := tx.Expunge(id, m.UID, modseq); err != nil {
 				return err
@@ -565,7 +565,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:]); err != nil {
 		return fail(err)
 	}
-	err = s.commitChange(dst, next, true, func(tx *index.Tx, id int64, modseq uint64) error {
+	err = s.commitChange(dst, next, func(tx *index.Tx, id int64, modseq uint64) error {
 		for _, m := range out {
 			row := msgRow(m)
 			row.ModSeq = modseq

@@ -39,21 +39,21 @@ func table(kind string) []info {
 		return dbTable(kind)
 	case "namespace":
 		return []info{
-			{"type", "private", "private|shared|public", "Namespace type."},
-			{"separator", "", "", "Hierarchy separator shown to clients. Empty: the mailbox format's own (`.` for Maildir++)."},
-			{"prefix", "", "", "Prefix of every mailbox name in this namespace."},
-			{"location", "", "", "Mail location of the namespace. Empty: `mail_location`."},
+			{"type", "private", "private|shared|public", "Namespace type. cote serves one personal namespace: the value is accepted and not applied (no shared or public namespaces yet)."},
+			{"separator", "", "", "Hierarchy separator shown to clients. Accepted and not applied: cote shows `/`."},
+			{"prefix", "", "", "Prefix of every mailbox name in this namespace. cote serves its mailboxes without one: the mailbox blocks of a namespace with a prefix are not applied."},
+			{"location", "", "", "Mail location of the namespace. Accepted and not applied: mail is where `mail_location` (or the userdb's `mail`) says."},
 			{"inbox", "no", "", "This namespace holds INBOX. Exactly one namespace should."},
-			{"hidden", "no", "", "Do not advertise the namespace in the NAMESPACE reply."},
-			{"list", "yes", "yes|no|children", "Whether LIST shows the namespace's mailboxes."},
-			{"subscriptions", "yes", "", "The namespace keeps its own subscriptions."},
-			{"disabled", "no", "", "Ignore the namespace."},
+			{"hidden", "no", "", "Do not advertise the namespace in the NAMESPACE reply. Accepted and not applied."},
+			{"list", "yes", "yes|no|children", "Whether LIST shows the namespace's mailboxes. Accepted and not applied."},
+			{"subscriptions", "yes", "", "The namespace keeps its own subscriptions. Accepted and not applied."},
+			{"disabled", "no", "", "Ignore the namespace and its mailbox blocks."},
 		}
 	case "mailbox":
 		return []info{
-			{"special_use", "", "", "SPECIAL-USE flags (RFC 6154) such as `\\Sent`, `\\Trash`, `\\Drafts`, `\\Junk`, `\\Archive`."},
-			{"auto", "no", "no|create|subscribe", "Create (and subscribe) the mailbox automatically."},
-			{"autoexpunge", "0", "", "Expunge messages older than this (by save date). 0 disables."},
+			{"special_use", "", "", "SPECIAL-USE attributes (RFC 6154) such as `\\Sent`, `\\Trash`, `\\Drafts`, `\\Junk`, `\\Archive`: LIST shows them for the mailbox of this name when it has none of its own, and a mailbox `auto` makes keeps them."},
+			{"auto", "no", "no|create|subscribe", "Create (and subscribe) the mailbox at login when missing, unless another mailbox has its special use. With no namespace block at all, cote makes Drafts, Sent, Trash, Junk and Archive, subscribed; with one, only the mailboxes marked here."},
+			{"autoexpunge", "0", "", "Expunge messages older than this (by save date). Accepted and not applied yet."},
 		}
 	}
 	return nil

@@ -46,7 +46,7 @@ func (s *session) autoCreate() {
 	if len(boxes) == 0 {
 		return
 	}
-	infos, err := s.o.Store.List()
+	infos, err := s.mailboxes()
 	if err != nil {
 		s.log.Warn("auto-create mailboxes: list", "err", err)
 		return
@@ -75,4 +75,22 @@ func (s *session) autoCreate() {
 			}
 		}
 	}
+}
+
+// mailboxes lists the store's mailboxes with the configured special-use
+// attributes (Options.SpecialUse) added to those that have none.
+func (s *session) mailboxes() ([]storage.MailboxInfo, error) {
+	infos, err := s.o.Store.List()
+	if err != nil || len(s.o.SpecialUse) == 0 {
+		return infos, err
+	}
+	for i, mi := range infos {
+		use := s.o.SpecialUse[mi.Name]
+		if len(use) == 0 || hasSpecialUse(mi.Attrs) ||
+			slices.Contains(mi.Attrs, storage.AttrNoselect) || slices.Contains(mi.Attrs, storage.AttrNonExistent) {
+			continue
+		}
+		infos[i].Attrs = append(slices.Clip(mi.Attrs), use...)
+	}
+	return infos, nil
 }

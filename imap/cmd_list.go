@@ -87,7 +87,7 @@ func (s *session) cmdList(c *command) error {
 		s.writeEnc(untagged().raw(`LIST (\Noselect) `).str(string(s.o.Store.Delimiter())).sp().mailbox(root, s.utf8Names()))
 		return nil
 	}
-	infos, err := s.o.Store.List()
+	infos, err := s.mailboxes()
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func (s *session) cmdLsub(c *command) error {
 	if p.err != nil {
 		return p.err
 	}
-	infos, err := s.o.Store.List()
+	infos, err := s.mailboxes()
 	if err != nil {
 		return err
 	}

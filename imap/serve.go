@@ -59,6 +59,10 @@ type Options struct {
 	// the feature off.
 	AutoMailboxes   []AutoMailbox
 	NoAutoMailboxes bool
+	// SpecialUse gives mailboxes by name the RFC 6154 attributes LIST
+	// shows when the mailbox has none of its own (Dovecot's
+	// "mailbox NAME { special_use = \Sent }" without auto).
+	SpecialUse map[string][]string
 	// HibernateAfter is imap_hibernate_timeout: a session in IDLE this
 	// long with nothing to send is handed to Hibernate. 0 disables.
 	HibernateAfter time.Duration

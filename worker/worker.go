@@ -492,19 +492,23 @@ func (w *Worker) serve(ctx context.Context, conn net.Conn, m *proto.UserSession,
 			Unauthenticate:   w.unauthHook(conn, m),
 		}))
 	case "imap":
+		auto, noAuto, use := mailboxSettings(s.Namespaces)
 		o := imap.Options{
-			Store:          w.store,
-			User:           m.User,
-			Tag:            m.Tag,
-			SendCapability: m.SendCapability,
-			Leftover:       m.Leftover,
-			Log:            log,
-			Secured:        m.Conn.Secured,
-			IdleNotify:     s.ImapIdleNotifyInterval,
-			HibernateAfter: s.ImapHibernateTimeout,
-			Hibernate:      w.hibernateHook(conn, m),
-			Unauthenticate: w.unauthHook(conn, m),
-			Metrics:        w.o.Metrics,
+			AutoMailboxes:   auto,
+			NoAutoMailboxes: noAuto,
+			SpecialUse:      use,
+			Store:           w.store,
+			User:            m.User,
+			Tag:             m.Tag,
+			SendCapability:  m.SendCapability,
+			Leftover:        m.Leftover,
+			Log:             log,
+			Secured:         m.Conn.Secured,
+			IdleNotify:      s.ImapIdleNotifyInterval,
+			HibernateAfter:  s.ImapHibernateTimeout,
+			Hibernate:       w.hibernateHook(conn, m),
+			Unauthenticate:  w.unauthHook(conn, m),
+			Metrics:         w.o.Metrics,
 		}
 		if len(m.Resume) > 0 {
 			return imap.Resume(ctx, conn, o, m.Resume)

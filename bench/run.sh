@@ -280,7 +280,8 @@ cat >"$WORK/notes.md" <<EOF
 cote $COMMIT (built by \`go build\`, $(go env GOVERSION)) and Debian's Dovecot $DOVECOT_VERSION, one after
 the other on the same machine, on loopback without TLS (plaintext LOGIN). Both use a passwd-file of
 $((${#USERS[@]})) users (\`{PLAIN}\` passwords, one uid each), Maildir in each home, \`mail_fsync = optimized\`
-(the default of both: a message is on disk before LMTP's 250 or APPEND's OK), and the configs in
+(the default of both: a message is on disk before LMTP's 250 or APPEND's OK), Debian's stock namespace
+(special-use mailboxes, none created at login), and the configs in
 \`bench/cote.conf.tmpl\` and \`bench/dovecot.conf.tmpl\`. *dovecot-tuned* adds
 \`service imap-login { service_count = 0; process_min_avail = $(nproc) }\`.
 Each server starts on fresh homes hard-linked from the same generated Maildirs

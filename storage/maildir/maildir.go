@@ -227,8 +227,10 @@ type mbox struct {
 	stamps [3]stamp // new/, cur/, dovecot-uidlist as last scanned
 	// force makes the next Sync scan whatever the stamps say: inotify
 	// reported a change, which may have left the mtimes as they were.
-	// notified says the next Sync is the one inotify asked for.
-	force, notified bool
+	// notified says the next Sync is the one inotify asked for;
+	// polled that it is the periodic poll's, which looks at the stamps
+	// even when inotify saw nothing (watcher.check).
+	force, notified, polled bool
 	// stampsAt is when stamps were taken.
 	stampsAt time.Time
 	// saved is what the index row's stamps column should hold

@@ -25,8 +25,15 @@ import (
 // (mb.force stays set).
 func (s *store) Sync(b *mailstate.Box) error {
 	mb := ext(b)
-	notified := mb.notified
-	mb.notified = false
+	notified, polled := mb.notified, mb.polled
+	mb.notified, mb.polled = false, false
+	if mb.pending == nil && !mb.force && !notified && !polled && s.w != nil {
+		clean, dirty := s.w.check(mb)
+		if clean {
+			return nil
+		}
+		mb.force = dirty
+	}
 	if mb.pending == nil && !mb.changed() {
 		return nil
 	}
@@ -80,6 +87,14 @@ func (s *store) startWatching(interval time.Duration) {
 // rescan.
 func scanned(b *mailstate.Box) bool { return ext(b).pending == nil }
 
+// polledScan is scanned for the periodic poll, whose syncs compare the
+// stamps: they catch what inotify does not report.
+func polledScan(b *mailstate.Box) bool {
+	mb := ext(b)
+	mb.polled = mb.pending == nil
+	return mb.polled
+}
+
 // pollEvery is the time to the next poll: interval when set, else
 // pollWatched when inotify watches every mailbox, pollFallback when not.
 func (s *store) pollEvery(interval time.Duration) time.Duration {
@@ -128,7 +143,7 @@ func (s *store) poll(interval time.Duration) {
 		if s.w != nil {
 			s.watchAll()
 		}
-		if err := s.st.SyncWhere(scanned); err != nil {
+		if err := s.st.SyncWhere(polledScan); err != nil {
 			s.log.Warn("maildir rescan", "err", err)
 		}
 		every = s.pollEvery(interval)

@@ -88,6 +88,8 @@ type watcher struct {
 	// busy counts the syncs in a row that found a uidlist locked
 	// (retry); each doubles the wait before the next (delay).
 	busy int
+	// buf receives events, read by run or by unchanged.
+	buf []byte
 }
 
 type watchRef struct {
@@ -136,6 +138,7 @@ func newWatcher(dirs ...string) (*watcher, error) {
 		byBox: make(map[*mbox]boxWatch),
 		own:   make(map[ownKey]ownMark),
 		dirty: make(map[*mbox]bool),
+		buf:   make([]byte, 64<<10),
 	}, nil
 }
 
@@ -345,28 +348,73 @@ func (w *watcher) retry(mb *mbox) {
 // close ends the instance; run returns.
 func (w *watcher) close() {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f != nil {
-		w.f.Close()
-		w.f = nil
+	f := w.f
+	w.f = nil
+	w.mu.Unlock()
+	// Not under w.mu: Close waits for run's read to return, and run
+	// reads with w.mu held.
+	if f != nil {
+		f.Close()
 	}
 }
 
 // run reads events until the instance is closed, marking the mailboxes
-// other programs changed and waking the store's poll loop.
+// other programs changed and waking the store's poll loop. Events are
+// read with w.mu held, here or by unchanged, so that none is ever
+// between the kernel's queue and the dirty set.
 func (w *watcher) run(f *os.File) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := f.Read(buf)
-		if err != nil {
-			// Closed, or broken: poll instead.
+	rc, err := f.SyscallConn()
+	for err == nil {
+		var changed bool
+		var rerr error
+		err = rc.Read(func(fd uintptr) bool {
 			w.mu.Lock()
-			w.dead = true
-			w.mu.Unlock()
-			return
+			defer w.mu.Unlock()
+			var read bool
+			read, changed, rerr = w.readLocked(int(fd))
+			return read || rerr != nil
+		})
+		if err == nil {
+			err = rerr
 		}
-		w.mu.Lock()
-		changed := false
+		if changed {
+			w.signal()
+		}
+	}
+	// Closed, or broken: poll instead.
+	w.mu.Lock()
+	w.dead = true
+	w.mu.Unlock()
+}
+
+// signal wakes the store's poll loop.
+func (w *watcher) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// readLocked reads the events queued on fd, without waiting, and
+// handles them: read says some were, changed that one is a change to
+// sync. Callers hold w.mu.
+func (w *watcher) readLocked(fd int) (read, changed bool, err error) {
+	for {
+		n, err := unix.Read(fd, w.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return read, changed, nil
+		}
+		if err != nil {
+			return read, changed, err
+		}
+		if n <= 0 {
+			return read, changed, os.ErrClosed
+		}
+		read = true
+		buf := w.buf[:n]
 		for off := 0; off+unix.SizeofInotifyEvent <= n; {
 			wd := int32(binary.NativeEndian.Uint32(buf[off:]))
 			mask := binary.NativeEndian.Uint32(buf[off+4:])
@@ -384,14 +432,39 @@ func (w *watcher) run(f *os.File) {
 			}
 			off = end
 		}
-		w.mu.Unlock()
-		if changed {
-			select {
-			case w.wake <- struct{}{}:
-			default:
-			}
-		}
 	}
+}
+
+// check tells what inotify knows of mb since its last sync. clean: no
+// other program has changed its new/ or cur/ (it is watched, events are
+// read and none were lost, and none for it is queued: the queue is read
+// here first), so a sync may skip the stat of new/, cur/ and
+// dovecot-uidlist; a change to dovecot-uidlist alone (no file arriving
+// or leaving) is left to the poll at pollWatched. dirty: another program
+// has changed it; the mark is taken, and the caller scans (a stat could
+// miss a change made in the same mtime step as the last one seen).
+// Neither: look at the stamps.
+func (w *watcher) check(mb *mbox) (clean, dirty bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil || w.dead || w.all || w.unwatched {
+		return false, false
+	}
+	if _, ok := w.byBox[mb]; !ok {
+		return false, false
+	}
+	_, changed, err := w.readLocked(w.fd)
+	if changed {
+		w.signal() // for the other mailboxes
+	}
+	switch {
+	case err != nil || w.all:
+		return false, false
+	case w.dirty[mb]:
+		delete(w.dirty, mb)
+		return false, true
+	}
+	return true, false
 }
 
 // event handles one event with w.mu held and reports whether it is a

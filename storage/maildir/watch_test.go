@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,6 +129,108 @@ func TestWatchExternal(t *testing.T) {
 				t.Errorf("Poll() after %s = %+v", tc.name, got)
 			}
 		})
+	}
+}
+
+// TestWatchExternalAtOnce: a sync trusts inotify instead of looking at
+// new/, cur/ and dovecot-uidlist (watcher.unchanged), so it must read the
+// queued events itself: the Poll right after another program's change,
+// with no wait for the watcher's goroutine, reports it, every time.
+func TestWatchExternalAtOnce(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "Maildir")
+	s := openWatched(t, root)
+	appendN(t, s, "INBOX", 1)
+	mbx, err := s.Open("INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mbx.Close()
+	for i := range 200 {
+		base := fmt.Sprintf("1700000000.M%dP1.elsewhere", i)
+		tmp := filepath.Join(root, "tmp", base)
+		if err := os.WriteFile(tmp, []byte("Subject: from outside\n\nhello\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(root, "new", base)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := mbx.Poll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := uint32(i + 2); len(got.Updated) != 1 || got.Updated[0].UID != want {
+			t.Fatalf("delivery %d: Poll() right after it = %+v, want UID %d", i, got, want)
+		}
+		// A flag another program sets on it, seen by the next Poll too.
+		file := fileOf(t, s, "INBOX", uint32(i+2))
+		if err := os.Rename(filepath.Join(root, "cur", file), filepath.Join(root, "cur", strings.TrimSuffix(file, ":2,")+":2,S")); err != nil {
+			t.Fatal(err)
+		}
+		got, err = mbx.Poll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Updated) != 1 || !slices.Contains(got.Updated[0].Flags, storage.FlagSeen) {
+			t.Fatalf("flag %d: Poll() right after it = %+v", i, got)
+		}
+	}
+}
+
+// TestWatchPollLooksAtStamps: with inotify vouching for a mailbox, a
+// session's sync does not look at new/, cur/ and dovecot-uidlist; what
+// inotify does not report (here a lost event) is left to the periodic
+// poll, whose syncs compare the stamps. The watcher runs without its
+// reading goroutine, so nothing reads the queue behind the test's back.
+func TestWatchPollLooksAtStamps(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "Maildir")
+	s := openAt(t, root, Options{})
+	defer s.Close()
+	appendN(t, s, "INBOX", 1)
+	mbx, err := s.Open("INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mbx.Close()
+	w, err := newWatcher(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	s.s.w = w
+	s.s.watchAll()
+
+	name := "1700000000.M9P9.elsewhere:2,"
+	if err := os.WriteFile(filepath.Join(root, "cur", name), []byte("Subject: lost\n\nx\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(root, "cur"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	// Its event is lost.
+	w.mu.Lock()
+	for {
+		if _, err := unix.Read(w.fd, w.buf); err != nil {
+			break
+		}
+	}
+	w.mu.Unlock()
+	got, err := mbx.Poll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Updated) != 0 {
+		t.Fatalf("Poll() with no event = %+v: the sync looked at the directories", got)
+	}
+	if err := s.s.st.SyncWhere(polledScan); err != nil {
+		t.Fatal(err)
+	}
+	got, err = mbx.Poll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Updated) != 1 || got.Updated[0].UID != 2 {
+		t.Fatalf("Poll() after the periodic poll = %+v, want UID 2", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cote/storage"
@@ -193,7 +194,11 @@ func (b *queryBuilder) key(depth int) (string, error) {
 	return word, nil
 }
 
-var intervalRE = regexp.MustCompile(`^(\d+)\s*(s|secs?|m|mins?|h|hours?|d|days?|w|weeks?)$`)
+// intervalRE is compiled on first use, as the regular expressions of
+// every package are compiled at the start of every process otherwise.
+var intervalRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d+)\s*(s|secs?|m|mins?|h|hours?|d|days?|w|weeks?)$`)
+})
 
 // date converts a date key's argument: an IMAP date stays as it is,
 // YYYY-MM-DD becomes one, and an interval becomes OLDER or YOUNGER for
@@ -203,7 +208,7 @@ func (b *queryBuilder) date(op, v string) (string, error) {
 	if t, err := time.Parse("2006-01-02", v); err == nil {
 		return op + " " + t.Format("2-Jan-2006"), nil
 	}
-	m := intervalRE.FindStringSubmatch(strings.ToLower(v))
+	m := intervalRE().FindStringSubmatch(strings.ToLower(v))
 	if m == nil {
 		return op + " " + v, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message"
 )
@@ -58,14 +59,18 @@ func preview(raw []byte, _ *part) string {
 	return previewText(text)
 }
 
-var (
-	htmlBlocks = regexp.MustCompile(`(?is)<(style|script|head)\b.*?</(style|script|head)\s*>`)
-	htmlTags   = regexp.MustCompile(`(?s)<[^>]*>`)
-)
+// htmlRE holds the expressions stripHTML uses, compiled on first use
+// rather than at the start of every process.
+var htmlRE = sync.OnceValue(func() (re struct{ blocks, tags *regexp.Regexp }) {
+	re.blocks = regexp.MustCompile(`(?is)<(style|script|head)\b.*?</(style|script|head)\s*>`)
+	re.tags = regexp.MustCompile(`(?s)<[^>]*>`)
+	return re
+})
 
 func stripHTML(s string) string {
-	s = htmlBlocks.ReplaceAllString(s, " ")
-	s = htmlTags.ReplaceAllString(s, " ")
+	re := htmlRE()
+	s = re.blocks.ReplaceAllString(s, " ")
+	s = re.tags.ReplaceAllString(s, " ")
 	return html.UnescapeString(s)
 }
 

@@ -26,8 +26,10 @@ type nnpStarter struct {
 	err  error // from setting the flag; then no child starts
 }
 
-// start runs cmd.Start on the flagged thread.
-func (s *nnpStarter) start(cmd *exec.Cmd) error {
+// start runs cmd.Start on the flagged thread. A slack other than 0 is
+// the timer slack (ns) the child starts with on every thread
+// (proto.WorkerTimerSlack): the thread has it for that one start.
+func (s *nnpStarter) start(cmd *exec.Cmd, slack int) error {
 	s.once.Do(func() {
 		s.jobs = make(chan func())
 		ready := make(chan struct{})
@@ -49,6 +51,23 @@ func (s *nnpStarter) start(cmd *exec.Cmd) error {
 		return s.err
 	}
 	done := make(chan error, 1)
-	s.jobs <- func() { done <- cmd.Start() }
+	s.jobs <- func() {
+		if slack == 0 {
+			done <- cmd.Start()
+			return
+		}
+		prev, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+		if err == nil {
+			err = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack), 0, 0, 0)
+		}
+		if err != nil {
+			// The child sets the slack itself.
+			done <- cmd.Start()
+			return
+		}
+		err = cmd.Start()
+		unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(prev), 0, 0, 0)
+		done <- err
+	}
 	return <-done
 }

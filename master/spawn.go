@@ -96,7 +96,11 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, l.file)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := m.starter.start(cmd); err != nil {
+	slack := 0
+	if sp.role == proto.RoleWorker {
+		slack = proto.WorkerTimerSlack
+	}
+	if err := m.starter.start(cmd, slack); err != nil {
 		ctl.Close()
 		logR.Close()
 		return nil, fmt.Errorf("start %s: %w", sp.role, err)

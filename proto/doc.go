@@ -72,6 +72,14 @@ const (
 	EnvRlimitAS = "COTE_RLIMIT_AS"
 )
 
+// WorkerTimerSlack is the kernel timer slack, in nanoseconds, of every
+// thread of a worker (cmd/cote/timerslack.go says why). The master
+// starts a worker from a thread with this slack: a child inherits the
+// slack of the thread that forks it and keeps it across execve, and each
+// thread of the child inherits it from the thread that starts it. A
+// worker that finds another slack sets it on all its threads itself.
+const WorkerTimerSlack = 1_000_000
+
 // Role names, used as hidden subcommands of the cote binary, in EnvRole,
 // and in Hello.
 const (

@@ -1,5 +1,7 @@
 package sieve
 
+import "sync"
+
 // valType is the type of a positional or tagged argument.
 type valType int
 
@@ -87,8 +89,9 @@ func sl(n int) []valType {
 	return v
 }
 
-// The closed set of commands and tests.
-var defs = buildDefs()
+// defs is the closed set of commands and tests, built on first use: a
+// worker that never compiles a script does not pay for it at start.
+var defs = sync.OnceValue(buildDefs)
 
 func buildDefs() map[string]*cmdDef {
 	list := []*cmdDef{
@@ -218,7 +221,7 @@ func buildDefs() map[string]*cmdDef {
 
 func lookupDef(name string, test bool) *cmdDef {
 	if test {
-		return defs["test:"+name]
+		return defs()["test:"+name]
 	}
-	return defs[name]
+	return defs()[name]
 }

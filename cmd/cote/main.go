@@ -29,7 +29,7 @@ func main() {
 
 func runRole(role string, run func(*child.Process) error) int {
 	var slackErr error
-	if role == proto.RoleWorker {
+	if role == proto.RoleWorker && !workerTimerSlackSet(workerTimerSlack) {
 		slackErr = setTimerSlack(workerTimerSlack) // before child.Start drops privileges
 	}
 	p, err := child.Start(role)

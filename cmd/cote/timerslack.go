@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"cote/proto"
 )
 
 // workerTimerSlack is the kernel timer slack (prctl PR_SET_TIMERSLACK,
@@ -26,7 +28,20 @@ import (
 // (GOMAXPROCS=1) to another goroutine when one blocks in a long system
 // call up to about 1 ms later. Client input and change notification wake
 // the worker through epoll, which the slack does not delay.
-const workerTimerSlack = 1_000_000 // ns
+//
+// The master starts each worker with this slack on every thread
+// (proto.WorkerTimerSlack), so that the worker need not write it into
+// /proc for each of its threads: workerTimerSlackSet checks it.
+const workerTimerSlack = proto.WorkerTimerSlack // ns
+
+// workerTimerSlackSet reports whether this thread runs with ns already,
+// as every thread of a worker does that the master started with it: the
+// runtime starts each thread from another of the process, and the first
+// one had the slack at execve.
+func workerTimerSlackSet(ns int) bool {
+	cur, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	return err == nil && cur == ns
+}
 
 // setTimerSlack sets the timer slack of every thread of this process to
 // ns. Threads the runtime starts later inherit the slack of the thread

@@ -221,6 +221,18 @@ func open(path string, opts Options) (*DB, bool, error) {
 		sync = "FULL"
 	}
 	_, statErr := os.Stat(path)
+	created := os.IsNotExist(statErr)
+	// A new index is written from its image (fresh.go) rather than made
+	// by running schema. imaged is false when another process linked a
+	// file there meanwhile, or the directory takes no hard link; in the
+	// second case SQLite makes the file as before.
+	imaged := false
+	if created {
+		var err error
+		if imaged, err = createFromImage(path, sync); err != nil {
+			return nil, false, Err(err)
+		}
+	}
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(" + sync + ")" +
 		// Reads go through a memory map of the file, as Dovecot maps
@@ -235,7 +247,18 @@ func open(path string, opts Options) (*DB, bool, error) {
 	// One connection: every call comes with the store's lock held, and
 	// a single connection keeps the WAL readers simple.
 	db.SetMaxOpenConns(1)
-	if err := useWAL(db, sync, os.IsNotExist(statErr)); err != nil {
+	if imaged {
+		// What the statements below find out is known of the image: it
+		// is in WAL mode at schemaVersion, every table reads, and it has
+		// no writing marker. Ping opens the connection with the DSN's
+		// pragmas.
+		if err := db.Ping(); err != nil {
+			db.Close()
+			return nil, false, Err(err)
+		}
+		return &DB{db: db, path: path, tiered: sync == "NORMAL"}, true, nil
+	}
+	if err := useWAL(db, sync, created); err != nil {
 		db.Close()
 		return nil, false, err
 	}
@@ -245,7 +268,7 @@ func open(path string, opts Options) (*DB, bool, error) {
 		db.Close()
 		return nil, false, Err(err)
 	}
-	fresh := os.IsNotExist(statErr) || version == 0
+	fresh := created || version == 0
 	if version != 0 && version != 1 && version != schemaVersion {
 		db.Close()
 		return nil, false, fmt.Errorf("index schema version %d, want %d", version, schemaVersion)
@@ -258,9 +281,10 @@ func open(path string, opts Options) (*DB, bool, error) {
 	}
 	if version == 0 {
 		// Opening an existing index writes nothing, so that a user can
-		// still read mail on a full disk. A new one gets its schema in
-		// one transaction: one commit, where a statement at a time
-		// made one each.
+		// still read mail on a full disk. A file without a schema (one
+		// SQLite made where freshImage could not be linked, or left empty
+		// by a crash) gets it in one transaction: one commit, where a
+		// statement at a time made one each.
 		if err := d.migrate(schema); err != nil {
 			db.Close()
 			return nil, false, err
@@ -283,7 +307,8 @@ func open(path string, opts Options) (*DB, bool, error) {
 // synchronous=OFF and costs no fsync of the journal, the file and the
 // directory (a new index lost in a crash is made again). The driver
 // applies a DSN's pragmas in its own order, journal_mode before
-// synchronous, hence the statements here.
+// synchronous, hence the statements here. (A new index normally comes
+// from freshImage, in WAL mode already.)
 func useWAL(db *sql.DB, sync string, created bool) error {
 	stmts := []string{"PRAGMA journal_mode = WAL"}
 	if created {

@@ -339,12 +339,7 @@ func prepareBatch(cached []storage.CachedResult, items []fetchItem) map[uint32]*
 	if cached == nil {
 		return nil
 	}
-	needRoot := false
-	for _, it := range items {
-		if it.needs() == needStructure && it.kind != fetchEnvelope && it.kind != fetchBodyStructure {
-			needRoot = true
-		}
-	}
+	needRoot := needsRoot(items)
 	out := make(map[uint32]*msgContent, len(cached))
 	mcs := make([]msgContent, len(cached))
 	var e *enc // for what the index did not keep
@@ -385,6 +380,14 @@ func prepareBatch(cached []storage.CachedResult, items []fetchItem) map[uint32]*
 	return out
 }
 
+// needsRoot reports whether items need a cached message's structure
+// besides the ENVELOPE and BODYSTRUCTURE the index keeps encoded.
+func needsRoot(items []fetchItem) bool {
+	return slices.ContainsFunc(items, func(it fetchItem) bool {
+		return it.needs() == needStructure && it.kind != fetchEnvelope && it.kind != fetchBodyStructure
+	})
+}
+
 // cachedBatch reads the cached structure of the messages at idx in one
 // query when the store can (storage.CacheBatchMailbox), with the
 // encodings of ENVELOPE and BODYSTRUCTURE kept in the index when items
@@ -402,11 +405,19 @@ func (s *session) cachedBatch(idx []int, items []fetchItem) []storage.CachedResu
 	var res []storage.CachedResult
 	var err error
 	em, encoded := s.mbox.(storage.CacheEncodeMailbox)
-	if encoded && slices.ContainsFunc(items, func(it fetchItem) bool {
+	wm, wire := s.mbox.(storage.CacheWireMailbox)
+	switch {
+	case !slices.ContainsFunc(items, func(it fetchItem) bool {
 		return it.kind == fetchEnvelope || it.kind == fetchBodyStructure
-	}) {
+	}):
+		res, err = bm.CachedBatch(uids)
+	case wire && !needsRoot(items):
+		// ENVELOPE and BODYSTRUCTURE alone: the kept encodings are
+		// all prepareBatch uses of a record that has them.
+		res, err = wm.CachedBatchWire(uids, wireVersion, encodeWire)
+	case encoded:
 		res, err = em.CachedBatchEncoded(uids, wireVersion, encodeWire)
-	} else {
+	default:
 		res, err = bm.CachedBatch(uids)
 	}
 	if err != nil {

@@ -293,6 +293,16 @@ type CacheEncodeMailbox interface {
 	CachedBatchEncoded(uids []uint32, version byte, encode func(*Part) []byte) ([]CachedResult, error)
 }
 
+// CacheWireMailbox is a CacheEncodeMailbox for a caller that needs only
+// the kept encodings (FETCH ENVELOPE BODYSTRUCTURE): the store reads no
+// more of each record than the encoding.
+type CacheWireMailbox interface {
+	// CachedBatchWire is CachedBatchEncoded except that an OK result
+	// whose Cached.Wire starts with version has no Part (its zero
+	// value); the others have their Part as CachedBatchEncoded gives.
+	CachedBatchWire(uids []uint32, version byte, encode func(*Part) []byte) ([]CachedResult, error)
+}
+
 // TextSearchMailbox is a Mailbox with a full-text index for SEARCH BODY
 // and TEXT (RFC 9051 section 6.4.4: case-insensitive substring match).
 type TextSearchMailbox interface {

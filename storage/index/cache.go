@@ -76,6 +76,61 @@ func decodeCached(data []byte) (storage.Cached, error) {
 	return c, d.err
 }
 
+// cachedWire returns the Wire of a cache record without decoding its
+// parts (no allocation); ok is false for a record that does not decode
+// or has no Wire.
+func cachedWire(data []byte) (wire []byte, ok bool) {
+	if len(data) < 2 || data[0] != 'C' || data[1] != cacheVersion {
+		return nil, false
+	}
+	d := decoder{b: data[2:]}
+	d.skipPart(0)
+	n := d.uv()
+	if d.err != nil || n == 0 || n != int64(len(d.b)) {
+		return nil, false
+	}
+	return d.b, true
+}
+
+// skipPart is part without keeping anything.
+func (d *decoder) skipPart(depth int) {
+	d.parts++
+	if depth > maxMIMEDepth+1 || d.parts > maxMIMEParts+1 {
+		d.err = fmt.Errorf("%w: too deep", errCache)
+		return
+	}
+	for range 4 {
+		d.uv()
+	}
+	n := d.uv()
+	if d.err != nil || n > int64(len(d.b)) {
+		d.err = fmt.Errorf("%w: bad header length", errCache)
+		return
+	}
+	d.b = d.b[n:]
+	nc := d.uv()
+	if d.err != nil || nc > int64(len(d.b)) {
+		d.err = fmt.Errorf("%w: bad part count", errCache)
+		return
+	}
+	for i := int64(0); i < nc && d.err == nil; i++ {
+		d.skipPart(depth + 1)
+	}
+	if d.err != nil || len(d.b) == 0 {
+		d.err = fmt.Errorf("%w: truncated", errCache)
+		return
+	}
+	hasMsg := d.b[0]
+	d.b = d.b[1:]
+	switch hasMsg {
+	case 0:
+	case 1:
+		d.skipPart(depth + 1)
+	default:
+		d.err = fmt.Errorf("%w: bad message marker", errCache)
+	}
+}
+
 type decoder struct {
 	b     []byte
 	err   error
@@ -210,19 +265,54 @@ func (t *Tx) PutContent(box int64, uid uint32, c Content) error {
 // one query. A record that does not decode is skipped (treated as
 // missing). fn must not use the DB.
 func (d *DB) CachedRange(box int64, lo, hi uint32, fn func(uid uint32, c storage.Cached)) error {
+	return d.cachedRange(box, lo, hi, 0, fn)
+}
+
+// CachedRangeWire is CachedRange for a caller that needs only the
+// engine's encoding of this version (version is not 0): a record
+// whose Wire starts with it gives a Cached with Wire alone, and only
+// the encoding is copied; the others are decoded whole.
+func (d *DB) CachedRangeWire(box int64, lo, hi uint32, version byte, fn func(uid uint32, c storage.Cached)) error {
+	return d.cachedRange(box, lo, hi, version, fn)
+}
+
+func (d *DB) cachedRange(box int64, lo, hi uint32, version byte, fn func(uid uint32, c storage.Cached)) error {
 	rows, err := d.db.Query(`SELECT m.uid, c.data FROM messages m JOIN cache c ON c.msg = m.id
 		WHERE m.mailbox = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`, box, lo, hi)
 	if err != nil {
 		return Err(err)
 	}
 	defer rows.Close()
+	// The records are scanned as sql.RawBytes (no copy of each by
+	// database/sql) and copied into shared chunks of up to cachedChunk bytes,
+	// which the results point into: a FETCH of 512 messages allocates a
+	// few chunks instead of a record per message.
+	var chunk []byte
+	var raw sql.RawBytes
 	for rows.Next() {
 		var uid uint32
-		var data []byte
-		if err := rows.Scan(&uid, &data); err != nil {
+		if err := rows.Scan(&uid, &raw); err != nil {
 			return Err(err)
 		}
-		c, err := decodeCached(data)
+		wireOnly := false
+		if version != 0 {
+			if w, ok := cachedWire(raw); ok && w[0] == version {
+				raw, wireOnly = w, true // a copy of the encoding alone
+			}
+		}
+		if len(raw) > cap(chunk)-len(chunk) {
+			// Chunks grow from 4 KB (a FETCH of a few messages)
+			// to cachedChunk.
+			chunk = make([]byte, 0, max(len(raw), min(2*cap(chunk), cachedChunk), 4<<10))
+		}
+		start := len(chunk)
+		chunk = append(chunk, raw...)
+		rec := chunk[start:len(chunk):len(chunk)]
+		if wireOnly {
+			fn(uid, storage.Cached{Wire: rec})
+			continue
+		}
+		c, err := decodeCached(rec)
 		if err != nil {
 			continue
 		}
@@ -230,6 +320,9 @@ func (d *DB) CachedRange(box int64, lo, hi uint32, fn func(uid uint32, c storage
 	}
 	return Err(rows.Err())
 }
+
+// cachedChunk is the largest chunk CachedRange copies records into.
+const cachedChunk = 64 << 10
 
 // Uncached returns the UIDs of a mailbox's messages without a cache
 // record, ascending.

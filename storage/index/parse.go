@@ -88,10 +88,15 @@ func headerEnd(raw []byte, start, end int) ([]byte, int) {
 // fields calls fn for each header field of hdr with its name and raw
 // bytes (continuation lines included).
 func fields(hdr []byte, fn func(name string, raw []byte)) {
+	eachField(hdr, func(name, raw []byte) { fn(string(name), raw) })
+}
+
+// eachField is fields with the name as bytes of hdr: no allocation.
+func eachField(hdr []byte, fn func(name, raw []byte)) {
 	pos := 0
-	fieldStart, name := -1, ""
+	fieldStart, name := -1, []byte(nil)
 	flush := func(end int) {
-		if fieldStart >= 0 && name != "" {
+		if fieldStart >= 0 && len(name) > 0 {
 			fn(name, hdr[fieldStart:end])
 		}
 	}
@@ -106,9 +111,9 @@ func fields(hdr []byte, fn func(name string, raw []byte)) {
 			continue
 		}
 		flush(pos)
-		fieldStart, name = pos, ""
+		fieldStart, name = pos, nil
 		if i := bytes.IndexByte(line, ':'); i > 0 {
-			name = string(bytes.TrimRight(line[:i], " \t"))
+			name = bytes.TrimRight(line[:i], " \t")
 		}
 		pos = next
 	}
@@ -128,20 +133,37 @@ func fieldValue(raw []byte) string {
 
 func cachedHeader(hdr []byte) []byte {
 	var out []byte
-	fields(hdr, func(name string, raw []byte) {
-		if storage.CachedField(name) {
+	eachField(hdr, func(name, raw []byte) {
+		if cachedName(name) {
 			out = append(out, raw...)
 		}
 	})
 	return out
 }
 
+// cachedName is storage.CachedField of a name in bytes; a short name is
+// lower-cased on the stack, so that neither the conversion nor
+// CachedField's own lower-casing allocates.
+func cachedName(name []byte) bool {
+	var low [32]byte
+	if len(name) > len(low) {
+		return storage.CachedField(string(name))
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		low[i] = c
+	}
+	return storage.CachedField(string(low[:len(name)]))
+}
+
 // headerGet returns the first field with the name (case-insensitive).
 func headerGet(hdr []byte, name string) (string, bool) {
 	var v string
 	found := false
-	fields(hdr, func(n string, raw []byte) {
-		if !found && strings.EqualFold(n, name) {
+	eachField(hdr, func(n, raw []byte) {
+		if !found && strings.EqualFold(string(n), name) { // no allocation: the string does not escape
 			v, found = fieldValue(raw), true
 		}
 	})
@@ -180,30 +202,38 @@ func contentType(hdr []byte) (typ, sub, boundary string, ok bool) {
 }
 
 // splitMultipart returns the [start, end) ranges of the body parts
-// between boundary delimiter lines (RFC 2046 section 5.1.1).
+// between boundary delimiter lines (RFC 2046 section 5.1.1). The
+// delimiter is looked for with bytes.Index, which skips the lines of a
+// part's body at memory speed, and counts where it starts a line.
 func splitMultipart(raw []byte, start, end int, boundary string) [][2]int {
 	delim := []byte("--" + boundary)
 	var ranges [][2]int
 	partStart := -1
 	pos := start
 	for pos < end {
-		next := end
-		if i := bytes.IndexByte(raw[pos:end], '\n'); i >= 0 {
-			next = pos + i + 1
+		i := bytes.Index(raw[pos:end], delim)
+		if i < 0 {
+			break
 		}
-		line := raw[pos:next]
-		if bytes.HasPrefix(line, delim) {
-			rest := bytes.TrimRight(line[len(delim):], " \t\r\n")
-			closing := bytes.Equal(rest, []byte("--"))
-			if closing || len(rest) == 0 {
-				if partStart >= 0 {
-					ranges = append(ranges, [2]int{partStart, trimPrecedingNewline(raw, partStart, pos)})
-				}
-				if closing {
-					return ranges
-				}
-				partStart = next
+		at := pos + i
+		if at > start && raw[at-1] != '\n' {
+			pos = at + 1 // within a line
+			continue
+		}
+		next := end
+		if j := bytes.IndexByte(raw[at:end], '\n'); j >= 0 {
+			next = at + j + 1
+		}
+		rest := bytes.TrimRight(raw[at+len(delim):next], " \t\r\n")
+		closing := bytes.Equal(rest, []byte("--"))
+		if closing || len(rest) == 0 {
+			if partStart >= 0 {
+				ranges = append(ranges, [2]int{partStart, trimPrecedingNewline(raw, partStart, at)})
 			}
+			if closing {
+				return ranges
+			}
+			partStart = next
 		}
 		pos = next
 	}

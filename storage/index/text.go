@@ -164,13 +164,9 @@ func htmlText(b []byte) string {
 		if end < 0 {
 			break
 		}
-		tag := strings.ToLower(strings.TrimLeft(s[1:end], "/"))
-		if n := strings.IndexAny(tag, " \t\r\n/"); n >= 0 {
-			tag = tag[:n]
-		}
+		tag := htmlTagName(s[1:end])
 		s = s[end+1:]
-		switch tag {
-		case "script", "style":
+		if htmlSkipsContent(tag) {
 			closeTag := "</" + tag
 			if j := strings.Index(asciiLower(s), closeTag); j >= 0 {
 				s = s[j:]
@@ -178,13 +174,37 @@ func htmlText(b []byte) string {
 					s = s[k+1:]
 				}
 			}
-		case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote":
-			out.WriteByte('\n')
-		case "td", "th":
-			out.WriteByte(' ')
+		} else if sep := htmlTagSep(tag); sep != 0 {
+			out.WriteByte(sep)
 		}
 	}
 	return out.String()
+}
+
+// htmlTagName returns the name, in lower case, of the HTML tag with
+// inner between its '<' and '>'.
+func htmlTagName(inner string) string {
+	tag := strings.ToLower(strings.TrimLeft(inner, "/"))
+	if n := strings.IndexAny(tag, " \t\r\n/"); n >= 0 {
+		tag = tag[:n]
+	}
+	return tag
+}
+
+// htmlSkipsContent reports whether the text leaves out what an element
+// holds: script and style.
+func htmlSkipsContent(tag string) bool { return tag == "script" || tag == "style" }
+
+// htmlTagSep returns what the text has in place of a tag: a line break
+// for one that ends a block, a space for a table cell, 0 for nothing.
+func htmlTagSep(tag string) byte {
+	switch tag {
+	case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote":
+		return '\n'
+	case "td", "th":
+		return ' '
+	}
+	return 0
 }
 
 // MinQuery is the shortest query, in characters, the index answers;

@@ -158,13 +158,12 @@ func asciiLowerByte(c byte) byte {
 	return c
 }
 
-// isASCII reports whether s is all ASCII, eight bytes at a time.
-func isASCII(s string) bool {
+// isASCII reports whether s is all ASCII, 32 bytes at a time (a text
+// the size of a message is checked before each search of it).
+func isASCII[T string | []byte](s T) bool {
 	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if v&0x8080808080808080 != 0 {
+	for ; i+32 <= len(s); i += 32 {
+		if (load64(s, i)|load64(s, i+8)|load64(s, i+16)|load64(s, i+24))&0x8080808080808080 != 0 {
 			return false
 		}
 	}
@@ -174,6 +173,14 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// load64 returns the eight bytes of s at i as a little-endian number;
+// the compiler makes it one load.
+func load64[T string | []byte](s T, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // containsFolded reports whether Fold(s) contains fq, a folded query.

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"cote/storage"
 	"cote/storage/index"
 	"cote/storage/internal/mailstate"
@@ -24,9 +26,10 @@ const rangeGap = 32
 // CachedBatch implements mailstate.BatchContentBackend: one index query
 // per run of UIDs; messages without a cache row (delivered by another
 // program) are parsed now, with a worker per CPU, and their rows written
-// in one transaction.
+// a transaction per parseChunk messages, each while the next ones are
+// parsed (cacheWriter).
 func (s *store) CachedBatch(b *mailstate.Box, msgs []*mailstate.Msg) ([]storage.CachedResult, error) {
-	return s.cachedBatch(b, msgs, 0, nil)
+	return s.cachedBatch(b, msgs, 0, nil, false)
 }
 
 // CachedBatchEncoded implements mailstate.EncodeBatchBackend: CachedBatch
@@ -36,11 +39,25 @@ func (s *store) CachedBatch(b *mailstate.Box, msgs []*mailstate.Msg) ([]storage.
 // saved messages have none (the save does not know the engine's
 // encoding); a few of them are left without, for the caller to encode.
 func (s *store) CachedBatchEncoded(b *mailstate.Box, msgs []*mailstate.Msg, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
-	return s.cachedBatch(b, msgs, version, encode)
+	return s.cachedBatch(b, msgs, version, encode, false)
 }
 
-func (s *store) cachedBatch(b *mailstate.Box, msgs []*mailstate.Msg, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
+// CachedBatchWire implements mailstate.WireBatchBackend: CachedBatchEncoded
+// where the rows whose encoding is of this version give only the
+// encoding (index.CachedRangeWire).
+func (s *store) CachedBatchWire(b *mailstate.Box, msgs []*mailstate.Msg, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
+	return s.cachedBatch(b, msgs, version, encode, true)
+}
+
+func (s *store) cachedBatch(b *mailstate.Box, msgs []*mailstate.Msg, version byte, encode func(*storage.Part) []byte, wireOnly bool) ([]storage.CachedResult, error) {
 	mb := ext(b)
+	if len(msgs) >= burstMin {
+		// A client waits for this batch and the next: the background
+		// indexer's workers (and their transactions, which hold the
+		// mailbox lock this batch needs) wait until the FETCH is done.
+		cpus.hold()
+		defer cpus.release()
+	}
 	out := make([]storage.CachedResult, len(msgs))
 	for i, m := range msgs {
 		out[i].UID = m.UID
@@ -52,14 +69,20 @@ func (s *store) cachedBatch(b *mailstate.Box, msgs []*mailstate.Msg, version byt
 				end++
 			}
 			i := start
-			err := s.idx.CachedRange(mb.row.ID, msgs[start].UID, msgs[end-1].UID, func(uid uint32, c storage.Cached) {
+			fn := func(uid uint32, c storage.Cached) {
 				for i < end && msgs[i].UID < uid {
 					i++
 				}
 				if i < end && msgs[i].UID == uid {
 					out[i].Cached, out[i].OK = c, true
 				}
-			})
+			}
+			var err error
+			if wireOnly {
+				err = s.idx.CachedRangeWire(mb.row.ID, msgs[start].UID, msgs[end-1].UID, version, fn)
+			} else {
+				err = s.idx.CachedRange(mb.row.ID, msgs[start].UID, msgs[end-1].UID, fn)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -83,36 +106,43 @@ func (s *store) cachedBatch(b *mailstate.Box, msgs []*mailstate.Msg, version byt
 	if len(miss) == 0 && len(stale) == 0 {
 		return out, nil
 	}
-	contents, err := s.parseMissing(b, msgs, miss, encode)
-	if err != nil {
-		return nil, err
+	if len(miss)+len(stale) >= burstMin {
+		cpus.beginForeground()
+		defer cpus.endForeground()
 	}
-	fresh := make(map[uint32]*index.Content, len(miss)+len(stale))
-	for k, i := range miss {
-		if c := contents[k]; c != nil {
-			out[i].Cached, out[i].OK = c.Cached, true
-			fresh[msgs[i].UID] = c
+	// The index is written as the parse goes: the rows of one piece of
+	// miss are written on another goroutine while the next piece is
+	// parsed, so that the CPUs parsing do not wait for the serial
+	// write (and the write holds no lock but this call's).
+	w := cacheWriter{s: s, b: b}
+	defer w.wait()
+	for off := 0; off < len(miss); off += parseChunk {
+		part := miss[off:min(off+parseChunk, len(miss))]
+		contents, err := s.parseMissing(b, msgs, part, encode)
+		if err != nil {
+			return nil, err
 		}
+		fresh := make(map[uint32]*index.Content, len(part))
+		for k, i := range part {
+			if c := contents[k]; c != nil {
+				out[i].Cached, out[i].OK = c.Cached, true
+				fresh[msgs[i].UID] = c
+			}
+		}
+		w.put(fresh)
 	}
 	if len(stale) > 0 {
-		if len(stale) >= burstMin {
-			cpus.beginForeground()
-			defer cpus.endForeground()
-		}
 		parallel(len(stale), func() func(int) {
 			return func(k int) {
 				c := &out[stale[k]].Cached
 				c.Wire = encode(&c.Part)
 			}
 		})
+		fresh := make(map[uint32]*index.Content, len(stale))
 		for _, i := range stale {
 			fresh[msgs[i].UID] = &index.Content{Cached: out[i].Cached, TextLater: true}
 		}
-	}
-	if len(fresh) > 0 {
-		if err := s.putContent(b, fresh); err != nil {
-			s.log.Warn("index cache", "mailbox", b.Name, "messages", len(fresh), "err", err)
-		}
+		w.put(fresh)
 	}
 	return out, nil
 }
@@ -128,16 +158,25 @@ func (s *store) parseMissing(b *mailstate.Box, msgs []*mailstate.Msg, miss []int
 		return nil, nil
 	}
 	mb := ext(b)
-	paths := make([]string, len(miss))
-	for k, i := range miss {
-		paths[k] = filepath.Join(mb.dir, "cur", msgs[i].Ext.(*mmsg).name)
+	cur := filepath.Join(mb.dir, "cur")
+	// The files are opened relative to cur/ (structureAt); without
+	// the directory's descriptor, by their paths.
+	dirfd, dir := unix.AT_FDCWD, ""
+	if fd, err := ignoringEINTR(func() (int, error) {
+		return unix.Open(cur, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}); err == nil {
+		defer unix.Close(fd)
+		dirfd, dir = fd, cur
+	}
+	name := func(k int) string {
+		n := msgs[miss[k]].Ext.(*mmsg).name
+		if dir == "" {
+			return filepath.Join(cur, n)
+		}
+		return n
 	}
 	out := make([]*index.Content, len(miss))
 	errs := make([]error, len(miss))
-	if len(miss) >= burstMin {
-		cpus.beginForeground()
-		defer cpus.endForeground()
-	}
 	parallel(len(miss), func() func(int) {
 		var r structureReader
 		return func(k int) {
@@ -145,10 +184,10 @@ func (s *store) parseMissing(b *mailstate.Box, msgs []*mailstate.Msg, miss []int
 			// the batch, and the caller reads the messages one by one.
 			defer func() {
 				if v := recover(); v != nil {
-					out[k], errs[k] = nil, fmt.Errorf("parse %s: panic: %v", paths[k], v)
+					out[k], errs[k] = nil, fmt.Errorf("parse %s: panic: %v", filepath.Join(cur, msgs[miss[k]].Ext.(*mmsg).name), v)
 				}
 			}()
-			out[k], errs[k] = r.structure(paths[k])
+			out[k], errs[k] = r.structureAt(dirfd, dir, name(k))
 			if out[k] != nil && encode != nil {
 				out[k].Cached.Wire = encode(&out[k].Cached.Part)
 			}
@@ -184,6 +223,83 @@ func (s *store) parseMissing(b *mailstate.Box, msgs []*mailstate.Msg, miss []int
 		}
 	}
 	return out, nil
+}
+
+// parseChunk is how many messages CachedBatchEncoded parses before it
+// writes their rows (while it parses the next ones).
+const parseChunk = 128
+
+// cacheWriter writes the cache rows of a CachedBatch, one transaction at
+// a time, on a goroutine of its own. It lives within one call, under
+// the State's lock, and its goroutine uses only the index.
+type cacheWriter struct {
+	s       *store
+	b       *mailstate.Box
+	rowID   int64         // the mailbox's row, once committed
+	n       int           // rows written or being written
+	done    chan struct{} // closed when the write in flight ends; nil: none
+	err     error         // the last write's error; guarded by done
+	stopped bool          // the mailbox could not be committed
+}
+
+// put waits for the write before and starts writing cs.
+func (w *cacheWriter) put(cs map[uint32]*index.Content) {
+	if len(cs) == 0 {
+		return
+	}
+	w.wait()
+	if w.rowID == 0 && !w.stopped {
+		// The mailbox's pending rows first (a mailbox new to the
+		// index gets its row), here, under the lock.
+		if err := w.s.Commit(w.b); err != nil {
+			w.s.log.Warn("index cache", "mailbox", w.b.Name, "err", err)
+			w.stopped = true
+		}
+		w.rowID = ext(w.b).row.ID
+	}
+	if w.stopped || w.rowID == 0 {
+		return
+	}
+	w.n = len(cs)
+	w.done = make(chan struct{})
+	go func() {
+		defer close(w.done)
+		defer func() {
+			if v := recover(); v != nil {
+				w.err = fmt.Errorf("panic: %v", v)
+			}
+		}()
+		w.err = w.s.writeContents(w.rowID, cs)
+	}()
+}
+
+// wait waits for the write in flight and logs its error.
+func (w *cacheWriter) wait() {
+	if w.done == nil {
+		return
+	}
+	<-w.done
+	w.done = nil
+	if w.err != nil {
+		w.s.log.Warn("index cache", "mailbox", w.b.Name, "messages", w.n, "err", w.err)
+	}
+}
+
+// writeContents writes cache rows in one transaction.
+func (s *store) writeContents(rowID int64, cs map[uint32]*index.Content) error {
+	tx, err := s.idx.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	batch := make(map[uint32]index.Content, len(cs))
+	for uid, c := range cs {
+		batch[uid] = *c
+	}
+	if err := tx.PutContents(rowID, batch); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // parallel calls fn(0) .. fn(n-1) on a worker per CPU and returns when
@@ -266,6 +382,18 @@ func (c *cpuBurst) end() {
 // beginForeground is begin for a parse a client waits for.
 func (c *cpuBurst) beginForeground() {
 	c.begin()
+	c.hold()
+}
+
+func (c *cpuBurst) endForeground() {
+	c.release()
+	c.end()
+}
+
+// hold marks work a client waits for without raising GOMAXPROCS (a
+// large FETCH reading cached structures): the background indexer
+// yields to it as to a foreground parse.
+func (c *cpuBurst) hold() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fg == 0 {
@@ -274,14 +402,13 @@ func (c *cpuBurst) beginForeground() {
 	c.fg++
 }
 
-func (c *cpuBurst) endForeground() {
+func (c *cpuBurst) release() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.fg--
 	if c.fg == 0 {
 		close(c.fgDone)
 	}
-	c.mu.Unlock()
-	c.end()
 }
 
 // yieldPause is how long no foreground parse must have run for yield

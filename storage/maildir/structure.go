@@ -3,6 +3,7 @@ package maildir
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -21,7 +22,13 @@ type structureReader struct {
 // to the bytes), its text later in a batch. It returns nil for messages
 // over index.MaxParse.
 func (r *structureReader) structure(path string) (*index.Content, error) {
-	raw, err := r.read(path)
+	return r.structureAt(unix.AT_FDCWD, "", path)
+}
+
+// structureAt is structure of the file name in the directory open as
+// dirfd (dir is its path, for errors).
+func (r *structureReader) structureAt(dirfd int, dir, name string) (*index.Content, error) {
+	raw, err := r.readAt(dirfd, dir, name)
 	if raw == nil || err != nil {
 		return nil, err
 	}
@@ -32,25 +39,48 @@ func (r *structureReader) structure(path string) (*index.Content, error) {
 // mailstate.CRLFReader gives them; nil for a file over index.MaxParse.
 // The bytes are valid until the next call.
 func (r *structureReader) read(path string) ([]byte, error) {
+	return r.readAt(unix.AT_FDCWD, "", path)
+}
+
+// readAt is read of the file name in the directory open as dirfd
+// (unix.AT_FDCWD: name is a path); dir is the directory's path, which
+// only errors name. Opening relative to the directory spares the kernel
+// the walk of the whole path for each of a batch's files.
+func (r *structureReader) readAt(dirfd int, dir, name string) ([]byte, error) {
+	raw, err := r.readRaw(dirfd, dir, name, -1)
+	if raw == nil || err != nil {
+		return nil, err
+	}
+	return r.toCRLF(raw), nil
+}
+
+// readRaw is readAt without the CRLF conversion: the bytes as they are.
+// size, when not negative, is what the caller knows of the file's size
+// (a message's): the buffer is made for it without asking the file,
+// unless it is over the limit. The bytes are valid until the next call.
+func (r *structureReader) readRaw(dirfd int, dir, name string, size int64) ([]byte, error) {
 	// The file is read with plain system calls: an os.File registers
 	// with the runtime's poller (and fails to, for a regular file) and
 	// carries a finalizer, which costs more than the read of a small
 	// message.
-	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	fd, err := ignoringEINTR(func() (int, error) { return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, pathError("open", dir, name, err)
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	if size < 0 || size > index.MaxParse {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil, pathError("stat", dir, name, err)
+		}
+		if st.Size > index.MaxParse {
+			return nil, nil
+		}
+		size = st.Size
 	}
-	if st.Size > index.MaxParse {
-		return nil, nil
-	}
-	// One read of the size Stat gave, plus one to see the end (the file
-	// may have grown: read on to the limit).
-	want := int(st.Size) + 1
+	// One read of the size, plus one to see the end (the file may have
+	// grown, or the size was short: read on to the limit).
+	want := int(size) + 1
 	if cap(r.buf) < want {
 		r.buf = make([]byte, 0, want+want/4)
 	}
@@ -62,20 +92,35 @@ func (r *structureReader) read(path string) ([]byte, error) {
 			}
 			b = append(b, 0)[:len(b)]
 		}
+		asked := cap(b) - len(b)
 		n, err := ignoringEINTR(func() (int, error) { return unix.Read(fd, b[len(b):cap(b)]) })
 		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+			return nil, pathError("read", dir, name, err)
 		}
 		if n == 0 {
 			break
 		}
 		b = b[:len(b)+n]
+		if n < asked && len(b) >= int(size) {
+			// A short read of a regular file, past the size known:
+			// its end, without a read that returns 0.
+			break
+		}
 	}
 	r.buf = b[:0]
 	if len(b) > index.MaxParse {
 		return nil, nil
 	}
-	return r.toCRLF(b), nil
+	return b, nil
+}
+
+// pathError is the error of op on the file name in dir ("" when name
+// is a path).
+func pathError(op, dir, name string, err error) error {
+	if dir != "" {
+		name = filepath.Join(dir, name)
+	}
+	return &os.PathError{Op: op, Path: name, Err: err}
 }
 
 func ignoringEINTR(fn func() (int, error)) (int, error) {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"cote/storage"
 	"cote/storage/index"
 	"cote/storage/internal/mailstate"
@@ -216,28 +218,56 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 	return true, err
 }
 
-// textOf reads the searchable text of a stored message with r's buffer
-// (the text holds no reference to it); nil when it is too large to
-// search by its text.
-func (s *store) textOf(r *structureReader, b *mailstate.Box, m *mailstate.Msg) (*index.Text, error) {
+// textQuery is a SEARCH TEXT or BODY query as matchOf checks it.
+type textQuery struct {
+	query string
+	body  bool // BODY: the header is not searched
+	// filter tells most messages without the query from their bytes.
+	filter *index.RawFilter
+}
+
+// matchOf reads a stored message with r's buffer and reports whether
+// its text matches q (index.TextMatches); large when it is too large to
+// search by its text. cur is the mailbox's cur/ directory, a descriptor
+// (unix.AT_FDCWD: not open). Most messages do not contain a rare query:
+// q's filter tells them from their bytes as they are, without decoding
+// them or making their line ends CRLF.
+func (s *store) matchOf(r *structureReader, cur int, b *mailstate.Box, m *mailstate.Msg, q textQuery) (match, large bool, err error) {
 	mb := ext(b)
-	raw, err := r.read(filepath.Join(mb.dir, "cur", m.Ext.(*mmsg).name))
+	dir := filepath.Join(mb.dir, "cur")
+	file := func(name string) string {
+		if cur == unix.AT_FDCWD {
+			return filepath.Join(dir, name)
+		}
+		return name
+	}
+	if cur == unix.AT_FDCWD {
+		dir = ""
+	}
+	name := m.Ext.(*mmsg).name
+	raw, err := r.readRaw(cur, dir, file(name), m.Size)
 	if os.IsNotExist(err) {
 		files, lerr := s.listCur(mb)
 		if lerr == nil {
-			if n, ok := files[baseName(m.Ext.(*mmsg).name)]; ok {
-				raw, err = r.read(filepath.Join(mb.dir, "cur", n))
+			if n, ok := files[baseName(name)]; ok {
+				raw, err = r.readRaw(cur, dir, file(n), m.Size)
 			}
 		}
 	}
-	if err != nil || raw == nil {
-		return nil, err
+	if err != nil {
+		return false, false, err
 	}
-	t, ok := index.ExtractText(raw)
+	if raw == nil {
+		return false, true, nil
+	}
+	if q.filter.Excludes(raw) {
+		return false, false, nil
+	}
+	t, ok := index.ExtractText(r.toCRLF(raw))
 	if !ok {
-		return nil, nil
+		return false, true, nil
 	}
-	return &t, nil
+	return index.TextMatches(t, q.query, q.body), false, nil
 }
 
 // SearchText implements mailstate.ContentBackend: the index gives the
@@ -303,7 +333,8 @@ func (s *store) SearchText(b *mailstate.Box, query string, body bool, uids []uin
 	}
 	// Reading is most of a search over messages the indexer has not
 	// reached yet (a Maildir that came without an index): many are read
-	// on every CPU, as a first FETCH parses them.
+	// on every CPU, as a first FETCH parses them, and most are told
+	// apart by their bytes (index.RawFilter) instead of being decoded.
 	var read []int
 	for k := range checks {
 		if checks[k].m != nil {
@@ -314,19 +345,20 @@ func (s *store) SearchText(b *mailstate.Box, query string, body bool, uids []uin
 		cpus.beginForeground()
 		defer cpus.endForeground()
 	}
+	q := textQuery{query: query, body: body, filter: index.NewRawFilter(query)}
+	// The files are opened relative to cur/, not each by its full path.
+	cur := unix.AT_FDCWD
+	if len(read) > 0 {
+		if fd, err := unix.Open(filepath.Join(mb.dir, "cur"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			cur = fd
+			defer unix.Close(fd)
+		}
+	}
 	parallel(len(read), func() func(int) {
 		var r structureReader
 		return func(i int) {
 			c := &checks[read[i]]
-			t, err := s.textOf(&r, b, c.m)
-			switch {
-			case err != nil:
-				c.err = err
-			case t == nil:
-				c.large = true
-			default:
-				c.match = index.TextMatches(*t, query, body)
-			}
+			c.match, c.large, c.err = s.matchOf(&r, cur, b, c.m, q)
 		}
 	})
 	var out []uint32

@@ -156,19 +156,33 @@ type EncodeBatchBackend interface {
 	CachedBatchEncoded(b *Box, msgs []*Msg, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error)
 }
 
+// WireBatchBackend is an EncodeBatchBackend that can read the kept
+// encodings alone.
+type WireBatchBackend interface {
+	// CachedBatchWire is storage.CacheWireMailbox's method for msgs
+	// (ascending by UID), one result per message in the same order.
+	CachedBatchWire(b *Box, msgs []*Msg, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error)
+}
+
 // CachedBatch implements storage.CacheBatchMailbox.
 func (s *session) CachedBatch(uids []uint32) ([]storage.CachedResult, error) {
-	return s.cachedBatch(uids, 0, nil)
+	return s.cachedBatch(uids, 0, nil, false)
 }
 
 // CachedBatchEncoded implements storage.CacheEncodeMailbox; a backend
 // that keeps no encodings gives results without Wire, which the caller
 // encodes itself.
 func (s *session) CachedBatchEncoded(uids []uint32, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
-	return s.cachedBatch(uids, version, encode)
+	return s.cachedBatch(uids, version, encode, false)
 }
 
-func (s *session) cachedBatch(uids []uint32, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
+// CachedBatchWire implements storage.CacheWireMailbox; with a backend
+// that cannot read the encodings alone it is CachedBatchEncoded.
+func (s *session) CachedBatchWire(uids []uint32, version byte, encode func(*storage.Part) []byte) ([]storage.CachedResult, error) {
+	return s.cachedBatch(uids, version, encode, true)
+}
+
+func (s *session) cachedBatch(uids []uint32, version byte, encode func(*storage.Part) []byte, wireOnly bool) ([]storage.CachedResult, error) {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	if s.closed || s.st.closed {
@@ -190,6 +204,9 @@ func (s *session) cachedBatch(uids []uint32, version byte, encode func(*storage.
 			out[i].UID = m.UID
 		}
 		return out, nil
+	}
+	if wb, ok := cb.(WireBatchBackend); ok && encode != nil && wireOnly {
+		return wb.CachedBatchWire(s.box, msgs, version, encode)
 	}
 	if eb, ok := cb.(EncodeBatchBackend); ok && encode != nil {
 		return eb.CachedBatchEncoded(s.box, msgs, version, encode)

@@ -721,15 +721,31 @@ func (s *store) newUidlist(b *mailstate.Box) error {
 // next UID is then below the last record, which readers allow. The file
 // is rewritten instead when it is not as cote last saw it. A failed
 // append is cut off again.
-func (s *store) appendUidlist(mb *mbox, recs []uidRec) error {
+//
+// dir, when not "", is a directory the caller needs durable too (cur/
+// after a save renamed files into it). It is fsynced after the records
+// are written and before the file is: on a journaled file system the
+// directory's fsync then commits the uidlist's change with the rename,
+// and the file's finds nothing left to commit, so that a save costs two
+// journal commits instead of three (ext4: counted in
+// /proc/fs/jbd2/*/info), while each fsync POSIX asks for is still made.
+func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir string) error {
 	path := filepath.Join(mb.dir, "dovecot-uidlist")
-	if mb.uidlistSize <= 0 || mb.uid.GUID == "" || 4*mb.stale > len(mb.uid.Recs) {
+	rewrite := func() error {
+		if dir != "" {
+			if err := s.fsyncDir(dir); err != nil {
+				return err
+			}
+		}
 		return s.writeUidlist(mb)
+	}
+	if mb.uidlistSize <= 0 || mb.uid.GUID == "" || 4*mb.stale > len(mb.uid.Recs) {
+		return rewrite()
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return s.writeUidlist(mb)
+			return rewrite()
 		}
 		return ioErr(err)
 	}
@@ -741,17 +757,20 @@ func (s *store) appendUidlist(mb *mbox, recs []uidRec) error {
 	last := make([]byte, 1)
 	if st.Size() != mb.uidlistSize {
 		f.Close()
-		return s.writeUidlist(mb)
+		return rewrite()
 	}
 	if _, err := f.ReadAt(last, st.Size()-1); err != nil || last[0] != '\n' {
 		f.Close()
-		return s.writeUidlist(mb)
+		return rewrite()
 	}
 	var buf []byte
 	for _, r := range recs {
 		buf = append(buf, r.format()...)
 	}
 	_, err = f.WriteAt(buf, st.Size())
+	if err == nil && dir != "" {
+		err = s.fsyncDir(dir)
+	}
 	if err == nil && s.fsync {
 		err = f.Sync()
 	}

@@ -209,9 +209,10 @@ func (s *store) SetSubscriptions(names []string) error {
 
 // Append implements mailstate.Backend (RFC 9051 section 6.3.12): the
 // message is written to tmp/ with CRLF line endings and fsynced; then,
-// under the uidlist lock, it is renamed into cur/ with its flags, cur/ is
-// fsynced, its uidlist record appended and fsynced, and its index row,
-// cache and text committed. A failure at any step removes the file again,
+// under the uidlist lock, it is renamed into cur/ with its flags, its
+// uidlist record appended, cur/ and the uidlist fsynced (in that order:
+// two journal commits, appendUidlist), and its index row, cache and text
+// committed. A failure at any step removes the file again,
 // so the message is either fully saved or not visible.
 func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	mb := ext(b)
@@ -264,10 +265,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	mb.uid.Recs = append(mb.uid.Recs, rec)
 	mb.uid.NextUID = uid + 1
 	m.UID, m.Size, m.Ext = uid, size, &mmsg{name: name}
-	err = s.fsyncDir(filepath.Join(mb.dir, "cur"))
-	if err == nil {
-		err = s.appendUidlist(mb, []uidRec{rec})
-	}
+	err = s.appendUidlist(mb, []uidRec{rec}, filepath.Join(mb.dir, "cur"))
 	if err == nil {
 		err = s.commitChange(b, uid+1, func(tx *index.Tx, id int64, modseq uint64) error {
 			row := msgRow(m)
@@ -559,10 +557,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 		next++
 	}
 	dmb.uid.NextUID = next
-	if err := s.fsyncDir(filepath.Join(dmb.dir, "cur")); err != nil {
-		return fail(err)
-	}
-	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:]); err != nil {
+	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:], filepath.Join(dmb.dir, "cur")); err != nil {
 		return fail(err)
 	}
 	err = s.commitChange(dst, next, func(tx *index.Tx, id int64, modseq uint64) error {

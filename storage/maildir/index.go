@@ -328,22 +328,10 @@ func (s *store) readContent(b *mailstate.Box, m *mailstate.Msg) (*index.Content,
 	return c, ioErr(err)
 }
 
+// putContent writes the cache rows cs of b's messages, after b's row.
 func (s *store) putContent(b *mailstate.Box, cs map[uint32]*index.Content) error {
-	mb := ext(b)
 	if err := s.Commit(b); err != nil {
 		return err
 	}
-	tx, err := s.idx.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	batch := make(map[uint32]index.Content, len(cs))
-	for uid, c := range cs {
-		batch[uid] = *c
-	}
-	if err := tx.PutContents(mb.row.ID, batch); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.writeContents(ext(b).row.ID, cs)
 }

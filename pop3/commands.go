@@ -339,7 +339,14 @@ func (s *session) cmdUIDL(cmd command) (bool, error) {
 
 // RFC 1939 section 6: the UPDATE state.
 func (s *session) cmdQuit() error {
-	if err := s.update(); err != nil {
+	err := s.update()
+	if s.unlock != nil {
+		// The maildrop is free before the client reads the answer, so
+		// that its next session (a mail client that quits and logs in
+		// again at once) does not find it in use.
+		s.unlock()
+	}
+	if err != nil {
 		s.log.Error("storage error during logout", "err", err)
 		s.reply("-ERR " + textInternal)
 		return err

@@ -162,6 +162,8 @@ type session struct {
 	bad      int
 	lastGone int    // highest message number found expunged on RETR/TOP
 	copyBuf  []byte // RETR's copy buffer, kept for the session's RETRs
+	// unlock releases the maildrop lock (once); nil without one.
+	unlock func()
 }
 
 // Serve runs one post-login POP3 session on conn: it takes the maildrop
@@ -200,7 +202,8 @@ func Serve(ctx context.Context, conn net.Conn, o Options) (err error) {
 			s.w.Flush()
 			return ErrInUse
 		}
-		defer unlock()
+		s.unlock = sync.OnceFunc(unlock)
+		defer s.unlock()
 	}
 	if o.LoginDelay > 0 && o.LoginStamp != "" {
 		now := time.Now()

@@ -249,6 +249,27 @@ func TestInUse(t *testing.T) {
 	c4.send("STAT").want("+OK 0 0")
 }
 
+// TestQuitFreesMaildrop: the maildrop lock is released before QUIT's
+// answer, so that a client that logs in again as soon as it has read it
+// is not refused with [IN-USE] while the first session winds down.
+func TestQuitFreesMaildrop(t *testing.T) {
+	st := newStore(t, msg1)
+	locks := &Locks{}
+	for i := range 50 {
+		c := start(t, Options{Store: st, User: "u", Lock: locks})
+		c.want("+OK Logged in.")
+		c.send("QUIT").want("+OK Logging out.")
+		unlock, ok := locks.TryLock("u")
+		if !ok {
+			t.Fatalf("round %d: the maildrop is still locked after QUIT's answer", i)
+		}
+		unlock()
+		if err := c.wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Commands pipelined after PASS arrive as Leftover and are answered
 // after "+OK Logged in."; further pipelined commands come in one write
 // and are answered in order.

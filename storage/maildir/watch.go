@@ -88,7 +88,7 @@ type watcher struct {
 	// busy counts the syncs in a row that found a uidlist locked
 	// (retry); each doubles the wait before the next (delay).
 	busy int
-	// buf receives events, read by run or by unchanged.
+	// buf receives events, read by run or by check.
 	buf []byte
 }
 
@@ -360,7 +360,7 @@ func (w *watcher) close() {
 
 // run reads events until the instance is closed, marking the mailboxes
 // other programs changed and waking the store's poll loop. Events are
-// read with w.mu held, here or by unchanged, so that none is ever
+// read with w.mu held, here or by check, so that none is ever
 // between the kernel's queue and the dirty set.
 func (w *watcher) run(f *os.File) {
 	rc, err := f.SyscallConn()

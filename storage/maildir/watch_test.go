@@ -133,7 +133,7 @@ func TestWatchExternal(t *testing.T) {
 }
 
 // TestWatchExternalAtOnce: a sync trusts inotify instead of looking at
-// new/, cur/ and dovecot-uidlist (watcher.unchanged), so it must read the
+// new/, cur/ and dovecot-uidlist (watcher.check), so it must read the
 // queued events itself: the Poll right after another program's change,
 // with no wait for the watcher's goroutine, reports it, every time.
 func TestWatchExternalAtOnce(t *testing.T) {

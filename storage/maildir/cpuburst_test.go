@@ -13,26 +13,11 @@ func TestIndexerYields(t *testing.T) {
 	c.yield(stop) // nothing in the foreground: no wait
 
 	c.beginForeground()
-	done := make(chan struct{})
-	go func() {
-		c.yield(stop)
-		close(done)
-	}()
-	select {
-	case <-done:
-		t.Fatal("yield returned while a foreground parse ran")
-	case <-time.After(50 * time.Millisecond):
-	}
-	c.endForeground()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("yield still waits after the foreground parse ended")
-	}
+	yieldWaits(t, &c, stop, "a foreground parse", c.endForeground)
 
 	c.beginForeground()
 	defer c.endForeground()
-	done = make(chan struct{})
+	done := make(chan struct{})
 	go func() {
 		c.yield(stop)
 		close(done)
@@ -42,5 +27,27 @@ func TestIndexerYields(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("yield still waits after the store closed")
+	}
+}
+
+// yieldWaits checks that c.yield waits while what (begun by the caller)
+// runs, and returns once end has ended it.
+func yieldWaits(t *testing.T, c *cpuBurst, stop <-chan struct{}, what string, end func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		c.yield(stop)
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatalf("yield returned while %s ran", what)
+	case <-time.After(50 * time.Millisecond):
+	}
+	end()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("yield still waits after %s ended", what)
 	}
 }

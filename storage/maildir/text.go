@@ -234,15 +234,12 @@ type textQuery struct {
 // them or making their line ends CRLF.
 func (s *store) matchOf(r *structureReader, cur int, b *mailstate.Box, m *mailstate.Msg, q textQuery) (match, large bool, err error) {
 	mb := ext(b)
-	dir := filepath.Join(mb.dir, "cur")
-	file := func(name string) string {
-		if cur == unix.AT_FDCWD {
-			return filepath.Join(dir, name)
-		}
-		return name
-	}
+	// Relative to cur's descriptor, with cur/'s path for errors; or by
+	// path.
+	curDir := filepath.Join(mb.dir, "cur")
+	dir, file := curDir, func(name string) string { return name }
 	if cur == unix.AT_FDCWD {
-		dir = ""
+		dir, file = "", func(name string) string { return filepath.Join(curDir, name) }
 	}
 	name := m.Ext.(*mmsg).name
 	raw, err := r.readRaw(cur, dir, file(name), m.Size)

@@ -123,7 +123,7 @@ func dotlockWithin(path string, wait time.Duration) (func(), error) {
 		if !errors.Is(err, os.ErrExist) {
 			return nil, ioErr(err)
 		}
-		if st, err := os.Stat(lock); err == nil && time.Since(st.ModTime()) > staleLock || deadLockHolder(lock, host) {
+		if st, err := os.Stat(lock); err == nil && (time.Since(st.ModTime()) > staleLock || lockHolderGone(lock, st, host)) {
 			os.Remove(lock)
 			continue
 		}
@@ -136,20 +136,52 @@ func dotlockWithin(path string, wait time.Duration) (func(), error) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// deadLockHolder reports whether the lock names a process of this host
-// that does not exist.
-func deadLockHolder(lock, host string) bool {
+// emptyLockStale is how long an empty lock is waited for. cote links a
+// whole lock into place, so an empty one was either made by Dovecot
+// between its O_EXCL create and its write (dotlock_use_excl=yes, a few
+// microseconds), or left by a power cut that took its contents (the lock
+// is not fsynced: it is removed again within the operation).
+const emptyLockStale = time.Second
+
+// lockHolderGone reports whether the lock st at path is left by a holder
+// that is gone: a process of this host that does not exist or that
+// took it before the system booted (its pid may be another's now), or,
+// for an empty lock, a holder that crashed before writing it.
+func lockHolderGone(lock string, st os.FileInfo, host string) bool {
 	data, err := os.ReadFile(lock)
 	if err != nil {
 		return false
+	}
+	if len(data) == 0 {
+		return time.Since(st.ModTime()) > emptyLockStale
 	}
 	pidStr, lockHost, _ := strings.Cut(strings.TrimSpace(string(data)), ":")
 	pid, err := strconv.Atoi(pidStr)
 	if err != nil || pid <= 0 || lockHost != "" && lockHost != host {
 		return false
 	}
+	if boot := bootTime(); !boot.IsZero() && st.ModTime().Before(boot.Add(-time.Second)) {
+		return true
+	}
 	return syscall.Kill(pid, 0) == syscall.ESRCH
 }
+
+// bootTime is when the system booted (/proc/stat's btime), or the zero
+// time when it cannot be read (a chroot without /proc).
+var bootTime = sync.OnceValue(func() time.Time {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			if sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				return time.Unix(sec, 0)
+			}
+		}
+	}
+	return time.Time{}
+})
 
 // lockLinger is how long the store keeps a dovecot-uidlist lock after
 // an operation, for the next one: a client that saves, flags and

@@ -729,9 +729,18 @@ func (s *store) newUidlist(b *mailstate.Box) error {
 // and the file's finds nothing left to commit, so that a save costs two
 // journal commits instead of three (ext4: counted in
 // /proc/fs/jbd2/*/info), while each fsync POSIX asks for is still made.
-func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir string) error {
+//
+// synced, when not "", is a file in dir that was written out but not
+// fsynced (journal.go): the records are written out too, and the file's
+// fsync then commits the file, the rename and the records at once.
+func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir, synced string) error {
 	path := filepath.Join(mb.dir, "dovecot-uidlist")
 	rewrite := func() error {
+		if synced != "" {
+			if err := fsyncFile(synced); err != nil {
+				return ioErr(err)
+			}
+		}
 		if dir != "" {
 			if err := s.fsyncDir(dir); err != nil {
 				return err
@@ -768,6 +777,11 @@ func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir string) error {
 		buf = append(buf, r.format()...)
 	}
 	_, err = f.WriteAt(buf, st.Size())
+	if err == nil && synced != "" {
+		if err = writeOut(f); err == nil {
+			err = fsyncFile(synced)
+		}
+	}
 	if err == nil && dir != "" {
 		err = s.fsyncDir(dir)
 	}

@@ -212,13 +212,16 @@ func (s *store) SetSubscriptions(names []string) error {
 // under the uidlist lock, it is renamed into cur/ with its flags, its
 // uidlist record appended, cur/ and the uidlist fsynced (in that order:
 // two journal commits, appendUidlist), and its index row, cache and text
-// committed. A failure at any step removes the file again,
-// so the message is either fully saved or not visible.
+// committed. On ext4 with a journal the file's fsync comes after the
+// record instead, and the save is one journal commit (journal.go). A
+// failure at any step removes the file again, so the message is either
+// fully saved or not visible.
 func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	mb := ext(b)
 	base := s.newBase()
 	tmp := filepath.Join(mb.dir, "tmp", base)
-	size, raw, err := s.writeTmp(tmp, r, saveKeep)
+	late := s.fsync && onJournal(mb.dir)
+	size, raw, err := s.writeTmp(tmp, r, saveKeep, late)
 	if err != nil {
 		return err
 	}
@@ -265,7 +268,11 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	mb.uid.Recs = append(mb.uid.Recs, rec)
 	mb.uid.NextUID = uid + 1
 	m.UID, m.Size, m.Ext = uid, size, &mmsg{name: name}
-	err = s.appendUidlist(mb, []uidRec{rec}, filepath.Join(mb.dir, "cur"))
+	var synced string
+	if late {
+		synced = path
+	}
+	err = s.appendUidlist(mb, []uidRec{rec}, filepath.Join(mb.dir, "cur"), synced)
 	if err == nil {
 		err = s.commitChange(b, uid+1, func(tx *index.Tx, id int64, modseq uint64) error {
 			row := msgRow(m)
@@ -368,10 +375,11 @@ func (s *store) Quota() (storage.Quota, error) {
 const saveKeep = 1 << 20
 
 // writeTmp writes r to a new file at path with CRLF line endings, fsynced
-// under mail_fsync. With keep > 0 it also returns the bytes written when
-// they are at most keep, so that the caller need not read the file back
-// (an open, a stat and reads per APPEND).
-func (s *store) writeTmp(path string, r io.Reader, keep int) (int64, []byte, error) {
+// under mail_fsync; with late, only written out, for the caller to fsync
+// after its rename (journal.go). With keep > 0 it also returns the bytes
+// written when they are at most keep, so that the caller need not read
+// the file back (an open, a stat and reads per APPEND).
+func (s *store) writeTmp(path string, r io.Reader, keep int, late bool) (int64, []byte, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, nil, ioErr(err)
@@ -383,7 +391,11 @@ func (s *store) writeTmp(path string, r io.Reader, keep int) (int64, []byte, err
 	if err == nil {
 		err = bw.Flush()
 	}
-	if err == nil && s.fsync {
+	switch {
+	case err != nil || !s.fsync:
+	case late:
+		err = writeOut(f)
+	default:
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -557,7 +569,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 		next++
 	}
 	dmb.uid.NextUID = next
-	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:], filepath.Join(dmb.dir, "cur")); err != nil {
+	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:], filepath.Join(dmb.dir, "cur"), ""); err != nil {
 		return fail(err)
 	}
 	err = s.commitChange(dst, next, func(tx *index.Tx, id int64, modseq uint64) error {
@@ -590,7 +602,7 @@ func (s *store) copyFile(from, to string, dmb *mbox) error {
 		return ioErr(err)
 	}
 	tmp := filepath.Join(dmb.dir, "tmp", s.newBase())
-	if _, _, err := s.writeTmp(tmp, in, 0); err != nil {
+	if _, _, err := s.writeTmp(tmp, in, 0, false); err != nil {
 		return err
 	}
 	os.Chtimes(tmp, st.ModTime(), st.ModTime())

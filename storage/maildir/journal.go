@@ -29,39 +29,38 @@ import (
 // ext4 without a journal, a chroot without /proc or /sys) a save keeps
 // the POSIX order.
 
-// journals caches onJournal by device.
+// journals caches onJournal by directory: a save asks for its mailbox's.
 var journals struct {
 	sync.Mutex
-	dev map[uint64]bool
+	dir map[string]bool
 }
 
 // onJournal reports whether dir is on an ext4 file system whose journal
 // the kernel lists in /proc/fs/jbd2 (named after the block device, with
 // the journal's inode number 8).
 func onJournal(dir string) bool {
-	var fs unix.Statfs_t
-	if err := unix.Statfs(dir, &fs); err != nil || fs.Type != unix.EXT4_SUPER_MAGIC {
-		return false
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
-		return false
-	}
 	journals.Lock()
 	defer journals.Unlock()
-	if ok, seen := journals.dev[st.Dev]; seen {
+	if ok, seen := journals.dir[dir]; seen {
 		return ok
 	}
+	var fs unix.Statfs_t
+	var st unix.Stat_t
+	if err := unix.Statfs(dir, &fs); err != nil || unix.Stat(dir, &st) != nil {
+		return false // not cached: the directory may not exist yet
+	}
 	ok := false
-	link, err := os.Readlink(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev)))
-	if err == nil {
-		_, err = os.Stat(filepath.Join("/proc/fs/jbd2", filepath.Base(link)+"-8"))
-		ok = err == nil
+	if fs.Type == unix.EXT4_SUPER_MAGIC {
+		link, err := os.Readlink(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev)))
+		if err == nil {
+			_, err = os.Stat(filepath.Join("/proc/fs/jbd2", filepath.Base(link)+"-8"))
+			ok = err == nil
+		}
 	}
-	if journals.dev == nil {
-		journals.dev = make(map[uint64]bool)
+	if journals.dir == nil {
+		journals.dir = make(map[string]bool)
 	}
-	journals.dev[st.Dev] = ok
+	journals.dir[dir] = ok
 	return ok
 }
 

@@ -250,12 +250,15 @@ type configCache struct {
 	encoded map[configKind][]byte
 }
 
-type configKind struct{ login, auth bool }
+type configKind struct{ login, auth, worker bool }
 
 // get returns the JSON configuration a child of role gets from s: only
 // login processes keep the TLS key, only auth the passdbs and userdbs.
+// A worker gets only its own service block: the others' listeners and
+// limits were 40% of its configuration, and decoding it is part of
+// every worker's start (hundreds in an LMTP burst).
 func (cc *configCache) get(s *config.Settings, role string) ([]byte, error) {
-	k := configKind{login: isLogin(role), auth: role == proto.RoleAuth}
+	k := configKind{login: isLogin(role), auth: role == proto.RoleAuth, worker: role == proto.RoleWorker}
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.s != s {
@@ -270,6 +273,12 @@ func (cc *configCache) get(s *config.Settings, role string) ([]byte, error) {
 	}
 	if !k.auth {
 		c.Passdbs, c.Userdbs = nil, nil
+	}
+	if k.worker {
+		c.Services = nil
+		if svc := s.Service("worker"); svc != nil {
+			c.Services = []config.Service{*svc}
+		}
 	}
 	data, err := json.Marshal(&c)
 	if err != nil {

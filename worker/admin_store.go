@@ -358,7 +358,7 @@ func (w *Worker) adminIndexRebuild(fields []string) (*admin.Response, error) {
 		if err := w.store.Close(); err != nil {
 			w.o.Log.Warn("index rebuild: close store", "err", err)
 		}
-		w.store = nil
+		w.store, w.textIndexer = nil, nil
 	}
 	// The worker runs with max_procs (GOMAXPROCS) 1 for its sessions;
 	// the rebuild parses messages on every CPU, and no session runs.
@@ -368,6 +368,7 @@ func (w *Worker) adminIndexRebuild(fields []string) (*admin.Response, error) {
 	st, oerr := maildir.Open(opts)
 	if oerr == nil {
 		w.store = st
+		w.textIndexer, _ = st.(textIndexerStarter)
 	}
 	if err != nil {
 		return nil, err

@@ -67,6 +67,9 @@ type Worker struct {
 	user   string
 	store  storage.Store
 	filter *sieveFilter
+	// textIndexer is store's text indexer, started at the first
+	// session; nil when the store has none to start.
+	textIndexer textIndexerStarter
 	// delivery is what every delivery of this worker shares, made at
 	// the first: the settings for protocol lmtp and the sender of
 	// Sieve's replies.
@@ -398,6 +401,23 @@ func (w *Worker) ensureStore(user string, fields []string) error {
 	return nil
 }
 
+// textIndexerStarter is a store whose background text indexer starts
+// on demand (maildir.Options.DeferTextIndexer).
+type textIndexerStarter interface{ StartTextIndexer() }
+
+// startTextIndexer starts the store's text indexer, deferred until the
+// user's first session: a worker that only delivers leaves the texts it
+// saves to the indexer of the next session (SEARCH reads what is not
+// indexed meanwhile), as Dovecot without fts_autoindex does.
+func (w *Worker) startTextIndexer() {
+	w.mu.Lock()
+	ti := w.textIndexer
+	w.mu.Unlock()
+	if ti != nil {
+		ti.StartTextIndexer()
+	}
+}
+
 // start opens the store on the first session and serves the session.
 func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, ended chan<- struct{}) error {
 	conn, err := net.FileConn(f)
@@ -425,6 +445,7 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 			return err
 		}
 	}
+	w.startTextIndexer()
 	log := w.o.Log.With("session", m.Conn.SessionID, "remote", m.Conn.RemoteAddr)
 	if len(m.Resume) > 0 {
 		log.Info("session resumed", "protocol", m.Conn.Protocol, "input", len(m.Leftover))
@@ -535,6 +556,9 @@ func (w *Worker) openStore(fields []string) (storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ti, ok := st.(textIndexerStarter); ok {
+		w.textIndexer = ti // w.mu is held (ensureStore)
+	}
 	return newMailLog(w.o.Settings.Plugin, w.o.Log).wrapStore(st), nil
 }
 
@@ -569,6 +593,8 @@ func (w *Worker) storeOptions(fields []string) (maildir.Options, error) {
 		DovecotCompat: w.o.Settings.MaildirDovecotCompat,
 		Log:           w.o.Log,
 		QuotaRules:    quotaRules(w.o.Settings.Plugin, f),
+		// Sessions start it (startTextIndexer); deliveries do not.
+		DeferTextIndexer: true,
 	}, nil
 }
 

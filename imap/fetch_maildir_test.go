@@ -49,12 +49,19 @@ func TestFetchStructureMaildir(t *testing.T) {
 		c.cmd("z LOGOUT")
 		return r.lines
 	}
+	// One store at a time has the index open (it locks the file), as
+	// one worker has the user's.
+	var prev storage.Store
 	open := func() storage.Store {
+		if prev != nil {
+			prev.Close()
+		}
 		st, err := maildir.Open(maildir.Options{Location: "maildir:" + root, PollInterval: -1, NoTextIndexer: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
+		prev = st
 		return st
 	}
 	want := session(mem)

@@ -19,11 +19,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -153,6 +155,14 @@ type DB struct {
 	// close it (Unclean); marked says this one has recorded that it
 	// writes (markWriting).
 	unclean, marked bool
+	// names holds the name of mailbox rows as this DB last committed
+	// them through PutBox, by id, so that PutBox leaves the column
+	// alone when it is unchanged (putBoxName); RenameBox, DeleteBox and
+	// a rolled back PutBox forget them. Guarded by namesMu: the
+	// connection passes between goroutines (a FETCH's cache writer),
+	// and a Tx updates names after it has given the connection back.
+	namesMu sync.Mutex
+	names   map[int64]string
 }
 
 // The state table holds the "writing" marker: set, durably, by the
@@ -239,7 +249,16 @@ func open(path string, opts Options) (*DB, bool, error) {
 		// its index and cache files: no system call and copy per page,
 		// which an index whose rows are not in UID order (one written
 		// by an earlier version) pays on every row of a FETCH 1:*.
-		"&_pragma=mmap_size(" + strconv.Itoa(mmapSize) + ")"
+		"&_pragma=mmap_size(" + strconv.Itoa(mmapSize) + ")" +
+		// The worker is the index's one user (one worker per mail), so
+		// its connection keeps the file locked from its first read to
+		// its close: with no other connection to share the write-ahead
+		// log with, SQLite keeps the log's index in the heap instead of
+		// a shared -shm file and takes no file lock per transaction
+		// (the lock calls were about 2% of the server's CPU in
+		// imaptest's logout=0 mix). A second opener waits up to
+		// busy_timeout for the first to close (TestSecondOpenerWaits).
+		"&_pragma=locking_mode(EXCLUSIVE)"
 	db, err := openDB(dsn) // stmtcache.go
 	if err != nil {
 		return nil, false, err
@@ -612,6 +631,7 @@ func (d *DB) Names() ([]string, error) {
 
 // DeleteBox forgets a mailbox and everything of it.
 func (d *DB) DeleteBox(name string) error {
+	d.forgetNames()
 	_, err := d.db.Exec(`DELETE FROM mailboxes WHERE name = ?`, name)
 	return Err(err)
 }
@@ -619,6 +639,7 @@ func (d *DB) DeleteBox(name string) error {
 // RenameBox renames a mailbox and, when children is true, the mailboxes
 // whose names start with oldName+delim.
 func (d *DB) RenameBox(oldName, newName string, delim rune, children bool) error {
+	d.forgetNames()
 	tx, err := d.db.Begin()
 	if err != nil {
 		return Err(err)
@@ -674,6 +695,10 @@ type Tx struct {
 	d *DB
 	// marks says the transaction sets the writing marker.
 	marks bool
+	// db is the DB the transaction writes; names are the mailbox names
+	// its PutBox calls wrote, for db.names once it commits.
+	db    *DB
+	names map[int64]string
 }
 
 // Begin starts a write transaction (BEGIN IMMEDIATE) of the metadata
@@ -687,7 +712,7 @@ func (d *DB) Begin() (*Tx, error) {
 	if err != nil {
 		return nil, Err(err)
 	}
-	return &Tx{tx: tx, ctx: context.Background()}, nil
+	return &Tx{tx: tx, ctx: context.Background(), db: d}, nil
 }
 
 // BeginDurable starts a write transaction that is on disk when its
@@ -708,7 +733,7 @@ func (d *DB) BeginDurable() (*Tx, error) {
 		d.db.Exec("PRAGMA synchronous = NORMAL")
 		return nil, Err(err)
 	}
-	t := &Tx{tx: tx, ctx: context.Background(), d: d}
+	t := &Tx{tx: tx, ctx: context.Background(), d: d, db: d}
 	if !d.marked {
 		if err := d.markWriting(tx); err != nil {
 			t.Rollback()
@@ -726,6 +751,19 @@ func (t *Tx) Commit() error {
 	if err == nil && t.marks {
 		t.d.marked = true
 	}
+	if t.names != nil {
+		t.db.namesMu.Lock()
+		if err == nil {
+			if t.db.names == nil {
+				t.db.names = map[int64]string{}
+			}
+			maps.Copy(t.db.names, t.names)
+		} else {
+			clear(t.db.names)
+		}
+		t.db.namesMu.Unlock()
+		t.names = nil
+	}
 	t.restore()
 	return err
 }
@@ -733,6 +771,7 @@ func (t *Tx) Commit() error {
 // Rollback abandons the transaction; it is a no-op after Commit.
 func (t *Tx) Rollback() {
 	t.tx.Rollback()
+	t.names = nil
 	t.restore()
 }
 
@@ -759,12 +798,55 @@ func (t *Tx) PutBox(b *Box) error {
 			return Err(err)
 		}
 		b.ID, err = res.LastInsertId()
+		if err == nil {
+			t.putBoxName(b)
+		}
+		return Err(err)
+	}
+	if name, ok := t.boxName(b.ID); ok && name == b.Name {
+		// Every change writes the row (HIGHESTMODSEQ); setting name,
+		// even to itself, would also rewrite the page of its UNIQUE
+		// index: one more page in the log at each commit.
+		_, err := t.tx.Exec(`UPDATE mailboxes SET uidvalidity = ?, uidnext = ?, highestmodseq = ?, historyfrom = ?,
+			recentfrom = ?, specialuse = ?, stamps = ? WHERE id = ?`, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom,
+			b.RecentFrom, su, b.Stamps, b.ID)
 		return Err(err)
 	}
 	_, err := t.tx.Exec(`UPDATE mailboxes SET name = ?, uidvalidity = ?, uidnext = ?, highestmodseq = ?, historyfrom = ?,
 		recentfrom = ?, specialuse = ?, stamps = ? WHERE id = ?`, b.Name, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom,
 		b.RecentFrom, su, b.Stamps, b.ID)
+	if err == nil {
+		t.putBoxName(b)
+	}
 	return Err(err)
+}
+
+// boxName returns the name PutBox last wrote in the row id, in this
+// transaction or a committed one.
+func (t *Tx) boxName(id int64) (string, bool) {
+	if name, ok := t.names[id]; ok {
+		return name, true
+	}
+	t.db.namesMu.Lock()
+	defer t.db.namesMu.Unlock()
+	name, ok := t.db.names[id]
+	return name, ok
+}
+
+// forgetNames forgets the names PutBox wrote: the rows' names change
+// outside PutBox.
+func (d *DB) forgetNames() {
+	d.namesMu.Lock()
+	clear(d.names)
+	d.namesMu.Unlock()
+}
+
+// putBoxName records that PutBox wrote b's name in its row.
+func (t *Tx) putBoxName(b *Box) {
+	if t.names == nil {
+		t.names = map[int64]string{}
+	}
+	t.names[b.ID] = b.Name
 }
 
 // PutMsg inserts or updates a message's row. A row whose file has

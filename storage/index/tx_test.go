@@ -1,6 +1,7 @@
 package index
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 )
@@ -73,4 +74,104 @@ func TestTxRollbackCommit(t *testing.T) {
 			t.Errorf("mailbox %s in the index: %v, want %v (all: %v)", n, got[n], want[n], names)
 		}
 	}
+}
+
+// TestPutBoxName: PutBox leaves a mailbox row's name alone when it wrote
+// that name before, and writes it again after a rollback, a RenameBox or
+// a DeleteBox, so that the row always ends with the name PutBox got.
+func TestPutBoxName(t *testing.T) {
+	d, _, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	b := Box{Name: "A", UIDValidity: 7, UIDNext: 1, ModSeq: 1}
+	put := func(name string, commit bool) {
+		t.Helper()
+		tx, err := d.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Name = name
+		b.ModSeq++
+		if err := tx.PutBox(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !commit {
+			tx.Rollback()
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(step, name string, modseq uint64) {
+		t.Helper()
+		got, _, _, ok, err := d.LoadBox(name)
+		if err != nil || !ok || got.ID != b.ID || got.ModSeq != modseq {
+			t.Fatalf("%s: LoadBox(%q) = id %d modseq %d, %v, %v; want id %d modseq %d", step, name, got.ID, got.ModSeq, ok, err, b.ID, modseq)
+		}
+	}
+	put("A", true)
+	put("A", true)
+	want("same name", "A", b.ModSeq)
+	put("B", true)
+	want("new name", "B", b.ModSeq)
+	put("C", false)
+	put("C", true)
+	want("after a rollback", "C", b.ModSeq)
+	if err := d.RenameBox("C", "D", '/', false); err != nil {
+		t.Fatal(err)
+	}
+	put("C", true)
+	want("after RenameBox", "C", b.ModSeq)
+	put("C", true)
+	want("again", "C", b.ModSeq)
+}
+
+// TestSecondOpenerWaits: the index stays locked by the connection that
+// has it open (locking_mode EXCLUSIVE); a second Open, as of a worker
+// that starts while the previous one for the same mail still closes,
+// waits for the first to close instead of failing, and then sees its
+// commits.
+func TestSecondOpenerWaits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	first, _, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := first.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutBox(&Box{Name: "Kept", UIDValidity: 7, UIDNext: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		d   *DB
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		d, _, err := Open(path, Options{})
+		if err == nil {
+			_, _, _, ok, lerr := d.LoadBox("Kept")
+			if !ok && lerr == nil {
+				lerr = errors.New("mailbox Kept not found")
+			}
+			err = lerr
+		}
+		done <- opened{d, err}
+	}()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second := <-done
+	if second.err != nil {
+		t.Fatalf("Open while another connection had the index: %v", second.err)
+	}
+	second.d.Close()
 }

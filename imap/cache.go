@@ -34,6 +34,21 @@ func partFromCache(cp *storage.Part, inDigest bool) *part {
 	return p
 }
 
+// headerFromCache is partFromCache of the top-level header alone, for
+// BODY[HEADER.FIELDS (...)] (section.extract without a part number): it
+// has no content type and no parts.
+func headerFromCache(cp *storage.Part) *part {
+	p := &part{
+		start:      int(cp.Start),
+		bodyStart:  int(cp.BodyStart),
+		end:        int(cp.End),
+		lines:      cp.Lines,
+		linesKnown: true,
+	}
+	p.header, _ = parseHeader(cp.Header, 0, len(cp.Header))
+	return p
+}
+
 // wireVersion is the version of the ENVELOPE and BODYSTRUCTURE encoding
 // the index keeps (storage.CacheEncodeMailbox). Bump it whenever
 // writeEnvelope or writeBodyStructure (or anything they call) changes

@@ -340,6 +340,23 @@ func prepareBatch(cached []storage.CachedResult, items []fetchItem) map[uint32]*
 		return nil
 	}
 	needRoot := needsRoot(items)
+	// ENVELOPE and BODY[HEADER.FIELDS] without a part number read the
+	// top-level header alone: a FETCH that wants no BODY, and no
+	// BODYSTRUCTURE the index did not keep, builds no other part.
+	treeItem := func(kept bool) func(fetchItem) bool {
+		return func(it fetchItem) bool {
+			switch it.kind {
+			case fetchEnvelope:
+				return false
+			case fetchBodyStructure:
+				return !kept
+			case fetchSection:
+				return it.needs() == needStructure && len(it.sec.path) > 0
+			}
+			return it.needs() == needStructure
+		}
+	}
+	treeKept, treeEncoded := slices.ContainsFunc(items, treeItem(true)), slices.ContainsFunc(items, treeItem(false))
 	out := make(map[uint32]*msgContent, len(cached))
 	mcs := make([]msgContent, len(cached))
 	var e *enc // for what the index did not keep
@@ -358,8 +375,12 @@ func prepareBatch(cached []storage.CachedResult, items []fetchItem) map[uint32]*
 		}
 		mc := &mcs[k]
 		env, bs, kept := splitWire(r.Cached.Wire)
-		if needRoot || !kept {
+		switch {
+		case kept && !needRoot:
+		case kept && treeKept, !kept && treeEncoded:
 			mc.root = partFromCache(&r.Cached.Part, false)
+		default:
+			mc.root = headerFromCache(&r.Cached.Part)
 		}
 		for _, it := range items {
 			switch {

@@ -85,3 +85,44 @@ func TestSplitWire(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderFieldsFromKept: a FETCH of header fields and ENVELOPE from
+// the cache, with or without the kept encodings, which builds the
+// top-level header alone unless BODY or a BODYSTRUCTURE to encode needs
+// more, sends what it sends for the message's bytes.
+func TestHeaderFieldsFromKept(t *testing.T) {
+	s := &session{view: newView(nil, &modes{})}
+	m := storage.Message{UID: 1}
+	for _, list := range []string{
+		"(UID ENVELOPE BODY.PEEK[HEADER.FIELDS (From Subject Message-ID)])",
+		"(BODY.PEEK[HEADER.FIELDS (To Cc References In-Reply-To)] BODYSTRUCTURE)",
+		"(BODY.PEEK[HEADER.FIELDS (Subject)] BODY)",
+		"(UID ENVELOPE)",
+		"(ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (Subject)])",
+	} {
+		items := parseFetchItems(&parser{b: []byte(list)})
+		for _, raw := range wireTestMsgs {
+			want, err := s.fetchResponse(1, m, msgContent{raw: []byte(raw), root: parseMessage([]byte(raw))}, items, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, kept := range []bool{false, true} {
+				c := index.ParseStructure([]byte(raw))
+				if kept {
+					c.Wire = encodeWire(&c.Part)
+				}
+				mc := prepareBatch([]storage.CachedResult{{UID: 1, Cached: c, OK: true}}, items)[1]
+				if mc == nil {
+					t.Fatalf("prepareBatch(%.30q) for %s gave nothing", raw, list)
+				}
+				got, err := s.fetchResponse(1, m, *mc, items, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got.b) != string(want.b) {
+					t.Errorf("FETCH %s from the cache of %.30q (encodings kept: %v) =\n%s\nwant\n%s", list, raw, kept, got.b, want.b)
+				}
+			}
+		}
+	}
+}

@@ -39,7 +39,7 @@ func (s *session) cmdCompress(c *command) error {
 		// What the client sent after COMPRESS is compressed already.
 		rest, _ := s.cr.r.Peek(s.cr.r.Buffered())
 		in := io.MultiReader(bytes.NewReader(bytes.Clone(rest)), s.cr.src)
-		s.cr.r = bufio.NewReaderSize(flate.NewReader(bufio.NewReader(in)), s.o.MaxLineLength+2)
+		s.cr.r = newCommandBuffer(flate.NewReader(bufio.NewReader(in)), s.o.MaxLineLength)
 		return nil
 	}
 	return nil

@@ -23,6 +23,17 @@ const (
 	literalMinusMax = 4096
 )
 
+// readBufferSize is the command reader's buffer: most command lines fit,
+// and a longer one, up to the line limit, is gathered apart (readLine).
+// A buffer of the whole limit (64 KB) cost every session its allocation
+// and clearing, at each login of imaptest's mix.
+const readBufferSize = 4096
+
+// newCommandBuffer returns the buffered reader of a session's commands.
+func newCommandBuffer(r io.Reader, maxLine int) *bufio.Reader {
+	return bufio.NewReaderSize(r, min(readBufferSize, maxLine+2))
+}
+
 // errLineTooLong is answered with "BAD line too long"; the reader has
 // skipped the rest of the line, so the session goes on.
 var errLineTooLong = errors.New("line too long")
@@ -56,6 +67,17 @@ type commandReader struct {
 // the line's first bytes.
 func (cr *commandReader) readLine() ([]byte, error) {
 	line, err := cr.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull && cr.r.Size() < cr.maxLine+2 {
+		// A line longer than the buffer (readBufferSize) but maybe
+		// not than maxLine: gathered in a slice of its own, until it
+		// is as long as a buffer of maxLine+2 bytes would hold.
+		long := bytes.Clone(line)
+		for err == bufio.ErrBufferFull && len(long) < cr.maxLine+2 {
+			line, err = cr.r.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
 	if err == bufio.ErrBufferFull || (err == nil && len(line) > cr.maxLine+2) {
 		head := append([]byte(nil), line[:min(len(line), 64)]...)
 		tail := bytes.Clone(line[max(0, len(line)-32):])

@@ -211,7 +211,7 @@ func serve(ctx context.Context, conn net.Conn, o Options, body func(*session) er
 	}
 	s.cr = &commandReader{
 		src:          in,
-		r:            bufio.NewReaderSize(in, o.MaxLineLength+2),
+		r:            newCommandBuffer(in, o.MaxLineLength),
 		maxLine:      o.MaxLineLength,
 		maxLiteral:   o.MaxLiteral,
 		literalMinus: o.LiteralMinus,

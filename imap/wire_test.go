@@ -3,6 +3,9 @@ package imap
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -90,6 +93,57 @@ func TestCommandReader(t *testing.T) {
 	if cont != 1 {
 		t.Errorf("continuations = %d, want 1", cont)
 	}
+}
+
+// TestCommandReaderBuffers: a reader whose buffer is smaller than the
+// line limit (readBufferSize) frames commands as one whose buffer holds
+// a whole line: lines up to the limit, at it, past it, and an over-long
+// line that ends in a non-synchronising literal.
+func TestCommandReaderBuffers(t *testing.T) {
+	in := "a1 LOGIN {3}\r\nabc {2+}\r\nde\r\na2 NOOP " + strings.Repeat("y", 150) + "\r\n" +
+		strings.Repeat("z", 200) + "\r\n" + strings.Repeat("z", 201) + "\r\n" + strings.Repeat("w", 199) + "\n" +
+		strings.Repeat("x", 300) + "\r\na3 X\r\n" + strings.Repeat("v", 250) + " {5+}\r\n"
+	want, got := framed(in, 202), framed(in, 16)
+	if len(want) != 8 {
+		t.Fatalf("with a buffer of the line limit: %d results, want 8: %q", len(want), want)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("with a 16-byte buffer:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// framed is what readCommand returns for in, read through a buffer of
+// size bytes with a line limit of 200. An end of input inside a line is
+// io.EOF: whether it comes as io.ErrUnexpectedEOF depends on how much
+// the buffer held when the input ended.
+func framed(in string, size int) []string {
+	cr := &commandReader{r: bufio.NewReaderSize(strings.NewReader(in), size), maxLine: 200, maxLiteral: 10,
+		continuation: func() error { return nil }}
+	var out []string
+	for {
+		got, err := cr.readCommand()
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		out = append(out, fmt.Sprintf("%q %v", got, err))
+		if err != nil && err != errLineTooLong {
+			return out
+		}
+	}
+}
+
+// FuzzCommandReader: the reader frames any input alike whether its
+// buffer holds a whole line or less (readBufferSize).
+func FuzzCommandReader(f *testing.F) {
+	f.Add("a1 LOGIN {3}\r\nabc {2+}\r\nde\r\na2 NOOP\r\n")
+	f.Add(strings.Repeat("z", 201) + "\r\n" + strings.Repeat("w", 199) + "\na3 X\r\n")
+	f.Add(strings.Repeat("v", 250) + " {5+}\r\nhello\r\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		want, got := framed(in, 202), framed(in, 16)
+		if !slices.Equal(got, want) {
+			t.Errorf("framing %q with a 16-byte buffer:\n%q\nwant\n%q", in, got, want)
+		}
+	})
 }
 
 func TestParserStrings(t *testing.T) {

@@ -93,11 +93,17 @@ func fields(hdr []byte, fn func(name string, raw []byte)) {
 
 // eachField is fields with the name as bytes of hdr: no allocation.
 func eachField(hdr []byte, fn func(name, raw []byte)) {
+	eachFieldSpan(hdr, func(name []byte, start, end int) { fn(name, hdr[start:end]) })
+}
+
+// eachFieldSpan is eachField with the field's raw bytes as their
+// offsets in hdr.
+func eachFieldSpan(hdr []byte, fn func(name []byte, start, end int)) {
 	pos := 0
 	fieldStart, name := -1, []byte(nil)
 	flush := func(end int) {
 		if fieldStart >= 0 && len(name) > 0 {
-			fn(name, hdr[fieldStart:end])
+			fn(name, fieldStart, end)
 		}
 	}
 	for pos < len(hdr) {
@@ -131,13 +137,38 @@ func fieldValue(raw []byte) string {
 	return strings.Trim(string(v), " \t\r")
 }
 
+// cachedHeader returns the fields of hdr that the cache keeps
+// (storage.CachedField), in one allocation for a header with up to
+// len(spans) of them.
 func cachedHeader(hdr []byte) []byte {
-	var out []byte
-	eachField(hdr, func(name, raw []byte) {
-		if cachedName(name) {
-			out = append(out, raw...)
+	var spans [16][2]int
+	n, size := 0, 0
+	eachFieldSpan(hdr, func(name []byte, start, end int) {
+		if !cachedName(name) {
+			return
 		}
+		if n < len(spans) {
+			spans[n] = [2]int{start, end}
+		}
+		n++
+		size += end - start
 	})
+	if n == 0 {
+		return nil
+	}
+	if n > len(spans) {
+		out := make([]byte, 0, size)
+		eachField(hdr, func(name, raw []byte) {
+			if cachedName(name) {
+				out = append(out, raw...)
+			}
+		})
+		return out
+	}
+	out := make([]byte, 0, size)
+	for _, sp := range spans[:n] {
+		out = append(out, hdr[sp[0]:sp[1]]...)
+	}
 	return out
 }
 
@@ -178,6 +209,20 @@ func contentType(hdr []byte) (typ, sub, boundary string, ok bool) {
 	if !found {
 		return "", "", "", false
 	}
+	if !hasBoundary(v) {
+		// No boundary parameter: the type is what both ways below
+		// make of it (mime.ParseMediaType lower-cases and trims the
+		// part before the first ';', and when it refuses the value
+		// the fallback does the same), without parsing the other
+		// parameters into a map. Most parts of most messages take
+		// this way.
+		t, _, _ := strings.Cut(v, ";")
+		typ, sub, found = strings.Cut(strings.ToLower(strings.TrimSpace(t)), "/")
+		if !found || typ == "" || sub == "" {
+			return "", "", "", false
+		}
+		return typ, sub, "", true
+	}
 	mt, params, err := mime.ParseMediaType(v)
 	if err != nil && err != mime.ErrInvalidMediaParameter {
 		// Fall back to the type alone, as lenient parsers do.
@@ -199,6 +244,19 @@ func contentType(hdr []byte) (typ, sub, boundary string, ok bool) {
 		return "", "", "", false
 	}
 	return typ, sub, params["boundary"], true
+}
+
+// hasBoundary reports whether a Content-Type value has "boundary" in
+// it, in any case: without, neither mime.ParseMediaType nor the
+// fallback of contentType finds a boundary parameter.
+func hasBoundary(v string) bool {
+	const b = "boundary"
+	for i := 0; i+len(b) <= len(v); i++ {
+		if v[i]|0x20 == 'b' && strings.EqualFold(v[i:i+len(b)], b) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitMultipart returns the [start, end) ranges of the body parts

@@ -177,8 +177,20 @@ func (s *store) parseMissing(b *mailstate.Box, msgs []*mailstate.Msg, miss []int
 	}
 	out := make([]*index.Content, len(miss))
 	errs := make([]error, len(miss))
+	// The readers' buffers serve the next call (a FETCH calls for a
+	// piece of parseChunk messages at a time).
+	var mu sync.Mutex
+	var used []*structureReader
+	defer func() {
+		for _, r := range used {
+			putReader(r)
+		}
+	}()
 	parallel(len(miss), func() func(int) {
-		var r structureReader
+		r := readers.Get().(*structureReader)
+		mu.Lock()
+		used = append(used, r)
+		mu.Unlock()
 		return func(k int) {
 			// No session recovers a panic on this goroutine: it fails
 			// the batch, and the caller reads the messages one by one.
@@ -187,7 +199,8 @@ func (s *store) parseMissing(b *mailstate.Box, msgs []*mailstate.Msg, miss []int
 					out[k], errs[k] = nil, fmt.Errorf("parse %s: panic: %v", filepath.Join(cur, msgs[miss[k]].Ext.(*mmsg).name), v)
 				}
 			}()
-			out[k], errs[k] = r.structureAt(dirfd, dir, name(k))
+			size, vsize := msgs[miss[k]].Ext.(*mmsg).sizes()
+			out[k], errs[k] = r.structureSized(dirfd, dir, name(k), size, vsize)
 			if out[k] != nil && encode != nil {
 				out[k].Cached.Wire = encode(&out[k].Cached.Part)
 			}
@@ -223,6 +236,26 @@ func (s *store) parseMissing(b *mailstate.Box, msgs []*mailstate.Msg, miss []int
 		}
 	}
 	return out, nil
+}
+
+// readers keeps structureReaders, with their buffers, between the
+// pieces of a large parse.
+var readers = sync.Pool{New: func() any { return new(structureReader) }}
+
+// readerKeep is the largest buffer a reader keeps in readers.
+const readerKeep = 1 << 20
+
+// putReader gives r back to readers, without a buffer over readerKeep,
+// and asking for O_NOATIME again (the next files may be ours).
+func putReader(r *structureReader) {
+	r.atime.Store(false)
+	if cap(r.buf) > readerKeep {
+		r.buf = nil
+	}
+	if cap(r.crlf) > readerKeep {
+		r.crlf = nil
+	}
+	readers.Put(r)
 }
 
 // parseChunk is how many messages CachedBatchEncoded parses before it
@@ -358,12 +391,20 @@ type cpuBurst struct {
 var cpus cpuBurst
 
 func (c *cpuBurst) begin() {
+	c.beginAtLeast(workers())
+}
+
+// beginAtLeast is begin that raises GOMAXPROCS to want (parallelLow
+// wants a P more than its threads at a low priority hold).
+func (c *cpuBurst) beginAtLeast(want int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n == 0 {
 		c.saved = 0
-		if want := workers(); runtime.GOMAXPROCS(0) < want {
-			c.saved = runtime.GOMAXPROCS(want)
+	}
+	if runtime.GOMAXPROCS(0) < want {
+		if prev := runtime.GOMAXPROCS(want); c.saved == 0 {
+			c.saved = prev
 		}
 	}
 	c.n++

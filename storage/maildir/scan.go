@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -465,6 +466,7 @@ type curDir struct {
 	path  string
 	fd    int                 // -1 when the directory could not be opened
 	known map[string]fileStat // the new files of a scan (readNew)
+	atime atomic.Bool         // O_NOATIME was refused (openNoatime)
 }
 
 // fileStat is a file's modification time and size; ok is false when it
@@ -517,7 +519,7 @@ func (c *curDir) vsizeAt(name string) (fileStat, int64) {
 		st.ok = st.ok && err == nil
 		return st, vs
 	}
-	fd, err := ignoringEINTR(func() (int, error) { return unix.Openat(c.fd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	fd, err := openNoatime(c.fd, name, &c.atime)
 	if err != nil {
 		return fileStat{}, 0
 	}

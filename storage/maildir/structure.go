@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -15,6 +16,9 @@ import (
 type structureReader struct {
 	buf  []byte // the file as read
 	crlf []byte // the file with bare LFs made CRLF, when it had any
+	// atime: a file was not ours to open with O_NOATIME (a shared
+	// folder's); the rest are opened without it.
+	atime atomic.Bool
 }
 
 // structure is structureOfFile with the reader's buffers: the message's
@@ -33,6 +37,39 @@ func (r *structureReader) structureAt(dirfd int, dir, name string) (*index.Conte
 		return nil, err
 	}
 	return &index.Content{Cached: index.ParseStructure(raw), TextLater: true}, nil
+}
+
+// structureSized is structureAt of a file whose size (size, -1 when
+// not known) and size with CRLF line endings (vsize, -1 when not known)
+// the caller knows (mmsg.sizes): the file is read without asking its
+// size, and when it has as many bytes as it has with CRLF line endings
+// it has no bare LF, and is parsed without looking for one.
+func (r *structureReader) structureSized(dirfd int, dir, name string, size, vsize int64) (*index.Content, error) {
+	raw, err := r.readRaw(dirfd, dir, name, size)
+	if raw == nil || err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) != vsize {
+		raw = r.toCRLF(raw)
+	}
+	return &index.Content{Cached: index.ParseStructure(raw), TextLater: true}, nil
+}
+
+// sizes returns what a message's file name and dovecot-uidlist fields
+// say of its file's size (S=) and of its size with CRLF line endings
+// (W=, or the W field a first scan counted and wrote); -1 for what they
+// do not say.
+func (m *mmsg) sizes() (size, vsize int64) {
+	fi := parseFileName(m.name)
+	vsize = fi.VSize
+	if vsize < 0 {
+		if w := (uidRec{Ext: m.ext}).ext('W'); w != "" {
+			if n, err := parseU32(w); err == nil {
+				vsize = int64(n)
+			}
+		}
+	}
+	return fi.Size, vsize
 }
 
 // read returns the file's bytes with CRLF line endings, as
@@ -63,7 +100,7 @@ func (r *structureReader) readRaw(dirfd int, dir, name string, size int64) ([]by
 	// with the runtime's poller (and fails to, for a regular file) and
 	// carries a finalizer, which costs more than the read of a small
 	// message.
-	fd, err := ignoringEINTR(func() (int, error) { return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	fd, err := openNoatime(dirfd, name, &r.atime)
 	if err != nil {
 		return nil, pathError("open", dir, name, err)
 	}
@@ -112,6 +149,26 @@ func (r *structureReader) readRaw(dirfd int, dir, name string, size int64) ([]by
 		return nil, nil
 	}
 	return b, nil
+}
+
+// openNoatime opens the file name in the directory open as dirfd
+// (unix.AT_FDCWD: name is a path) for reading, with O_NOATIME: reading
+// a message is not an access its owner would want recorded, and a first
+// read of every file of a Maildir (a first SELECT's, a first FETCH's)
+// would otherwise write every inode back through the journal. Only the
+// file's owner may ask for O_NOATIME: once refused (a file of a shared
+// folder), atime is set and files are opened without it.
+func openNoatime(dirfd int, name string, atime *atomic.Bool) (int, error) {
+	if !atime.Load() {
+		fd, err := ignoringEINTR(func() (int, error) {
+			return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+		})
+		if err != unix.EPERM {
+			return fd, err
+		}
+		atime.Store(true)
+	}
+	return ignoringEINTR(func() (int, error) { return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
 }
 
 // pathError is the error of op on the file name in dir ("" when name

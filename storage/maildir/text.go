@@ -145,17 +145,12 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 		return false, err
 	}
 	// Reading and splitting the texts into words runs on every CPU (a
-	// Maildir that came without an index has many batches to go), and
-	// waits while a parse a client waits for runs; the index takes them
-	// in one transaction.
+	// Maildir that came without an index has many batches to go),
+	// giving way when other processes want the CPUs (parallelLow), and
+	// waits while a parse a client of this worker waits for runs; the
+	// index takes them in one transaction, on this goroutine.
 	contents := make([]*index.Content, len(jobs))
-	// A round of a few messages (a delivery's) is not worth raising
-	// GOMAXPROCS for: each change stops the world.
-	burst := len(jobs) >= burstMin
-	if burst {
-		cpus.begin()
-	}
-	parallel(len(jobs), func() func(int) {
+	work := func() func(int) {
 		var r structureReader
 		return func(k int) {
 			cpus.yield(s.stop)
@@ -177,9 +172,16 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 			}
 			contents[k] = c
 		}
-	})
-	if burst {
-		cpus.end()
+	}
+	// A round of a few messages (a delivery's) is not worth threads of
+	// its own and a raised GOMAXPROCS (each change stops the world): it
+	// runs here, in a few milliseconds.
+	contended := false
+	if len(jobs) >= burstMin {
+		giveWay(s.stop)
+		contended = parallelLow(len(jobs), s.stop, work)
+	} else {
+		parallel(len(jobs), work)
 	}
 	select {
 	case <-s.stop:
@@ -194,6 +196,11 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 	}
 	if len(batch) == 0 {
 		return true, nil
+	}
+	if contended {
+		// The CPUs were wanted during the parse: the write, which is
+		// not paced, waits until they are not.
+		giveWay(s.stop)
 	}
 	err = s.st.Each(func(b *mailstate.Box) error {
 		if b != box || ext(b).row.ID != rowID || b.Deleted() {

@@ -223,6 +223,13 @@ func contentType(hdr []byte) (typ, sub, boundary string, ok bool) {
 		}
 		return typ, sub, "", true
 	}
+	return parseContentType(v)
+}
+
+// parseContentType parses a Content-Type value with
+// mime.ParseMediaType, falling back to its type alone and a boundary
+// found by hand when it refuses the value.
+func parseContentType(v string) (typ, sub, boundary string, ok bool) {
 	mt, params, err := mime.ParseMediaType(v)
 	if err != nil && err != mime.ErrInvalidMediaParameter {
 		// Fall back to the type alone, as lenient parsers do.
@@ -239,7 +246,7 @@ func contentType(hdr []byte) (typ, sub, boundary string, ok bool) {
 			params["boundary"] = strings.TrimSpace(b)
 		}
 	}
-	typ, sub, found = strings.Cut(mt, "/")
+	typ, sub, found := strings.Cut(mt, "/")
 	if !found || typ == "" || sub == "" {
 		return "", "", "", false
 	}

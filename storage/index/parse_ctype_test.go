@@ -1,8 +1,6 @@
 package index
 
 import (
-	"mime"
-	"strings"
 	"testing"
 )
 
@@ -14,26 +12,7 @@ func contentTypeFull(hdr []byte) (typ, sub, boundary string, ok bool) {
 	if !found {
 		return "", "", "", false
 	}
-	mt, params, err := mime.ParseMediaType(v)
-	if err != nil && err != mime.ErrInvalidMediaParameter {
-		t, _, _ := strings.Cut(v, ";")
-		mt = strings.ToLower(strings.TrimSpace(t))
-		params = map[string]string{}
-		if i := strings.Index(asciiLower(v), "boundary="); i >= 0 {
-			b := v[i+len("boundary="):]
-			if strings.HasPrefix(b, `"`) {
-				b, _, _ = strings.Cut(b[1:], `"`)
-			} else {
-				b, _, _ = strings.Cut(b, ";")
-			}
-			params["boundary"] = strings.TrimSpace(b)
-		}
-	}
-	typ, sub, found = strings.Cut(mt, "/")
-	if !found || typ == "" || sub == "" {
-		return "", "", "", false
-	}
-	return typ, sub, params["boundary"], true
+	return parseContentType(v)
 }
 
 var contentTypeSeeds = []string{

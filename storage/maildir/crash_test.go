@@ -86,63 +86,77 @@ func TestCrash(t *testing.T) {
 	next := 0
 	deadline := time.Now().Add(50 * time.Second)
 	for round := 0; round < rounds && time.Now().Before(deadline); round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+root, crashEnv+"_N="+strconv.Itoa(next))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 1024)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		// Kill at a random moment after the child has started saving.
-		var kill <-chan time.Time
-		timeout := time.After(20 * time.Second)
-		done := false
-		for !done {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					done = true
-					break
-				}
-				var uid uint32
-				var n int
-				if _, err := fmt.Sscanf(l, "ACK %d %d", &uid, &n); err != nil {
-					if strings.HasPrefix(l, "ERR") || strings.HasPrefix(l, "OPENERR") {
-						t.Fatalf("round %d: child: %s", round, l)
-					}
-					continue
-				}
-				if prev, dup := acked[uid]; dup {
-					t.Fatalf("round %d: UID %d acknowledged twice (messages %d and %d)", round, uid, prev, n)
-				}
-				acked[uid] = n
-				next = max(next, n+1)
-				if kill == nil {
-					kill = time.After(time.Duration(rand.IntN(150)) * time.Millisecond)
-				}
-			case <-kill:
-				cmd.Process.Signal(syscall.SIGKILL)
-				kill = nil
-			case <-timeout:
-				cmd.Process.Kill()
-				t.Fatalf("round %d: child made no progress", round)
-			}
-		}
-		cmd.Wait()
+		next = saveAndCut(t, round, root, next, acked, 0, 150*time.Millisecond, func(p *os.Process) {
+			p.Signal(syscall.SIGKILL)
+		})
 		checkAfterCrash(t, root, acked)
 	}
 	t.Logf("%d messages acknowledged across the kills", len(acked))
+}
+
+// saveAndCut runs the crash test's child, which saves into root from
+// message next on, records each message it acknowledges in acked, and
+// calls cut, which must end the child, at a random moment from after
+// to after+spread past its first acknowledgement. It returns the next
+// message number. An error of the child fails the test before the cut
+// and is expected after it.
+func saveAndCut(t *testing.T, round int, root string, next int, acked map[uint32]int, after, spread time.Duration, cut func(*os.Process)) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashEnv+"="+root, crashEnv+"_N="+strconv.Itoa(next))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	lines := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var at <-chan time.Time
+	timeout := time.After(30 * time.Second)
+	done := false
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				if !done {
+					t.Fatalf("round %d: the child ended before the cut", round)
+				}
+				return next
+			}
+			var uid uint32
+			var n int
+			if _, err := fmt.Sscanf(l, "ACK %d %d", &uid, &n); err != nil {
+				if !done && (strings.HasPrefix(l, "ERR") || strings.HasPrefix(l, "OPENERR")) {
+					t.Fatalf("round %d: child: %s", round, l)
+				}
+				continue
+			}
+			if prev, dup := acked[uid]; dup {
+				t.Fatalf("round %d: UID %d acknowledged twice (messages %d and %d)", round, uid, prev, n)
+			}
+			acked[uid] = n
+			next = max(next, n+1)
+			if at == nil && !done {
+				at = time.After(after + time.Duration(rand.Int64N(int64(spread))))
+			}
+		case <-at:
+			at, done = nil, true
+			cut(cmd.Process)
+		case <-timeout:
+			cmd.Process.Kill()
+			t.Fatalf("round %d: child made no progress", round)
+		}
+	}
 }
 
 // checkAfterCrash reopens the Maildir and checks every acknowledged

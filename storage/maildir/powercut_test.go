@@ -1,13 +1,10 @@
 package maildir
 
 import (
-	"bufio"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,71 +136,18 @@ func TestPowerCut(t *testing.T) {
 	acked := map[uint32]int{} // UID -> message number
 	next := 0
 	for round := range rounds {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+root, crashEnv+"_N="+strconv.Itoa(next))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 1024)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
+		next = saveAndCut(t, round, root, next, acked, 20*time.Millisecond, 300*time.Millisecond, func(p *os.Process) {
+			f, err := os.Open(mnt)
+			if err != nil {
+				t.Fatal(err)
 			}
-			close(lines)
-		}()
-		var cut <-chan time.Time
-		timeout := time.After(30 * time.Second)
-		down := false
-		for open := true; open; {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					open = false
-					break
-				}
-				var uid uint32
-				var n int
-				if _, err := fmt.Sscanf(l, "ACK %d %d", &uid, &n); err != nil {
-					if !down && (strings.HasPrefix(l, "ERR") || strings.HasPrefix(l, "OPENERR")) {
-						t.Fatalf("round %d: child before the power cut: %s", round, l)
-					}
-					continue // after it, the child's saves fail
-				}
-				if prev, dup := acked[uid]; dup {
-					t.Fatalf("round %d: UID %d acknowledged twice (messages %d and %d)", round, uid, prev, n)
-				}
-				acked[uid] = n
-				next = max(next, n+1)
-				if cut == nil && !down {
-					cut = time.After(time.Duration(20+rand.IntN(300)) * time.Millisecond)
-				}
-			case <-cut:
-				cut = nil
-				f, err := os.Open(mnt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = unix.IoctlSetPointerInt(int(f.Fd()), ext4Shutdown, ext4GoingNoLogFlush)
-				f.Close()
-				if err != nil {
-					t.Fatalf("EXT4_IOC_SHUTDOWN: %v", err)
-				}
-				down = true
-				cmd.Process.Signal(syscall.SIGKILL)
-			case <-timeout:
-				cmd.Process.Kill()
-				t.Fatalf("round %d: child made no progress", round)
+			err = unix.IoctlSetPointerInt(int(f.Fd()), ext4Shutdown, ext4GoingNoLogFlush)
+			f.Close()
+			if err != nil {
+				t.Fatalf("EXT4_IOC_SHUTDOWN: %v", err)
 			}
-		}
-		cmd.Wait()
-		if !down {
-			t.Fatalf("round %d: the child ended before the power cut", round)
-		}
+			p.Signal(syscall.SIGKILL)
+		})
 		remount()
 		checkAfterCrash(t, root, acked)
 	}

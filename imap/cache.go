@@ -12,14 +12,7 @@ import (
 // header holds only the fields storage.CachedField accepts, which are
 // all the fields those items use.
 func partFromCache(cp *storage.Part, inDigest bool) *part {
-	p := &part{
-		start:      int(cp.Start),
-		bodyStart:  int(cp.BodyStart),
-		end:        int(cp.End),
-		lines:      cp.Lines,
-		linesKnown: true,
-	}
-	p.header, _ = parseHeader(cp.Header, 0, len(cp.Header))
+	p := headerFromCache(cp)
 	p.setType(inDigest)
 	switch {
 	case p.isType("multipart", ""):

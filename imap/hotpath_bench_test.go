@@ -52,34 +52,10 @@ func BenchmarkFetchBodyRead(b *testing.B) {
 // buffer. "kept" has the encodings the index keeps (a repeated FETCH),
 // "encoded" makes them from the cached structure.
 func BenchmarkFetchEncodeBatch(b *testing.B) {
-	raw := []byte(multipartMsg)
 	items := []fetchItem{{kind: fetchUID}, {kind: fetchFlags}, {kind: fetchSize}, {kind: fetchEnvelope}, {kind: fetchBodyStructure}}
-	s := &session{view: newView(nil, &modes{})}
 	for _, kept := range []bool{false, true} {
 		name := map[bool]string{false: "encoded", true: "kept"}[kept]
-		b.Run(name, func(b *testing.B) {
-			c := index.ParseStructure(raw)
-			if kept {
-				c.Wire = encodeWire(&c.Part)
-			}
-			res := make([]storage.CachedResult, fetchBatch)
-			for i := range res {
-				res[i] = storage.CachedResult{UID: uint32(i + 1), Cached: c, OK: true}
-			}
-			resp := &enc{}
-			b.ReportAllocs()
-			for b.Loop() {
-				batch := prepareBatch(res, items)
-				for i := range res {
-					m := storage.Message{UID: uint32(i + 1), Flags: []string{storage.FlagSeen}, Size: int64(len(raw))}
-					resp.b = append(resp.b[:0], "* "...)
-					if err := s.appendFetchResponse(resp, uint32(i+1), m, *batch[m.UID], items, false); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*fetchBatch), "ns/msg")
-		})
+		b.Run(name, func(b *testing.B) { benchFetchBatch(b, items, kept) })
 	}
 }
 
@@ -87,11 +63,20 @@ func BenchmarkFetchEncodeBatch(b *testing.B) {
 // beside ENVELOPE, from records whose encodings the index kept: the
 // structure prepareBatch builds for the BODY[HEADER.FIELDS] section.
 func BenchmarkFetchHeaderFieldsBatch(b *testing.B) {
-	raw := []byte(multipartMsg)
 	items := parseFetchItems(&parser{b: []byte("(UID ENVELOPE BODY.PEEK[HEADER.FIELDS (From To Subject)])")})
+	benchFetchBatch(b, items, true)
+}
+
+// benchFetchBatch answers FETCH items for a batch of fetchBatch cached
+// multipart messages as cmdFetch does (prepareBatch, then each response
+// into one buffer), with the encodings the index keeps when kept.
+func benchFetchBatch(b *testing.B, items []fetchItem, kept bool) {
+	raw := []byte(multipartMsg)
 	s := &session{view: newView(nil, &modes{})}
 	c := index.ParseStructure(raw)
-	c.Wire = encodeWire(&c.Part)
+	if kept {
+		c.Wire = encodeWire(&c.Part)
+	}
 	res := make([]storage.CachedResult, fetchBatch)
 	for i := range res {
 		res[i] = storage.CachedResult{UID: uint32(i + 1), Cached: c, OK: true}
@@ -101,7 +86,7 @@ func BenchmarkFetchHeaderFieldsBatch(b *testing.B) {
 	for b.Loop() {
 		batch := prepareBatch(res, items)
 		for i := range res {
-			m := storage.Message{UID: uint32(i + 1), Size: int64(len(raw))}
+			m := storage.Message{UID: uint32(i + 1), Flags: []string{storage.FlagSeen}, Size: int64(len(raw))}
 			resp.b = append(resp.b[:0], "* "...)
 			if err := s.appendFetchResponse(resp, uint32(i+1), m, *batch[m.UID], items, false); err != nil {
 				b.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"cote/storage/maildir"
@@ -40,32 +39,7 @@ func BenchmarkSessionMixMaildir(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	conn, r := benchSession(b, st)
-	run := func(tag, cmd string) {
-		if _, err := io.WriteString(conn, tag+" "+cmd+"\r\n"); err != nil {
-			b.Fatal(err)
-		}
-		benchUntil(b, r, tag+" ")
-	}
-	run("s", "SELECT INBOX")
-	msg := string(fetchBenchMsg(7))
-	appendCmd := "APPEND INBOX (\\Seen) {" + strconv.Itoa(len(msg)) + "+}\r\n" + msg
-	b.ReportAllocs()
-	cpu0 := benchCPU()
-	for b.Loop() {
-		run("a", `LIST "" *`)
-		run("b", "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)")
-		run("c", "NOOP")
-		run("d", "FETCH 1:* (UID FLAGS)")
-		run("e", "FETCH 1:20 (UID ENVELOPE BODY.PEEK[HEADER.FIELDS (From To Subject)])")
-		run("f", "FETCH 50 (UID BODY.PEEK[])")
-		run("g", `STORE 1:10 +FLAGS (\Flagged)`)
-		run("h", `STORE 1:10 -FLAGS (\Flagged)`)
-		run("i", appendCmd)
-		run("j", `STORE 100 +FLAGS.SILENT (\Deleted)`)
-		run("k", "EXPUNGE")
-	}
-	b.ReportMetric(float64(benchCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+	benchMix(b, st, string(fetchBenchMsg(7)))
 }
 
 // BenchmarkSessionStart is a session from its handoff to LOGOUT on a

@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"cote/storage"
+	dl "cote/storage/internal/dotlock"
 )
 
 // ioErr marks disk-full and I/O errors as temporary and quota errors as
@@ -84,104 +84,29 @@ func (s *store) replaceFile(path string, data []byte, sync bool) error {
 	return nil
 }
 
-// Dotlocks follow Dovecot's convention: <file>.lock made with O_EXCL; a
-// lock older than staleLock is overridden.
-const (
-	staleLock   = 120 * time.Second
-	lockTimeout = 30 * time.Second
-)
+// lockTimeout is how long a dotlock (storage/internal/dotlock) is
+// waited for.
+const lockTimeout = 30 * time.Second
 
-// The lock holds "<pid>:<host>", as Dovecot's file_dotlock writes it; a
-// lock of a process of this host that no longer runs is overridden at
-// once (a killed process cannot remove its lock).
+// dotlock takes path+".lock", waiting up to lockTimeout.
 func dotlock(path string) (func(), error) {
 	return dotlockWithin(path, lockTimeout)
 }
 
 // errLockBusy is dotlockWithin's error when another holds the lock
 // past the wait.
-var errLockBusy = fmt.Errorf("dotlock busy: %w", storage.ErrTemporary)
+var errLockBusy = dl.ErrBusy
 
 // dotlockWithin is dotlock waiting at most wait for another holder.
 func dotlockWithin(path string, wait time.Duration) (func(), error) {
-	lock := path + ".lock"
-	deadline := time.Now().Add(wait)
-	host, _ := os.Hostname()
-	for {
-		// The lock is made whole under a temporary name and linked into
-		// place, so it never exists without its holder (Dovecot's
-		// dotlock_use_excl=no method).
-		tmp := fmt.Sprintf("%s.%s.%d", lock, host, os.Getpid())
-		if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d:%s", os.Getpid(), host), 0o600); err != nil {
-			return nil, ioErr(err)
-		}
-		err := os.Link(tmp, lock)
-		os.Remove(tmp)
-		if err == nil {
-			return func() { os.Remove(lock) }, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return nil, ioErr(err)
-		}
-		if st, err := os.Stat(lock); err == nil && (time.Since(st.ModTime()) > staleLock || lockHolderGone(lock, st, host)) {
-			os.Remove(lock)
-			continue
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("lock %s: %w", filepath.Base(lock), errLockBusy)
-		}
-		time.Sleep(10 * time.Millisecond)
+	unlock, err := dl.Take(path, wait)
+	if err != nil && !errors.Is(err, errLockBusy) {
+		err = ioErr(err)
 	}
+	return unlock, err
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// emptyLockStale is how long an empty lock is waited for. cote links a
-// whole lock into place, so an empty one was either made by Dovecot
-// between its O_EXCL create and its write (dotlock_use_excl=yes, a few
-// microseconds), or left by a power cut that took its contents (the lock
-// is not fsynced: it is removed again within the operation).
-const emptyLockStale = time.Second
-
-// lockHolderGone reports whether the lock st at path is left by a holder
-// that is gone: a process of this host that does not exist or that
-// took it before the system booted (its pid may be another's now), or,
-// for an empty lock, a holder that crashed before writing it.
-func lockHolderGone(lock string, st os.FileInfo, host string) bool {
-	data, err := os.ReadFile(lock)
-	if err != nil {
-		return false
-	}
-	if len(data) == 0 {
-		return time.Since(st.ModTime()) > emptyLockStale
-	}
-	pidStr, lockHost, _ := strings.Cut(strings.TrimSpace(string(data)), ":")
-	pid, err := strconv.Atoi(pidStr)
-	if err != nil || pid <= 0 || lockHost != "" && lockHost != host {
-		return false
-	}
-	if boot := bootTime(); !boot.IsZero() && st.ModTime().Before(boot.Add(-time.Second)) {
-		return true
-	}
-	return syscall.Kill(pid, 0) == syscall.ESRCH
-}
-
-// bootTime is when the system booted (/proc/stat's btime), or the zero
-// time when it cannot be read (a chroot without /proc).
-var bootTime = sync.OnceValue(func() time.Time {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}
-	}
-	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			if sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-				return time.Unix(sec, 0)
-			}
-		}
-	}
-	return time.Time{}
-})
 
 // lockLinger is how long the store keeps a dovecot-uidlist lock after
 // an operation, for the next one: a client that saves, flags and

@@ -1,4 +1,4 @@
-package maildir
+package dotlock
 
 import (
 	"errors"
@@ -9,16 +9,16 @@ import (
 	"time"
 )
 
-// TestDotlockLeftBehind: a dovecot-uidlist lock left by a holder that is
+// TestLeftBehind: a lock left by a holder that is
 // gone is taken over at once; one whose holder runs is waited for.
-func TestDotlockLeftBehind(t *testing.T) {
+func TestLeftBehind(t *testing.T) {
 	host, _ := os.Hostname()
 	live := fmt.Sprintf("%d:%s", os.Getpid(), host) // this process runs
 	if bootTime().IsZero() {
 		t.Fatal("no btime in /proc/stat")
 	}
 	// A system that booted a minute ago, after a power cut: the locks
-	// of before it are younger than staleLock.
+	// of before it are younger than Stale.
 	saved := bootTime
 	defer func() { bootTime = saved }()
 	boot := time.Now().Add(-time.Minute)
@@ -32,7 +32,7 @@ func TestDotlockLeftBehind(t *testing.T) {
 	}{
 		{"running holder", live, time.Now(), false},
 		{"holder from before the boot", live, before, true},
-		{"emptied by a power cut", "", time.Now().Add(-2 * emptyLockStale), true},
+		{"emptied by a power cut", "", time.Now().Add(-2 * emptyStale), true},
 		{"empty, being written", "", time.Now().Add(time.Second), false},
 		{"another host's", fmt.Sprintf("%d:elsewhere.example", os.Getpid()), before, false},
 	} {
@@ -44,7 +44,7 @@ func TestDotlockLeftBehind(t *testing.T) {
 			if err := os.Chtimes(path+".lock", c.age, c.age); err != nil {
 				t.Fatal(err)
 			}
-			unlock, err := dotlockWithin(path, 50*time.Millisecond)
+			unlock, err := Take(path, 50*time.Millisecond)
 			if c.taken {
 				if err != nil {
 					t.Fatalf("lock left by a holder that is gone not taken: %v", err)
@@ -52,8 +52,8 @@ func TestDotlockLeftBehind(t *testing.T) {
 				unlock()
 				return
 			}
-			if !errors.Is(err, errLockBusy) {
-				t.Fatalf("dotlockWithin = %v, want it busy", err)
+			if !errors.Is(err, ErrBusy) {
+				t.Fatalf("Take = %v, want it busy", err)
 			}
 		})
 	}

@@ -59,17 +59,34 @@ func (s *store) writeMeta(path string, data []byte) error {
 	return s.replaceFile(path, data, s.fsync)
 }
 
+// replaceFileLate is replaceFile that writes the new file out
+// (writeOut) instead of fsyncing it: on a journaled ext4 its blocks are
+// then in the running transaction, before its rename, and the caller's
+// fsync commits both (journal.go).
+func (s *store) replaceFileLate(path string, data []byte) error {
+	return replaceWith(path, data, writeOut)
+}
+
 // replaceFile writes data to path.tmp, fsyncs it when sync is true and
 // renames it over path.
 func (s *store) replaceFile(path string, data []byte, sync bool) error {
+	if !sync {
+		return replaceWith(path, data, nil)
+	}
+	return replaceWith(path, data, (*os.File).Sync)
+}
+
+// replaceWith writes data to path.tmp, calls flush on it (when not nil)
+// and renames it over path.
+func replaceWith(path string, data []byte, flush func(*os.File) error) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return ioErr(err)
 	}
 	_, err = f.Write(data)
-	if err == nil && sync {
-		err = f.Sync()
+	if err == nil && flush != nil {
+		err = flush(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

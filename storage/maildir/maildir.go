@@ -700,11 +700,25 @@ func uidsOf(msgs []*mailstate.Msg) []uint32 {
 
 // writeUidlist rewrites dovecot-uidlist whole.
 func (s *store) writeUidlist(mb *mbox) error {
+	return s.rewriteUidlist(mb, false)
+}
+
+// rewriteUidlist is writeUidlist; with late (journal.go) the new file
+// is written out and renamed into place without an fsync, for the
+// caller's fsync to commit with its own changes.
+func (s *store) rewriteUidlist(mb *mbox, late bool) error {
 	if mb.uid.GUID == "" {
 		mb.uid.GUID = newGUID()
 	}
 	data := mb.uid.format()
-	if err := s.writeAtomic(filepath.Join(mb.dir, "dovecot-uidlist"), data); err != nil {
+	path := filepath.Join(mb.dir, "dovecot-uidlist")
+	var err error
+	if late {
+		err = s.replaceFileLate(path, data)
+	} else {
+		err = s.writeAtomic(path, data)
+	}
+	if err != nil {
 		return err
 	}
 	mb.uidlistSize = int64(len(data))
@@ -768,9 +782,24 @@ func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir, synced string) error
 	path := filepath.Join(mb.dir, "dovecot-uidlist")
 	rewrite := func() error {
 		if synced != "" {
-			if err := fsyncFile(synced); err != nil {
-				return ioErr(err)
+			// The new uidlist joins the save's one journal commit:
+			// written out and renamed, then the file's fsync commits
+			// the file, its rename and the new uidlist; the fsyncs
+			// POSIX asks for follow.
+			if err := s.rewriteUidlist(mb, true); err != nil {
+				return err
 			}
+			err := fsyncFile(synced)
+			if err == nil && dir != "" {
+				err = s.fsyncDir(dir)
+			}
+			if err == nil {
+				err = fsyncFile(path)
+			}
+			if err == nil {
+				err = s.fsyncDir(mb.dir)
+			}
+			return ioErr(err)
 		}
 		if dir != "" {
 			if err := s.fsyncDir(dir); err != nil {

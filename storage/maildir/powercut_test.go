@@ -116,6 +116,68 @@ func TestSaveOneJournalCommit(t *testing.T) {
 	if per > 1.5 {
 		t.Fatalf("a save costs %.2f journal commits, want 1", per)
 	}
+
+	// A save that rewrites dovecot-uidlist (a quarter of its records
+	// expunged: imaptest's mailboxes of a message or two) is one commit
+	// too.
+	if err := s.Create("Small", nil); err != nil {
+		t.Fatal(err)
+	}
+	ul := filepath.Join(root, ".Small", "dovecot-uidlist")
+	rewrites, commits := 0, 0
+	for range 20 {
+		for range 2 {
+			if _, _, err := s.Append("Small", strings.NewReader(msg), storage.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mb, err := s.Open("Small", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := []uint32{mb.Messages()[0].UID}
+		if _, err := mb.Store(first, storage.FlagsAdd, []string{storage.FlagDeleted}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mb.Expunge(first); err != nil {
+			t.Fatal(err)
+		}
+		mb.Close()
+		st0, err := os.Stat(ul)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := jbd2Commits(t, mnt)
+		if _, _, err := s.Append("Small", strings.NewReader(msg), storage.AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if st1, err := os.Stat(ul); err == nil && !os.SameFile(st0, st1) {
+			rewrites++ // replaced, not appended to
+			commits += jbd2Commits(t, mnt) - before
+		}
+		mb, err = s.Open("Small", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []uint32
+		for _, m := range mb.Messages() {
+			all = append(all, m.UID)
+		}
+		if _, err := mb.Store(all, storage.FlagsAdd, []string{storage.FlagDeleted}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mb.Expunge(all); err != nil {
+			t.Fatal(err)
+		}
+		mb.Close()
+	}
+	t.Logf("%d of 20 saves after an expunge rewrote dovecot-uidlist, in %d journal commits", rewrites, commits)
+	if rewrites < 3 {
+		t.Fatalf("only %d of 20 saves after an expunge rewrote dovecot-uidlist", rewrites)
+	}
+	if commits > rewrites+1 {
+		t.Fatalf("%d saves that rewrote dovecot-uidlist cost %d journal commits, want one each", rewrites, commits)
+	}
 }
 
 // TestPowerCut saves into a Maildir on a real ext4 with a journal, in a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"cote/storage"
@@ -477,16 +478,22 @@ func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]stri
 	})
 }
 
-// Expunge implements mailstate.Backend; the uidlist records go at the
-// next scan.
+// Expunge implements mailstate.Backend. The messages' records stay in
+// dovecot-uidlist (stale) until it is next rewritten, which they no
+// longer are part of.
 func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
 	mb := ext(b)
 	fresh := mb.curFresh()
 	defer mb.refreshCurAfter(fresh)
+	gone := make(map[uint32]bool, len(msgs))
+	defer func() {
+		mb.uid.Recs = slices.DeleteFunc(mb.uid.Recs, func(r uidRec) bool { return gone[r.UID] })
+	}()
 	for _, m := range msgs {
 		if err := s.removeOwn(mb, m.Ext.(*mmsg).name); err != nil && !os.IsNotExist(err) {
 			return ioErr(err)
 		}
+		gone[m.UID] = true
 		mb.stale++
 	}
 	err := s.commitChange(b, 0, func(tx *index.Tx, id int64, modseq uint64) error {

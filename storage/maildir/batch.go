@@ -346,16 +346,28 @@ func parallel(n int, worker func() func(int)) {
 		}
 		return
 	}
+	share(n, w, func(take func() (int, bool)) {
+		fn := worker()
+		for k, ok := take(); ok; k, ok = take() {
+			fn(k)
+		}
+	})
+}
+
+// share runs run on w goroutines and returns when all are done; take
+// hands out 0 .. n-1, each number once, across them.
+func share(n, w int, run func(take func() (int, bool))) {
 	var next atomic.Int64
+	take := func() (int, bool) {
+		k := int(next.Add(1) - 1)
+		return k, k < n
+	}
 	var wg sync.WaitGroup
 	for range w {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn := worker()
-			for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
-				fn(k)
-			}
+			run(take)
 		}()
 	}
 	wg.Wait()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,29 +50,22 @@ func parallelLow(n int, stop <-chan struct{}, worker func() func(int)) bool {
 	w := min(workers(), n)
 	cpus.beginAtLeast(w + 1)
 	defer cpus.end()
-	var next atomic.Int64
 	var gave atomic.Bool
-	var wg sync.WaitGroup
-	for range w {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// The thread is the one whose run-queue wait is read.
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			p := newPacer(stop)
-			defer p.close()
-			fn := worker()
-			for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
-				p.pace()
-				fn(k)
-			}
-			if p.slept {
-				gave.Store(true)
-			}
-		}()
-	}
-	wg.Wait()
+	share(n, w, func(take func() (int, bool)) {
+		// The thread is the one whose run-queue wait is read.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		p := newPacer(stop)
+		defer p.close()
+		fn := worker()
+		for k, ok := take(); ok; k, ok = take() {
+			p.pace()
+			fn(k)
+		}
+		if p.slept {
+			gave.Store(true)
+		}
+	})
 	return gave.Load()
 }
 

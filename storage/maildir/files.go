@@ -32,12 +32,7 @@ func (s *store) fsyncDir(dir string) error {
 	if !s.fsync {
 		return nil
 	}
-	f, err := os.Open(dir)
-	if err != nil {
-		return ioErr(err)
-	}
-	defer f.Close()
-	return ioErr(f.Sync())
+	return ioErr(fsyncFile(dir))
 }
 
 // writeAtomic replaces path with data through path.tmp and rename,

@@ -74,7 +74,7 @@ func writeOut(f *os.File) error {
 	return err
 }
 
-// fsyncFile fsyncs the file at path.
+// fsyncFile fsyncs the file or directory at path.
 func fsyncFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {

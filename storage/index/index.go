@@ -690,14 +690,15 @@ func (d *DB) Usage() (bytes, messages int64, err error) {
 type Tx struct {
 	tx  *sql.Tx
 	ctx context.Context
-	// d is set for a durable transaction on a tiered connection, whose
-	// synchronous setting goes back to NORMAL when it ends.
-	d *DB
+	// db is the DB the transaction writes.
+	db *DB
+	// durable is set for a durable transaction on a tiered connection,
+	// whose synchronous setting goes back to NORMAL when it ends.
+	durable bool
 	// marks says the transaction sets the writing marker.
 	marks bool
-	// db is the DB the transaction writes; names are the mailbox names
-	// its PutBox calls wrote, for db.names once it commits.
-	db    *DB
+	// names are the mailbox names its PutBox calls wrote, for db.names
+	// once it commits.
 	names map[int64]string
 }
 
@@ -733,7 +734,7 @@ func (d *DB) BeginDurable() (*Tx, error) {
 		d.db.Exec("PRAGMA synchronous = NORMAL")
 		return nil, Err(err)
 	}
-	t := &Tx{tx: tx, ctx: context.Background(), d: d, db: d}
+	t := &Tx{tx: tx, ctx: context.Background(), db: d, durable: true}
 	if !d.marked {
 		if err := d.markWriting(tx); err != nil {
 			t.Rollback()
@@ -749,7 +750,7 @@ func (d *DB) BeginDurable() (*Tx, error) {
 func (t *Tx) Commit() error {
 	err := Err(t.tx.Commit())
 	if err == nil && t.marks {
-		t.d.marked = true
+		t.db.marked = true
 	}
 	if t.names != nil {
 		t.db.namesMu.Lock()
@@ -778,11 +779,11 @@ func (t *Tx) Rollback() {
 // restore sets a durable transaction's connection back to the metadata
 // tier.
 func (t *Tx) restore() {
-	if t.d == nil {
+	if !t.durable {
 		return
 	}
-	t.d.db.Exec("PRAGMA synchronous = NORMAL")
-	t.d = nil
+	t.db.db.Exec("PRAGMA synchronous = NORMAL")
+	t.durable = false
 }
 
 // PutBox inserts or updates a mailbox's row and sets b.ID.

@@ -24,8 +24,9 @@ import (
 // and flushes the device before each commit block, so a power cut
 // leaves either the whole save or none of it (or the file alone in
 // tmp/, as before); TestPowerCut cuts the power of a real ext4 in the
-// middle of saves. The fsyncs of cur/ and of the uidlist still follow
-// and find nothing left to commit. Anywhere else (another file system,
+// middle of saves. That fsync is the save's last: the commit holds
+// cur/'s entry and the record, and fsyncs of cur/ and of the uidlist
+// would only flush the device's cache again. Anywhere else (another file system,
 // ext4 without a journal, a chroot without /proc or /sys) a save keeps
 // the POSIX order.
 

@@ -777,29 +777,21 @@ func (s *store) newUidlist(b *mailstate.Box) error {
 //
 // synced, when not "", is a file in dir that was written out but not
 // fsynced (journal.go): the records are written out too, and the file's
-// fsync then commits the file, the rename and the records at once.
+// fsync then commits the file, the rename and the records at once. It
+// is the save's last fsync: the commit holds the directories' entries
+// and the records, and a later fsync of cur/ or of the uidlist would
+// find nothing to commit and only flush the disk's cache again.
 func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir, synced string) error {
 	path := filepath.Join(mb.dir, "dovecot-uidlist")
 	rewrite := func() error {
 		if synced != "" {
 			// The new uidlist joins the save's one journal commit:
 			// written out and renamed, then the file's fsync commits
-			// the file, its rename and the new uidlist; the fsyncs
-			// POSIX asks for follow.
+			// the file, its rename and the new uidlist.
 			if err := s.rewriteUidlist(mb, true); err != nil {
 				return err
 			}
-			err := fsyncFile(synced)
-			if err == nil && dir != "" {
-				err = s.fsyncDir(dir)
-			}
-			if err == nil {
-				err = fsyncFile(path)
-			}
-			if err == nil {
-				err = s.fsyncDir(mb.dir)
-			}
-			return ioErr(err)
+			return ioErr(fsyncFile(synced))
 		}
 		if dir != "" {
 			if err := s.fsyncDir(dir); err != nil {
@@ -837,21 +829,26 @@ func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir, synced string) error
 		buf = append(buf, r.format()...)
 	}
 	_, err = f.WriteAt(buf, st.Size())
-	if err == nil && synced != "" {
+	switch {
+	case err != nil:
+	case synced != "":
 		if err = writeOut(f); err == nil {
+			// Also the first save of a new mailbox's: jbd2 commits
+			// in order, so the directories made before are in.
 			err = fsyncFile(synced)
 		}
-	}
-	if err == nil && dir != "" {
-		err = s.fsyncDir(dir)
-	}
-	if err == nil && s.fsync {
-		err = f.Sync()
-	}
-	if err == nil && mb.lazyUidlist {
-		// The first save of a new mailbox: the uidlist's directory
-		// entry (and cur/'s) become durable now.
-		err = s.fsyncDir(mb.dir)
+	default:
+		if dir != "" {
+			err = s.fsyncDir(dir)
+		}
+		if err == nil && s.fsync {
+			err = f.Sync()
+		}
+		if err == nil && mb.lazyUidlist {
+			// The first save of a new mailbox: the uidlist's
+			// directory entry (and cur/'s) become durable now.
+			err = s.fsyncDir(mb.dir)
+		}
 	}
 	if err != nil {
 		f.Truncate(st.Size())

@@ -226,7 +226,12 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp) // a no-op after the rename
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp)
+		}
+	}()
 	if err := s.checkQuota(size, 1); err != nil {
 		return err
 	}
@@ -264,6 +269,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		s.unexpect(mb, true, name, true)
 		return ioErr(err)
 	}
+	renamed = true
 	uid := max(mb.uid.NextUID, b.UIDNext)
 	rec := uidRec{UID: uid, Base: full}
 	mb.uid.Recs = append(mb.uid.Recs, rec)

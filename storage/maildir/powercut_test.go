@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,15 +71,8 @@ func journaledExt4(t *testing.T) (string, func()) {
 // system holding dir has committed.
 func jbd2Commits(t *testing.T, dir string) int {
 	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	link, err := os.Readlink(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := os.ReadFile(filepath.Join("/proc/fs/jbd2", filepath.Base(link)+"-8", "info"))
+	_, name := blockDev(t, dir)
+	info, err := os.ReadFile(filepath.Join("/proc/fs/jbd2", name+"-8", "info"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +83,69 @@ func jbd2Commits(t *testing.T, dir string) int {
 	return n
 }
 
+// blockDev is the /sys/dev/block link of dir's block device, and the
+// device's name.
+func blockDev(t *testing.T, dir string) (string, string) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	link := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	target, err := os.Readlink(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link, filepath.Base(target)
+}
+
+// deviceFlushes is the count of cache flushes dir's block device has
+// completed (the 16th field of its stat, Documentation/block/stat.rst).
+func deviceFlushes(t *testing.T, dir string) int {
+	t.Helper()
+	link, _ := blockDev(t, dir)
+	data, err := os.ReadFile(filepath.Join(link, "stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 17 {
+		t.Fatalf("block stat %q has no flush count", data)
+	}
+	n, err := strconv.Atoi(f[15])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// commitFlushes is the count of cache flushes of one journal commit on
+// the file system at mnt: a new file written and fsynced.
+func commitFlushes(t *testing.T, mnt string) float64 {
+	t.Helper()
+	const n = 20
+	before := deviceFlushes(t, mnt)
+	for i := range n {
+		f, err := os.Create(filepath.Join(mnt, fmt.Sprintf("flush%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteString("x")
+		if err == nil {
+			err = f.Sync()
+		}
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return float64(deviceFlushes(t, mnt)-before) / n
+}
+
 // TestSaveOneJournalCommit: on ext4 with a journal, a save (the file,
 // its name in cur/, its dovecot-uidlist record) costs one journal commit,
-// where the POSIX order costs two (journal.go).
+// where the POSIX order costs two (journal.go), and no cache flush but
+// the commit's.
 func TestSaveOneJournalCommit(t *testing.T) {
 	mnt, _ := journaledExt4(t)
 	root := filepath.Join(mnt, "Maildir")
@@ -105,16 +159,24 @@ func TestSaveOneJournalCommit(t *testing.T) {
 		t.Fatal(err) // the mailbox and its uidlist are made
 	}
 	const n = 100
-	before := jbd2Commits(t, mnt)
+	before, flushed := jbd2Commits(t, mnt), deviceFlushes(t, mnt)
 	for range n {
 		if _, _, err := s.Append("INBOX", strings.NewReader(msg), storage.AppendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	per := float64(jbd2Commits(t, mnt)-before) / n
-	t.Logf("%.2f journal commits a save", per)
+	flushes := float64(deviceFlushes(t, mnt)-flushed) / n
+	t.Logf("%.2f journal commits and %.2f cache flushes a save", per, flushes)
 	if per > 1.5 {
 		t.Fatalf("a save costs %.2f journal commits, want 1", per)
+	}
+	// The commit's own flushes only (two on a device without FUA, as a
+	// loop device): an fsync that finds nothing to commit still
+	// flushes the cache.
+	commit := commitFlushes(t, mnt)
+	if flushes > per*commit+0.5 {
+		t.Fatalf("a save costs %.2f cache flushes for %.2f journal commits of %.0f flushes", flushes, per, commit)
 	}
 
 	// A save that rewrites dovecot-uidlist (a quarter of its records
@@ -124,7 +186,7 @@ func TestSaveOneJournalCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	ul := filepath.Join(root, ".Small", "dovecot-uidlist")
-	rewrites, commits := 0, 0
+	rewrites, commits, rewriteFlushes := 0, 0, 0
 	for range 20 {
 		for range 2 {
 			if _, _, err := s.Append("Small", strings.NewReader(msg), storage.AppendOptions{}); err != nil {
@@ -147,13 +209,14 @@ func TestSaveOneJournalCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := jbd2Commits(t, mnt)
+		before, flushed := jbd2Commits(t, mnt), deviceFlushes(t, mnt)
 		if _, _, err := s.Append("Small", strings.NewReader(msg), storage.AppendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if st1, err := os.Stat(ul); err == nil && !os.SameFile(st0, st1) {
 			rewrites++ // replaced, not appended to
 			commits += jbd2Commits(t, mnt) - before
+			rewriteFlushes += deviceFlushes(t, mnt) - flushed
 		}
 		mb, err = s.Open("Small", false)
 		if err != nil {
@@ -171,12 +234,15 @@ func TestSaveOneJournalCommit(t *testing.T) {
 		}
 		mb.Close()
 	}
-	t.Logf("%d of 20 saves after an expunge rewrote dovecot-uidlist, in %d journal commits", rewrites, commits)
+	t.Logf("%d of 20 saves after an expunge rewrote dovecot-uidlist, in %d journal commits and %d cache flushes", rewrites, commits, rewriteFlushes)
 	if rewrites < 3 {
 		t.Fatalf("only %d of 20 saves after an expunge rewrote dovecot-uidlist", rewrites)
 	}
 	if commits > rewrites+1 {
 		t.Fatalf("%d saves that rewrote dovecot-uidlist cost %d journal commits, want one each", rewrites, commits)
+	}
+	if float64(rewriteFlushes) > float64(commits)*commit+float64(rewrites)/2 {
+		t.Fatalf("%d saves that rewrote dovecot-uidlist cost %d cache flushes for %d journal commits of %.0f flushes", rewrites, rewriteFlushes, commits, commit)
 	}
 }
 

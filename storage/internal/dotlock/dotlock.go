@@ -21,12 +21,10 @@ import (
 // mbox_dotlock_change_timeout).
 const Stale = 120 * time.Second
 
-// emptyStale is how long an empty lock is waited for. A lock is made
-// whole and linked into place, so an empty one was either made by
-// Dovecot between its O_EXCL create and its write
-// (dotlock_use_excl=yes, a few microseconds), or left by a power cut
-// that took its contents (the lock is not fsynced: it is removed again
-// within the operation).
+// emptyStale is how long an empty lock is waited for. A lock is empty
+// between its create and its write (a few microseconds), or when a
+// power cut took its contents (the lock is not fsynced: it is removed
+// again within the operation).
 const emptyStale = time.Second
 
 // ErrBusy is Take's error when another holds the lock past the wait.
@@ -42,17 +40,22 @@ func Take(path string, wait time.Duration) (func(), error) {
 	lock := path + ".lock"
 	deadline := time.Now().Add(wait)
 	host, _ := os.Hostname()
+	holder := fmt.Appendf(nil, "%d:%s", os.Getpid(), host)
 	for {
-		// The lock is made whole under a temporary name and linked into
-		// place, so it never exists without its holder (Dovecot's
-		// dotlock_use_excl=no method, and procmail's; it works on NFS).
-		tmp := fmt.Sprintf("%s.%s.%d", lock, host, os.Getpid())
-		if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d:%s", os.Getpid(), host), 0o600); err != nil {
-			return nil, err
-		}
-		err := os.Link(tmp, lock)
-		os.Remove(tmp)
+		// Made with O_EXCL, as Dovecot makes its dotlocks by default
+		// (dotlock_use_excl=yes; NFS has O_EXCL since version 3): one
+		// name in the directory's journal, where a lock made under a
+		// temporary name and linked into place takes three.
+		f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
+			_, err = f.Write(holder)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(lock)
+				return nil, err
+			}
 			return func() { os.Remove(lock) }, nil
 		}
 		if !errors.Is(err, os.ErrExist) {

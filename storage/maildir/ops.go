@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"cote/storage"
 	"cote/storage/index"
@@ -391,10 +392,18 @@ func (s *store) writeTmp(path string, r io.Reader, keep int, late bool) (int64, 
 	if err != nil {
 		return 0, nil, ioErr(err)
 	}
-	bw := bufio.NewWriterSize(f, 64<<10)
+	bufs := saveBufs.Get().(*saveBuf)
+	defer saveBufs.Put(bufs)
+	bw := bufs.w
+	bw.Reset(f)
+	defer bw.Reset(nil)
 	kw := &keepWriter{w: bw, max: keep}
+	if sized, ok := r.(interface{ Size() int64 }); ok && sized.Size() <= int64(keep) {
+		// Room for the message and a few line ends made CRLF.
+		kw.buf = make([]byte, 0, sized.Size()+sized.Size()/32+64)
+	}
 	cw := &mailstate.CRLFWriter{W: kw}
-	_, err = io.Copy(cw, r)
+	_, err = io.CopyBuffer(cw, r, bufs.copy)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -414,6 +423,17 @@ func (s *store) writeTmp(path string, r io.Reader, keep int, late bool) (int64, 
 	}
 	return cw.N, kw.kept(), nil
 }
+
+// saveBuf is writeTmp's buffers, kept between saves (saveBufs): 96 KB
+// a save was most of what a delivery allocated.
+type saveBuf struct {
+	w    *bufio.Writer
+	copy []byte
+}
+
+var saveBufs = sync.Pool{New: func() any {
+	return &saveBuf{w: bufio.NewWriterSize(nil, 64<<10), copy: make([]byte, 32<<10)}
+}}
 
 // keepWriter passes writes on to w and keeps a copy of them while they
 // come to at most max bytes.

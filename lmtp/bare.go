@@ -215,7 +215,8 @@ func (b *bareRcpt) Read(p []byte) (int, error) {
 // bytes belong to the message (all of p, or up to and including the end
 // of data, after which the state is stateCommand again).
 func (b *bareRcpt) scanData(p []byte) int {
-	for i, c := range p {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
 		switch b.dot {
 		case dotBeginLine:
 			switch c {
@@ -245,9 +246,13 @@ func (b *bareRcpt) scanData(p []byte) int {
 				b.dot = dotData
 			}
 		case dotData:
-			if c == '\r' {
-				b.dot = dotCR
+			// The rest of the line goes by at once.
+			j := bytes.IndexByte(p[i:], '\r')
+			if j < 0 {
+				return len(p)
 			}
+			i += j
+			b.dot = dotCR
 		}
 	}
 	return len(p)

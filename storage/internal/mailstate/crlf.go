@@ -16,16 +16,23 @@ type CRLFWriter struct {
 
 func (w *CRLFWriter) Write(p []byte) (int, error) {
 	start := 0
-	for i, c := range p {
-		if c == '\n' && !(i == 0 && w.prevR || i > 0 && p[i-1] == '\r') {
-			if err := w.put(p[start:i]); err != nil {
-				return start, err
-			}
-			if err := w.put([]byte("\r")); err != nil {
-				return start, err
-			}
-			start = i
+	for off := 0; ; {
+		j := bytes.IndexByte(p[off:], '\n')
+		if j < 0 {
+			break
 		}
+		i := off + j
+		off = i + 1
+		if i == 0 && w.prevR || i > 0 && p[i-1] == '\r' {
+			continue
+		}
+		if err := w.put(p[start:i]); err != nil {
+			return start, err
+		}
+		if err := w.put([]byte("\r")); err != nil {
+			return start, err
+		}
+		start = i
 	}
 	if err := w.put(p[start:]); err != nil {
 		return start, err

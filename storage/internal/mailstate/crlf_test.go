@@ -72,3 +72,32 @@ func TestCRLFReaderPieces(t *testing.T) {
 		}
 	}
 }
+
+// TestCRLFWriterPieces writes random text in writes of random sizes,
+// down to one byte, where a CR and its LF fall into different writes.
+func TestCRLFWriterPieces(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte("ab\r\n")
+	for range 3000 {
+		in := make([]byte, rng.IntN(10000))
+		for i := range in {
+			in[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		var out bytes.Buffer
+		w := &CRLFWriter{W: &out}
+		for rest := in; len(rest) > 0; {
+			k := min(len(rest), 1+rng.IntN(50))
+			if n, err := w.Write(rest[:k]); n != k || err != nil {
+				t.Fatalf("Write = %d, %v, want %d", n, err, k)
+			}
+			rest = rest[k:]
+		}
+		want := crlfSimple(in)
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("CRLFWriter(%q) wrote %q, want %q", in, out.Bytes(), want)
+		}
+		if w.N != int64(len(want)) {
+			t.Fatalf("CRLFWriter counted %d bytes, wrote %d", w.N, len(want))
+		}
+	}
+}

@@ -33,10 +33,13 @@ type ControlDeliverer struct {
 
 	seq atomic.Uint64
 
-	mu      sync.Mutex // guards waiters and err
+	mu      sync.Mutex // guards waiters, err and channels
 	waiters map[uint64]chan ctlReply
 	err     error         // set when Run returns
 	broken  chan struct{} // closed when Run returns
+	// channels are the delivery channels the master gave (channel.go),
+	// by recipient name.
+	channels map[string]*deliveryChannel
 
 	status statusReporter
 }
@@ -99,6 +102,9 @@ func (c *ControlDeliverer) read() error {
 			seq = m.Seq
 		case *proto.AuthConnectReply:
 			seq = m.Seq
+		case *proto.DeliverChannel:
+			c.addChannel(m.User, files[0])
+			continue
 		case *proto.Shutdown:
 			closeFiles(files)
 			if c.onShutdown != nil {
@@ -166,6 +172,13 @@ func (c *ControlDeliverer) call(ctx context.Context, build func(seq uint64) prot
 // msg to the master, which routes it to the worker of d.User, and waits
 // for the DeliverReply.
 func (c *ControlDeliverer) Deliver(ctx context.Context, d *proto.Deliver, msg *os.File) (*proto.DeliverReply, error) {
+	if ch := c.channel(d.User); ch != nil {
+		reply, err := ch.deliver(ctx, d, msg)
+		if !errors.Is(err, errChannelGone) {
+			return reply, err
+		}
+		c.dropChannel(d.User, ch) // unanswered: through the master
+	}
 	r, err := c.call(ctx, func(seq uint64) proto.Message {
 		m := *d
 		m.Seq = seq

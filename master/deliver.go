@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"cote/auth/masterclient"
 	"cote/proto"
 )
@@ -132,6 +134,36 @@ func (m *Master) sendDelivery(w *proc, pu *pendingUser) {
 		w.deliveries = map[uint64]deliveryRoute{}
 	}
 	w.deliveries[d.Seq] = deliveryRoute{lmtp: pu.login, seq: pu.d.Seq}
+	m.giveChannel(pu.login, w, pu.d.User)
+}
+
+// giveChannel gives lmtp process p and worker w the two ends of a
+// delivery channel (proto.DeliverChannel) for p's deliveries to name,
+// unless p was given one to w for it already: p's next deliveries to
+// name then go to w without the master. The worker's end carries the
+// user and fields the master confirmed.
+func (m *Master) giveChannel(p, w *proc, name string) {
+	if p.exited || p.channels[name] == w {
+		return
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		m.log.Warn("delivery channel", "err", err)
+		return
+	}
+	lf, wf := os.NewFile(uintptr(fds[0]), "delivery-lmtp"), os.NewFile(uintptr(fds[1]), "delivery-worker")
+	defer lf.Close()
+	defer wf.Close()
+	if err := w.ctl.Send(&proto.DeliverChannel{User: w.user, Fields: w.fields}, wf); err != nil {
+		return
+	}
+	if err := p.ctl.Send(&proto.DeliverChannel{User: name}, lf); err != nil {
+		return
+	}
+	if p.channels == nil || len(p.channels) >= maxMailOwners {
+		p.channels = map[string]*proc{}
+	}
+	p.channels[name] = w
 }
 
 // liveWorker is the running worker of user (the canonical name auth gave

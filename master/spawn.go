@@ -49,6 +49,9 @@ type proc struct {
 	// another name holds (deliver.go), so that their deliveries go to it
 	// without asking auth again.
 	mailOwners map[string]*proc
+	// channels: the worker each recipient name's delivery channel
+	// (proto.DeliverChannel) was given to.
+	channels map[string]*proc
 
 	// idleSeq is the LastSeq of the worker's last WorkerIdle with
 	// Lingering, idleSince when the master had it; idle says there was

@@ -31,6 +31,7 @@ const (
 	TypeQuotaCheckReply  Type = 21
 	TypeUnauthenticate   Type = 22
 	TypeWorkerAssign     Type = 23
+	TypeDeliverChannel   Type = 24
 	// 30 and up: profiling (profile.go), numbered apart so that other
 	// additions can take 23 onwards.
 	TypeProfile      Type = 30
@@ -90,6 +91,8 @@ func newMessage(t Type) (Message, error) {
 		return new(HibernateEnd), nil
 	case TypeUnauthenticate:
 		return new(Unauthenticate), nil
+	case TypeDeliverChannel:
+		return new(DeliverChannel), nil
 	case TypeWorkerAssign:
 		return new(WorkerAssign), nil
 	case TypeProfile:
@@ -103,7 +106,7 @@ func newMessage(t Type) (Message, error) {
 // fdCount is how many descriptors each message type carries.
 func fdCount(t Type) int {
 	switch t {
-	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession, TypeDeliver, TypeUnhibernate, TypeUnauthenticate, TypeProfile:
+	case TypeConfig, TypeAuthConnectReply, TypeHandoff, TypeUserSession, TypeDeliver, TypeUnhibernate, TypeUnauthenticate, TypeProfile, TypeDeliverChannel:
 		return 1
 	case TypeHibernate:
 		return 2

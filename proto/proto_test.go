@@ -34,6 +34,8 @@ func sampleMessages() []Message {
 		&Deliver{Seq: 3, User: "demo", Fields: []string{"home=/h"}, MailFrom: "a@example.org", RcptTo: "demo+x@example.org",
 			Detail: "x", Mailbox: "x", Size: 1234, RemoteAddr: "127.0.0.1:2525", SessionID: "s"},
 		&DeliverReply{Seq: 3, Code: 250, Enhanced: "2.0.0", Message: "Saved"},
+		&DeliverChannel{User: "demo", Fields: []string{"home=/h"}},
+		&DeliverChannel{User: "demo", Fields: []string{}},
 		&Admin{Seq: 4, User: "demo", Fields: []string{"uid=1"}, Request: []byte(`{"command":"mailbox list"}`)},
 		&AdminReply{Seq: 4, Response: []byte(`{"ok":true}`)},
 		&QuotaCheck{Seq: 5, User: "demo", Fields: []string{"home=/h"}, Size: 4096},

@@ -117,8 +117,9 @@ func Run(o Options) error {
 		}
 	}()
 
-	ended := make(chan struct{}, 16)    // a session ended
-	taskDone := make(chan struct{}, 16) // a delivery or admin command finished
+	direct := make(chan channelDelivery) // deliveries from delivery channels (channel.go)
+	ended := make(chan struct{}, 16)     // a session ended
+	taskDone := make(chan struct{}, 16)  // a delivery or admin command finished
 	sessions, tasks := 0, 0
 	var lastSeq uint64
 	linger := time.NewTimer(time.Hour)
@@ -205,6 +206,14 @@ func Run(o Options) error {
 					defer msg.Close()
 					o.Ctl.Send(w.deliver(ctx, m, msg))
 				}, taskDone)
+			case *proto.DeliverChannel:
+				if stopping {
+					cm.files[0].Close()
+					continue
+				}
+				if err := w.readChannel(ctx, m, cm.files[0], direct); err != nil {
+					o.Log.Warn("delivery channel", "err", err)
+				}
 			case *proto.QuotaCheck:
 				lastSeq = m.Seq
 				tasks++
@@ -229,6 +238,14 @@ func Run(o Options) error {
 				finish()
 				return fmt.Errorf("unexpected control message type %d", cm.msg.Type())
 			}
+		case cd := <-direct:
+			// Not in lastSeq: the master did not send it.
+			tasks++
+			linger.Stop()
+			w.runTask(func() {
+				defer cd.msg.Close()
+				cd.ch.Send(w.deliver(ctx, cd.d, cd.msg))
+			}, taskDone)
 		case <-ended:
 			sessions--
 			o.Ctl.Send(&proto.Status{Clients: uint32(sessions), Available: 1})

@@ -775,23 +775,23 @@ func (s *store) newUidlist(b *mailstate.Box) error {
 // journal commits instead of three (ext4: counted in
 // /proc/fs/jbd2/*/info), while each fsync POSIX asks for is still made.
 //
-// synced, when not "", is a file in dir that was written out but not
+// synced, when not nil, is a file in dir that was written out but not
 // fsynced (journal.go): the records are written out too, and the file's
 // fsync then commits the file, the rename and the records at once. It
 // is the save's last fsync: the commit holds the directories' entries
 // and the records, and a later fsync of cur/ or of the uidlist would
 // find nothing to commit and only flush the disk's cache again.
-func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir, synced string) error {
+func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir string, synced *os.File) error {
 	path := filepath.Join(mb.dir, "dovecot-uidlist")
 	rewrite := func() error {
-		if synced != "" {
+		if synced != nil {
 			// The new uidlist joins the save's one journal commit:
 			// written out and renamed, then the file's fsync commits
 			// the file, its rename and the new uidlist.
 			if err := s.rewriteUidlist(mb, true); err != nil {
 				return err
 			}
-			return ioErr(fsyncFile(synced))
+			return ioErr(synced.Sync())
 		}
 		if dir != "" {
 			if err := s.fsyncDir(dir); err != nil {
@@ -831,11 +831,11 @@ func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir, synced string) error
 	_, err = f.WriteAt(buf, st.Size())
 	switch {
 	case err != nil:
-	case synced != "":
+	case synced != nil:
 		if err = writeOut(f); err == nil {
 			// Also the first save of a new mailbox's: jbd2 commits
 			// in order, so the directories made before are in.
-			err = fsyncFile(synced)
+			err = synced.Sync()
 		}
 	default:
 		if dir != "" {

@@ -223,9 +223,12 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	base := s.newBase()
 	tmp := filepath.Join(mb.dir, "tmp", base)
 	late := s.fsync && onJournal(mb.dir)
-	size, raw, err := s.writeTmp(tmp, r, saveKeep, late)
+	size, raw, held, err := s.writeTmp(tmp, r, saveKeep, late)
 	if err != nil {
 		return err
+	}
+	if held != nil {
+		defer held.Close()
 	}
 	renamed := false
 	defer func() {
@@ -276,11 +279,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	mb.uid.Recs = append(mb.uid.Recs, rec)
 	mb.uid.NextUID = uid + 1
 	m.UID, m.Size, m.Ext = uid, size, &mmsg{name: name}
-	var synced string
-	if late {
-		synced = path
-	}
-	err = s.appendUidlist(mb, []uidRec{rec}, filepath.Join(mb.dir, "cur"), synced)
+	err = s.appendUidlist(mb, []uidRec{rec}, filepath.Join(mb.dir, "cur"), held)
 	if err == nil {
 		err = s.commitChange(b, uid+1, func(tx *index.Tx, id int64, modseq uint64) error {
 			row := msgRow(m)
@@ -383,14 +382,15 @@ func (s *store) Quota() (storage.Quota, error) {
 const saveKeep = 1 << 20
 
 // writeTmp writes r to a new file at path with CRLF line endings, fsynced
-// under mail_fsync; with late, only written out, for the caller to fsync
-// after its rename (journal.go). With keep > 0 it also returns the bytes
-// written when they are at most keep, so that the caller need not read
-// the file back (an open, a stat and reads per APPEND).
-func (s *store) writeTmp(path string, r io.Reader, keep int, late bool) (int64, []byte, error) {
+// under mail_fsync; with late, only written out, and returned open for
+// the caller to fsync after its rename (journal.go) and close. With keep
+// > 0 it also returns the bytes written when they are at most keep, so
+// that the caller need not read the file back (an open, a stat and reads
+// per APPEND).
+func (s *store) writeTmp(path string, r io.Reader, keep int, late bool) (int64, []byte, *os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return 0, nil, ioErr(err)
+		return 0, nil, nil, ioErr(err)
 	}
 	bufs := saveBufs.Get().(*saveBuf)
 	defer saveBufs.Put(bufs)
@@ -410,7 +410,9 @@ func (s *store) writeTmp(path string, r io.Reader, keep int, late bool) (int64, 
 	switch {
 	case err != nil || !s.fsync:
 	case late:
-		err = writeOut(f)
+		if err = writeOut(f); err == nil {
+			return cw.N, kw.kept(), f, nil
+		}
 	default:
 		err = f.Sync()
 	}
@@ -419,9 +421,9 @@ func (s *store) writeTmp(path string, r io.Reader, keep int, late bool) (int64, 
 	}
 	if err != nil {
 		os.Remove(path)
-		return 0, nil, ioErr(err)
+		return 0, nil, nil, ioErr(err)
 	}
-	return cw.N, kw.kept(), nil
+	return cw.N, kw.kept(), nil, nil
 }
 
 // saveBuf is writeTmp's buffers, kept between saves (saveBufs): 96 KB
@@ -602,7 +604,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 		next++
 	}
 	dmb.uid.NextUID = next
-	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:], filepath.Join(dmb.dir, "cur"), ""); err != nil {
+	if err := s.appendUidlist(dmb, dmb.uid.Recs[nrecs:], filepath.Join(dmb.dir, "cur"), nil); err != nil {
 		return fail(err)
 	}
 	err = s.commitChange(dst, next, func(tx *index.Tx, id int64, modseq uint64) error {
@@ -635,7 +637,7 @@ func (s *store) copyFile(from, to string, dmb *mbox) error {
 		return ioErr(err)
 	}
 	tmp := filepath.Join(dmb.dir, "tmp", s.newBase())
-	if _, _, err := s.writeTmp(tmp, in, 0, false); err != nil {
+	if _, _, _, err := s.writeTmp(tmp, in, 0, false); err != nil {
 		return err
 	}
 	os.Chtimes(tmp, st.ModTime(), st.ModTime())

@@ -234,7 +234,7 @@ func (s *store) scanLocked(b *mailstate.Box) error {
 	case rewrite || 4*mb.stale > len(recs) && mb.stale > 0:
 		err = s.writeUidlist(mb)
 	case len(added) > 0:
-		err = s.appendUidlist(mb, added, "", "")
+		err = s.appendUidlist(mb, added, "", nil)
 	}
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@
 # Knobs (environment; the defaults finish in about 15-20 minutes on 2 cores):
 #   BENCH_BIG="20000 100000"  sizes of the big mailboxes (users big<N>)
 #   BENCH_USERS=400           ordinary users (bench0 ..)
+#   BENCH_PRELOAD=40          messages in each ordinary user's INBOX at the start
 #   BENCH_TIME=10s            duration of the login, LMTP and APPEND runs
 #   BENCH_IDLE=1000           IDLE connections (3 per user)
 #   BENCH_IDLE_MAX=10000      then, for cote only, this many (4 per user; 0: not)
@@ -35,6 +36,7 @@ set -euo pipefail
 main() {
 BIG=${BENCH_BIG:-20000 100000}
 NUSERS=${BENCH_USERS:-400}
+PRELOAD=${BENCH_PRELOAD:-40}
 DUR=${BENCH_TIME:-10s}
 IDLE=${BENCH_IDLE:-1000}
 IDLE_MAX=${BENCH_IDLE_MAX:-10000}
@@ -159,6 +161,20 @@ for n in $BIG; do
 	"$BENCH" gen-maildir -n "$n" -dir "$SEED/$u" -uid "$(uid_of "$u")" -to "$u@bench.example"
 done
 "$BENCH" gen-maildir -n $POP3N -dir "$SEED/pop1k" -uid "$(uid_of pop1k)" -to pop1k@bench.example
+# Each ordinary user's INBOX starts with PRELOAD messages of its own
+# (numbers from 500,000: imaptest tells messages apart by Message-ID, and
+# one number is the same bytes in every mailbox). imaptest appends to a
+# mailbox only while it holds fewer than about 30 messages, and deletes
+# more from one that holds more, so from the few messages the LMTP
+# scenario leaves its APPEND count per login fell as a run went on,
+# and fell sooner for the faster server (each user's mailbox fills in
+# about 40 logins: cote's 60 s gave each user 67, Dovecot's 20-32). From
+# 40 messages every server's mix is the settled one from the first
+# minute on.
+for ((i = 0; i < NUSERS && PRELOAD > 0; i++)); do
+	"$BENCH" gen-maildir -n "$PRELOAD" -first $((500000 + i * PRELOAD)) -dir "$SEED/bench$i" \
+		-uid "$(uid_of "bench$i")" -to "bench$i@bench.example"
+done
 [ -z "$IMAPTEST" ] || "$BENCH" gen-mbox -n 1000 -o "$WORK/imaptest.mbox"
 say "fixtures made in $(($(date +%s) - start)) s ($(du -sh "$SEED" | cut -f1))"
 
@@ -269,6 +285,11 @@ wait_quiet() {
 }
 
 for t in $TARGETS; do
+	# Nothing left to write back when a server starts: the fixtures'
+	# gigabytes (before the first) and the previous server's removed homes
+	# were written out during its first scenarios otherwise, and its
+	# fsyncs waited behind them.
+	sync -f "$WORK"
 	wait_quiet
 	say "=== $t"
 	run_target "$t" || say "$t: failed; going on"

@@ -139,10 +139,10 @@ func genMessage(i int, to string) []byte {
 	return b.Bytes()
 }
 
-// genMaildir writes n messages into dir/cur as a Maildir (uid and gid
-// owning everything when uid >= 0), in parallel, without fsync: a fixture
-// that both servers then index on their first SELECT.
-func genMaildir(dir string, n, uid, gid int, to string) error {
+// genMaildir writes messages from to from+n-1 into dir/cur as a Maildir
+// (uid and gid owning everything when uid >= 0), in parallel, without
+// fsync: a fixture that both servers then index on their first SELECT.
+func genMaildir(dir string, from, n, uid, gid int, to string) error {
 	for _, sub := range []string{"", "cur", "new", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return err
@@ -162,20 +162,21 @@ func genMaildir(dir string, n, uid, gid int, to string) error {
 	workers := max(numCPU()*2, 4)
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < n; i += workers {
+			for i := from + w; i < from+n; i += workers {
 				msg := genMessage(i, to)
 				flags := ""
 				if i%10 < 7 {
 					flags = "S"
 				}
-				name := fmt.Sprintf("%d.M%dP%d.bench,S=%d:2,%s", base+int64(i)*420, i, w, len(msg), flags)
+				at := base + int64(i-from)*420
+				name := fmt.Sprintf("%d.M%dP%d.bench,S=%d:2,%s", at, i, w, len(msg), flags)
 				p := filepath.Join(dir, "cur", name)
 				err := os.WriteFile(p, msg, 0o600)
 				if err == nil && uid >= 0 {
 					err = os.Chown(p, uid, gid)
 				}
 				if err == nil {
-					t := time.Unix(base+int64(i)*420, 0)
+					t := time.Unix(at, 0)
 					err = os.Chtimes(p, t, t)
 				}
 				if err != nil {

@@ -5,7 +5,7 @@
 // (see bench/run.sh, which `make bench` runs).
 //
 //	cote-bench [flags] all|login|lmtp|append|fetch|search|pop3|idle
-//	cote-bench gen-maildir -n N -dir DIR [-uid U -gid G]
+//	cote-bench gen-maildir -n N [-first I] -dir DIR [-uid U -gid G]
 //	cote-bench gen-mbox -n N -o FILE
 //	cote-bench imaptest -bin PATH [flags] [-- imaptest args]
 //	cote-bench report -o FILE RUN.json ...
@@ -178,6 +178,7 @@ func cmdRun(args []string) error {
 func cmdGenMaildir(args []string) error {
 	fs := flag.NewFlagSet("gen-maildir", flag.ExitOnError)
 	n := fs.Int("n", 1000, "messages")
+	first := fs.Int("first", 0, "number of the first message (messages of the same number are the same bytes)")
 	dir := fs.String("dir", "", "Maildir to create (its cur/ gets the messages)")
 	uid := fs.Int("uid", -1, "owner of the files (-1: leave as is)")
 	gid := fs.Int("gid", -1, "group of the files (-1: the uid)")
@@ -189,7 +190,7 @@ func cmdGenMaildir(args []string) error {
 	if *gid < 0 {
 		*gid = *uid
 	}
-	return genMaildir(*dir, *n, *uid, *gid, *to)
+	return genMaildir(*dir, *first, *n, *uid, *gid, *to)
 }
 
 func cmdGenMbox(args []string) error {

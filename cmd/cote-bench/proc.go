@@ -79,6 +79,27 @@ func (s server) pids() []int {
 	return out
 }
 
+// settle waits, at most limit, until the server uses under 5% of a CPU
+// over a second: the work one scenario leaves behind (cote's background
+// indexing of messages a scenario's first logins found, a Dovecot
+// process's exit) is not measured as the next one's. It returns how long
+// it waited and the server's last share of a CPU.
+func (s server) settle(limit time.Duration) (time.Duration, float64) {
+	start := time.Now()
+	for {
+		c0, ok := s.cpu()
+		if !ok {
+			return 0, 0
+		}
+		time.Sleep(time.Second)
+		c1, _ := s.cpu()
+		busy := (c1 - c0).Seconds()
+		if busy < 0.05 || time.Since(start) >= limit {
+			return time.Since(start), busy
+		}
+	}
+}
+
 // cpu returns the CPU time the server has used so far. For a process tree
 // it sums utime, stime, cutime and cstime of every live process: the time
 // of processes that exited and were reaped is in their parent's cutime and

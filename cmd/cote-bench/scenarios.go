@@ -43,6 +43,7 @@ type options struct {
 	idlePerUser   int
 	idleSettle    time.Duration
 	idleName      string
+	settle        time.Duration // longest wait for a quiet server before a scenario
 }
 
 func (o *options) user(i int) string {

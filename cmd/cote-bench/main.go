@@ -120,7 +120,8 @@ func cmdRun(args []string) error {
 	fs.IntVar(&o.idlePerUser, "idle-per-user", 3, "idle: connections per user")
 	fs.DurationVar(&o.idleSettle, "idle-settle", 5*time.Second, "idle: wait after the last IDLE before measuring")
 	fs.StringVar(&o.idleName, "idle-name", "idle", "idle: the scenario's name in the report (to tell two runs of it apart)")
-	fs.DurationVar(&o.settle, "settle", 2*time.Minute, "before each scenario, wait at most this long for the server to use under 5% of a CPU (needs -pid or -cgroup)")
+	fs.DurationVar(&o.settle, "settle", 2*time.Minute, "before each scenario, wait at most this long for the server to be quiet (needs -pid or -cgroup)")
+	fs.DurationVar(&o.settleQuiet, "settle-quiet", 12*time.Second, "quiet: under 5% of a CPU in each second of this long (longer than cote's worker linger)")
 	fs.Usage = usage(fs)
 	fs.Parse(args)
 	o.fetchUsers = strings.FieldsFunc(fetchUsers, func(r rune) bool { return r == ',' || r == ' ' })
@@ -150,7 +151,7 @@ func cmdRun(args []string) error {
 				continue
 			}
 			found = true
-			if waited, busy := o.srv.settle(o.settle); waited > time.Second {
+			if waited, busy := o.srv.settle(o.settle, o.settleQuiet); waited > o.settleQuiet {
 				fmt.Fprintf(os.Stderr, "cote-bench: %s: waited %.0f s for the server to settle (%.0f%% of a CPU at the end)\n",
 					label, waited.Seconds(), 100*busy)
 			}

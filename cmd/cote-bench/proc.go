@@ -79,13 +79,15 @@ func (s server) pids() []int {
 	return out
 }
 
-// settle waits, at most limit, until the server uses under 5% of a CPU
-// over a second: the work one scenario leaves behind (cote's background
-// indexing of messages a scenario's first logins found, a Dovecot
-// process's exit) is not measured as the next one's. It returns how long
-// it waited and the server's last share of a CPU.
-func (s server) settle(limit time.Duration) (time.Duration, float64) {
+// settle waits, at most limit, until the server has used under 5% of a
+// CPU for each of quiet seconds in a row: the work one scenario leaves
+// behind is not measured as the next one's. That includes work that
+// comes late, as when cote's workers, idle after a scenario, end after
+// their linger (10 s) and close their indexes. It returns how long it
+// waited and the server's share of a CPU in the last second.
+func (s server) settle(limit, quiet time.Duration) (time.Duration, float64) {
 	start := time.Now()
+	var calm time.Duration
 	for {
 		c0, ok := s.cpu()
 		if !ok {
@@ -94,7 +96,12 @@ func (s server) settle(limit time.Duration) (time.Duration, float64) {
 		time.Sleep(time.Second)
 		c1, _ := s.cpu()
 		busy := (c1 - c0).Seconds()
-		if busy < 0.05 || time.Since(start) >= limit {
+		if busy < 0.05 {
+			calm += time.Second
+		} else {
+			calm = 0
+		}
+		if calm >= quiet || time.Since(start) >= limit {
 			return time.Since(start), busy
 		}
 	}

@@ -44,6 +44,7 @@ type options struct {
 	idleSettle    time.Duration
 	idleName      string
 	settle        time.Duration // longest wait for a quiet server before a scenario
+	settleQuiet   time.Duration // how long it must have been quiet
 }
 
 func (o *options) user(i int) string {

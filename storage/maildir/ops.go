@@ -215,7 +215,8 @@ func (s *store) SetSubscriptions(names []string) error {
 // uidlist record appended, cur/ and the uidlist fsynced (in that order:
 // two journal commits, appendUidlist), and its index row, cache and text
 // committed. On ext4 with a journal the file's fsync comes after the
-// record instead, and the save is one journal commit (journal.go). A
+// record instead and is the save's only one: one journal commit
+// (journal.go). A
 // failure at any step removes the file again, so the message is either
 // fully saved or not visible.
 func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {

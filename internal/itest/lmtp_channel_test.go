@@ -1,8 +1,6 @@
 package itest
 
 import (
-	"context"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,21 +52,4 @@ func TestLMTPDirectChannel(t *testing.T) {
 	if subj := inboxSubjects(t, s, "alice", "INBOX"); strings.Join(subj, "|") != "after the worker" {
 		t.Errorf("alice's INBOX = %q", subj)
 	}
-}
-
-// lmtpDeliverWithin is lmtpDeliver that gives up after d.
-func lmtpDeliverWithin(where string, d time.Duration, subject string, rcpts ...string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	args := append([]string{"testdata/lmtp_client.py", where, "sender@example.org", subject}, rcpts...)
-	out, err := exec.CommandContext(ctx, "python3", args...).CombinedOutput()
-	if err != nil {
-		return nil, err
-	}
-	got := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		r, code, _ := strings.Cut(line, " ")
-		got[r] = code
-	}
-	return got, nil
 }

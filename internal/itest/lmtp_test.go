@@ -1,6 +1,7 @@
 package itest
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os/exec"
@@ -14,17 +15,30 @@ import (
 
 func lmtpDeliver(t *testing.T, where, subject string, rcpts ...string) map[string]string {
 	t.Helper()
-	args := append([]string{"testdata/lmtp_client.py", where, "sender@example.org", subject}, rcpts...)
-	out, err := exec.Command("python3", args...).CombinedOutput()
+	got, err := lmtpDeliverWithin(where, 2*time.Minute, subject, rcpts...)
 	if err != nil {
-		t.Fatalf("smtplib.LMTP: %v\n%s", err, out)
+		t.Fatal(err)
+	}
+	return got
+}
+
+// lmtpDeliverWithin delivers with testdata/lmtp_client.py (Python's
+// smtplib.LMTP), giving up after d, and returns each recipient's reply
+// code.
+func lmtpDeliverWithin(where string, d time.Duration, subject string, rcpts ...string) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	args := append([]string{"testdata/lmtp_client.py", where, "sender@example.org", subject}, rcpts...)
+	out, err := exec.CommandContext(ctx, "python3", args...).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("smtplib.LMTP: %v\n%s", err, out)
 	}
 	got := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		r, code, _ := strings.Cut(line, " ")
 		got[r] = code
 	}
-	return got
+	return got, nil
 }
 
 func inboxSubjects(t *testing.T, s *server, user, mbox string) []string {

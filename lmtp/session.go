@@ -301,6 +301,7 @@ func (ss *session) deliverAll(log *slog.Logger, msg *os.File, size int64, from, 
 			Size:       uint64(size),
 			RemoteAddr: remote,
 			SessionID:  txid,
+			Shared:     len(rcpts) > 1,
 		}
 		if s.SaveToDetailMailbox && rc.a.Detail != "" {
 			d.Mailbox = rc.a.Detail

@@ -437,6 +437,11 @@ type Deliver struct {
 	Size       uint64
 	RemoteAddr string // the MTA's address
 	SessionID  string
+	// Shared says the transaction has other recipients too: as in
+	// Dovecot, the stored copy then carries no Delivered-To, so that
+	// one recipient's address does not show in another's copy and all
+	// copies are the same message.
+	Shared bool
 }
 
 func (*Deliver) Type() Type { return TypeDeliver }
@@ -451,6 +456,7 @@ func (m *Deliver) encode(e *Encoder) {
 	e.Uint(m.Size)
 	e.String(m.RemoteAddr)
 	e.String(m.SessionID)
+	e.Bool(m.Shared)
 }
 func (m *Deliver) decode(d *Decoder) {
 	m.Seq = d.Uint()
@@ -463,6 +469,7 @@ func (m *Deliver) decode(d *Decoder) {
 	m.Size = d.Uint()
 	m.RemoteAddr = d.String()
 	m.SessionID = d.String()
+	m.Shared = d.Bool()
 }
 
 // DeliverReply answers Deliver with the LMTP reply for that recipient: Code

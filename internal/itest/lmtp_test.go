@@ -89,7 +89,42 @@ func TestLMTP(t *testing.T) {
 		if subj := inboxSubjects(t, s, "alice", "INBOX"); strings.Join(subj, "|") != "over tcp" {
 			t.Errorf("alice's INBOX = %q", subj)
 		}
+		// As in Dovecot, Delivered-To names the recipient only when it
+		// is the transaction's one: the copies of "over tcp" are the
+		// same message, of the same size.
+		demo, alice := deliveredTo(t, s, "demo"), deliveredTo(t, s, "alice")
+		if demo[0].field != "" || alice[0].field != "" || demo[0].size != alice[0].size {
+			t.Errorf("the two recipients' copies: demo %+v, alice %+v; want no Delivered-To, one size", demo[0], alice[0])
+		}
+		if demo[1].field != "Delivered-To: demo+lists@example.org" {
+			t.Errorf("the one recipient's copy has %q", demo[1].field)
+		}
 	})
+}
+
+type deliveredCopy struct {
+	field string // the Delivered-To field, "" when none
+	size  int64
+}
+
+// deliveredTo fetches each INBOX message's Delivered-To field and size.
+func deliveredTo(t *testing.T, s *server, user string) []deliveredCopy {
+	t.Helper()
+	c := login(t, s, user)
+	defer c.Logout()
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sec := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Delivered-To"}, Peek: true}
+	msgs, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{RFC822Size: true, BodySection: []*imap.FetchItemBodySection{sec}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []deliveredCopy
+	for _, m := range msgs {
+		out = append(out, deliveredCopy{strings.TrimSpace(string(m.FindBodySection(sec))), m.RFC822Size})
+	}
+	return out
 }
 
 // TestManageSieveFiling uploads and activates a script over ManageSieve

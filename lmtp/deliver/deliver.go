@@ -224,11 +224,13 @@ func (d *delivery) send(ctx context.Context, msgs []Outgoing) {
 }
 
 // headers are the per-recipient fields: Return-Path (RFC 5321 section
-// 4.4) and Delivered-To.
+// 4.4) and Delivered-To, the latter only when the recipient is the
+// transaction's only one (lmtp_hdr_delivery_address acts as "none"
+// otherwise, as in Dovecot).
 func (d *delivery) headers() []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", oneLine(d.req.MailFrom))
-	if d.o.HdrDeliveryAddress != "none" {
+	if d.o.HdrDeliveryAddress != "none" && !d.req.Shared {
 		fmt.Fprintf(&b, "Delivered-To: %s\r\n", oneLine(d.req.RcptTo))
 	}
 	return []byte(b.String())

@@ -227,9 +227,14 @@ func TestHeaders(t *testing.T) {
 	Deliver(context.Background(), Options{Store: st}, req, sealed(t, testMsg))
 	req.RcptTo = "bob@example.com"
 	Deliver(context.Background(), Options{Store: st, HdrDeliveryAddress: "none"}, req, sealed(t, testMsg))
+	// One of several recipients of the transaction: no Delivered-To,
+	// as in Dovecot, whatever lmtp_hdr_delivery_address says.
+	req.Shared = true
+	Deliver(context.Background(), Options{Store: st, HdrDeliveryAddress: "final"}, req, sealed(t, testMsg))
 	got := contents(t, st, "INBOX")
 	want := []string{
 		"Return-Path: <>\r\nDelivered-To: bob@example.comX-Injected: yes\r\n" + testMsg,
+		"Return-Path: <>\r\n" + testMsg,
 		"Return-Path: <>\r\n" + testMsg,
 	}
 	if !slices.Equal(got, want) {

@@ -575,6 +575,7 @@ func (s *store) loadBox(name, dir string) (*mailstate.Box, error) {
 	if err := s.mkdirs(dir); err != nil {
 		return nil, err
 	}
+	s.cleanTmp(dir, time.Now())
 	mb := &mbox{dir: dir}
 	if data, err := os.ReadFile(filepath.Join(dir, "dovecot-keywords")); err == nil {
 		mb.kw = parseKeywords(data)

@@ -45,11 +45,11 @@ func TestCleanTmp(t *testing.T) {
 	s := st.(*Store).s
 	dir := filepath.Join(home, "Maildir")
 	tmp := filepath.Join(dir, "tmp")
-	real := time.Now()
+	t0 := time.Now()
 	for name, mtime := range map[string]time.Time{
-		"crashed": real,                       // left by a save that died now
-		"writing": real.Add(2 * time.Hour),    // written to two hours later
-		"rsynced": real.Add(-100 * time.Hour), // copied in now with an old mtime
+		"crashed": t0,                       // left by a save that died now
+		"writing": t0.Add(2 * time.Hour),    // written to two hours later
+		"rsynced": t0.Add(-100 * time.Hour), // copied in now with an old mtime
 	} {
 		path := filepath.Join(tmp, name)
 		if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
@@ -65,13 +65,13 @@ func TestCleanTmp(t *testing.T) {
 	// tmp/ was made just now: 20 hours on it is due for a look, which
 	// finds nothing old enough (the rsynced file's inode is 20 hours
 	// old, whatever its mtime says).
-	if n := s.cleanTmp(dir, real.Add(20*time.Hour)); n != 0 {
+	if n := s.cleanTmp(dir, t0.Add(20*time.Hour)); n != 0 {
 		t.Errorf("at +20h: removed %d", n)
 	}
 	// At +37h the crashed file is 37 hours old, but tmp/ was looked at
 	// 17 hours before: due. Only the crashed and rsynced files are old
 	// enough both ways; the one written at +2h is 35 hours old.
-	if n := s.cleanTmp(dir, real.Add(37*time.Hour)); n != 2 {
+	if n := s.cleanTmp(dir, t0.Add(37*time.Hour)); n != 2 {
 		t.Errorf("at +37h: removed %d, want 2", n)
 	}
 	if got, want := tmpNames(t, tmp), []string{"subdir", "writing"}; !slices.Equal(got, want) {
@@ -79,10 +79,10 @@ func TestCleanTmp(t *testing.T) {
 	}
 	// At +40h the last file is 38 hours old, but tmp/ was looked at 3
 	// hours before: not due.
-	if n := s.cleanTmp(dir, real.Add(40*time.Hour)); n != 0 {
+	if n := s.cleanTmp(dir, t0.Add(40*time.Hour)); n != 0 {
 		t.Errorf("at +40h (looked at 3 hours before): removed %d", n)
 	}
-	if n := s.cleanTmp(dir, real.Add(46*time.Hour)); n != 1 {
+	if n := s.cleanTmp(dir, t0.Add(46*time.Hour)); n != 1 {
 		t.Errorf("at +46h: removed %d, want 1", n)
 	}
 	if got, want := tmpNames(t, tmp), []string{"subdir"}; !slices.Equal(got, want) {

@@ -507,7 +507,7 @@ func (c *curDir) statAt(name string) fileStat {
 	if _, err := ignoringEINTR(func() (int, error) { return 0, unix.Fstatat(c.fd, name, &st, 0) }); err != nil {
 		return fileStat{}
 	}
-	return fileStat{time.Unix(st.Mtim.Unix()), st.Size, true}
+	return fileStat{timeOf(st.Mtim), st.Size, true}
 }
 
 // vsizeAt returns a file's modification time and size, and its vsize,
@@ -532,7 +532,7 @@ func (c *curDir) vsizeAt(name string) (fileStat, int64) {
 	if err != nil {
 		return fileStat{}, 0
 	}
-	return fileStat{time.Unix(st.Mtim.Unix()), st.Size, true}, vs
+	return fileStat{timeOf(st.Mtim), st.Size, true}, vs
 }
 
 func (c *curDir) close() {

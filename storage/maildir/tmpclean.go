@@ -31,8 +31,7 @@ func (s *store) cleanTmp(dir string, now time.Time) int {
 	}
 	// The mark goes first, so that another process opening the mailbox
 	// meanwhile does not look too.
-	mark := []unix.Timespec{unix.NsecToTimespec(now.UnixNano()), {Nsec: unix.UTIME_OMIT}}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, tmp, mark, 0); err != nil {
+	if err := setAtime(tmp, now); err != nil {
 		return 0
 	}
 	entries, err := os.ReadDir(tmp)
@@ -64,4 +63,11 @@ func (s *store) cleanTmp(dir string, now time.Time) int {
 	return removed
 }
 
+// setAtime sets path's access time, leaving its modification time.
+func setAtime(path string, at time.Time) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(at.UnixNano()), {Nsec: unix.UTIME_OMIT}}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, 0)
+}
+
+// timeOf is a time from a stat field.
 func timeOf(ts unix.Timespec) time.Time { return time.Unix(ts.Unix()) }

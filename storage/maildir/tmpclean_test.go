@@ -23,15 +23,6 @@ func tmpNames(t *testing.T, tmp string) []string {
 	return names
 }
 
-// setAtime sets a file's access time, leaving its modification time.
-func setAtime(t *testing.T, path string, at time.Time) {
-	t.Helper()
-	ts := []unix.Timespec{unix.NsecToTimespec(at.UnixNano()), {Nsec: unix.UTIME_OMIT}}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, 0); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestCleanTmp: the files a dead save left in tmp/ go once they are 36
 // hours old, by contents and by inode; a file that is younger by either
 // stays, and tmp/ is looked at no more than every 8 hours.
@@ -113,7 +104,9 @@ func TestOpenLooksAtTmp(t *testing.T) {
 		ago    time.Duration
 		looked bool
 	}{{7 * time.Hour, false}, {9 * time.Hour, true}} {
-		setAtime(t, tmp, time.Now().Add(-c.ago))
+		if err := setAtime(tmp, time.Now().Add(-c.ago)); err != nil {
+			t.Fatal(err)
+		}
 		before := time.Now().Add(-time.Minute)
 		st, err := Open(Options{Location: "maildir:~/Maildir", Home: home, User: "u", PollInterval: -1})
 		if err != nil {

@@ -12,8 +12,12 @@ TEST_FLAGS ?= -race -shuffle=on -timeout 20m
 
 all: build
 
+# cote-worker is the worker role alone, linked statically: the master
+# starts workers from it when it finds it beside cote or in ../lib/cote
+# (docs/ipc.md, "Executables").
 build:
 	$(GO) build -o $(BIN)/cote ./cmd/cote
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/cote-worker ./cmd/cote-worker
 
 run: build
 	$(BIN)/cote --dev $(DEV_DIR)
@@ -44,6 +48,8 @@ BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 LIBDIR_SD  ?= $(PREFIX)/lib
+# Where cote looks for cote-worker: SBINDIR/../lib/cote.
+LIBEXECDIR ?= $(PREFIX)/lib/cote
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/cote
 INSTALL    ?= install
@@ -55,9 +61,10 @@ install: build
 		$(DESTDIR)$(LIBDIR_SD)/sysusers.d $(DESTDIR)$(LIBDIR_SD)/tmpfiles.d \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(SYSCONFDIR)/cote/conf.d \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(DOCDIR)/admin $(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(DOCDIR)/admin $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(LIBEXECDIR)
 	$(INSTALL) -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/cote/ssl
 	$(INSTALL) -m 0755 $(BIN)/cote $(DESTDIR)$(SBINDIR)/cote
+	$(INSTALL) -m 0755 $(BIN)/cote-worker $(DESTDIR)$(LIBEXECDIR)/cote-worker
 	$(INSTALL) -m 0755 $(BIN)/coteadm $(DESTDIR)$(BINDIR)/coteadm
 	for u in cote.service cote.socket; do \
 		sed $(COTE_SED) packaging/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \

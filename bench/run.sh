@@ -22,6 +22,7 @@
 #   BENCH_OUT=docs/benchmarks.md   (empty: do not write it)
 #   BENCH_KEEP=1              keep the work directory (logs, JSON)
 #   BENCH_COTE=/path/cote     a cote binary to use instead of building ./cmd/cote
+#                             (with the cote-worker beside it, if there is one)
 #   IMAPTEST=/path/imaptest   also run imaptest's default mix and logout=0
 #   IMAPTEST_SECS=60
 #   BENCH_SCENARIOS=all       cote-bench scenarios to run (e.g. "lmtp fetch"; none: only imaptest)
@@ -133,7 +134,15 @@ done
 
 say "work directory $WORK"
 mkdir -m 755 "$WORK/bin"
-if [ -n "${BENCH_COTE:-}" ]; then cp "$BENCH_COTE" "$WORK/bin/cote"; else go build -o "$WORK/bin/cote" ./cmd/cote; fi
+if [ -n "${BENCH_COTE:-}" ]; then
+	cp "$BENCH_COTE" "$WORK/bin/cote"
+	w=$(dirname "$BENCH_COTE")/cote-worker
+	if [ -x "$w" ]; then cp "$w" "$WORK/bin/cote-worker"; fi
+else
+	# As make build: workers run from cote-worker (docs/ipc.md, "Executables").
+	go build -o "$WORK/bin/cote" ./cmd/cote
+	CGO_ENABLED=0 go build -o "$WORK/bin/cote-worker" ./cmd/cote-worker
+fi
 go build -o "$WORK/bin/cote-bench" ./cmd/cote-bench
 BENCH=$WORK/bin/cote-bench
 
@@ -298,7 +307,7 @@ done
 [ -n "$OUT" ] || exit 0
 COMMIT=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 cat >"$WORK/notes.md" <<EOF
-cote $COMMIT (built by \`go build\`, $(go env GOVERSION)) and Debian's Dovecot $DOVECOT_VERSION, one after
+cote $COMMIT (built as \`make build\` does, cote and cote-worker, $(go env GOVERSION)) and Debian's Dovecot $DOVECOT_VERSION, one after
 the other on the same machine, on loopback without TLS (plaintext LOGIN). Both use a passwd-file of
 $((${#USERS[@]})) users (\`{PLAIN}\` passwords, one uid each), Maildir in each home, \`mail_fsync = optimized\`
 (the default of both: a message is on disk before LMTP's 250 or APPEND's OK), Debian's stock namespace

@@ -99,7 +99,7 @@ func dbTable(kind string) []info {
 func serviceTable() []info {
 	return []info{
 		{"type", "", "|login|worker", "Role class. `login`: a pre-authentication process (imap-login, pop3-login, managesieve-login). `worker`: the per-user mail process. Empty: any other."},
-		{"executable", "", "", "Role name the master passes when it re-executes itself. Empty: the service name. Kept for Dovecot compatibility; cote has one binary."},
+		{"executable", "", "", "Role name the master passes when it re-executes itself. Empty: the service name. Kept for Dovecot compatibility; cote finds its binaries itself (docs/ipc.md, \"Executables\")."},
 		{"protocol", "", "", "The service runs only when this protocol is in `protocols`. Empty: always."},
 		{"user", "", "", "User the processes run as: a name, or `#UID`. Empty keeps the master's user, except for the worker, which takes each user's uid from the userdb."},
 		{"group", "", "", "Group the processes run as: a name or `#GID`. Empty: the user's primary group."},

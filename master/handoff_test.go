@@ -20,7 +20,8 @@ import (
 	"cote/proto"
 )
 
-var testExe string
+// testExe is cote and testWorkerExe cote-worker, built side by side.
+var testExe, testWorkerExe string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cote-master-test-")
@@ -30,11 +31,17 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755)
 	testExe = filepath.Join(dir, "cote")
-	cmd := exec.Command("go", "build", "-o", testExe, "cote/cmd/cote")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build cote:", err)
-		os.Exit(1)
+	testWorkerExe = filepath.Join(dir, WorkerExeName)
+	for _, b := range [][2]string{{testExe, "cote/cmd/cote"}, {testWorkerExe, "cote/cmd/cote-worker"}} {
+		cmd := exec.Command("go", "build", "-o", b[0], b[1])
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if b[1] == "cote/cmd/cote-worker" {
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
+		}
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b[1]+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

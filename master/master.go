@@ -44,6 +44,9 @@ type Master struct {
 	events chan any
 	deadR  *os.File // read end of the master-dead pipe, given to every child
 	deadW  *os.File
+	// workerExe is the separate worker binary, nil when workers run
+	// from exe (workerexe.go).
+	workerExe *workerExe
 
 	ids       idResolver
 	listeners listenerSet
@@ -144,6 +147,7 @@ func (m *Master) run(ctx context.Context, cfg *config.Settings) error {
 		return err
 	}
 	defer m.deadW.Close()
+	m.useWorkerExe()
 	if err := m.prepareRuntime(cfg); err != nil {
 		return err
 	}

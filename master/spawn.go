@@ -90,6 +90,10 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 	defer logW.Close()
 
 	cmd := exec.Command(m.exe, sp.role)
+	if sp.role == proto.RoleWorker && m.workerExe != nil {
+		cmd = exec.Command(m.workerExe.execPath(), sp.role)
+		cmd.Args[0] = m.workerExe.path
+	}
 	cmd.Env = childEnv(sp)
 	cmd.Stdin = nil
 	cmd.Stdout = logW

@@ -73,7 +73,7 @@ const (
 )
 
 // WorkerTimerSlack is the kernel timer slack, in nanoseconds, of every
-// thread of a worker (cmd/cote/timerslack.go says why). The master
+// thread of a worker (child/timerslack.go says why). The master
 // starts a worker from a thread with this slack: a child inherits the
 // slack of the thread that forks it and keeps it across execve, and each
 // thread of the child inherits it from the thread that starts it. A

@@ -19,32 +19,18 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == child.IdentityFlag {
+		// What a cote-worker built with this binary prints too
+		// (master/workerexe.go).
+		fmt.Println(child.Identity())
+		return
+	}
 	if len(os.Args) > 1 {
 		if run, ok := roles[os.Args[1]]; ok {
-			os.Exit(runRole(os.Args[1], run))
+			os.Exit(child.Run(os.Args[1], run))
 		}
 	}
 	os.Exit(runMaster())
-}
-
-func runRole(role string, run func(*child.Process) error) int {
-	var slackErr error
-	if role == proto.RoleWorker && !workerTimerSlackSet(workerTimerSlack) {
-		slackErr = setTimerSlack(workerTimerSlack) // before child.Start drops privileges
-	}
-	p, err := child.Start(role)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cote %s: %v\n", role, err)
-		return 2
-	}
-	if slackErr != nil {
-		p.Log.Debug("timer slack set on the main thread only", "err", slackErr)
-	}
-	if err := run(p); err != nil {
-		p.Log.Error("exiting on error", "err", err)
-		return 1
-	}
-	return 0
 }
 
 func runMaster() int {

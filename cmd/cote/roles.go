@@ -33,7 +33,7 @@ var roles = map[string]func(*child.Process) error{
 	proto.RolePOP3Login:  runPOP3Login,
 	proto.RoleLMTP:       runLMTP,
 	proto.RoleSieveLogin: runSieveLogin,
-	proto.RoleWorker:     runWorker,
+	proto.RoleWorker:     worker.RunRole,
 	proto.RoleHibernate:  runHibernate,
 }
 
@@ -244,14 +244,6 @@ func runLogin(p *child.Process, service string, protocol login.Protocol) error {
 		return err
 	}
 	return nil
-}
-
-func runWorker(p *child.Process) error {
-	var linger time.Duration
-	if svc := p.Config.Service("worker"); svc != nil {
-		linger = svc.IdleKill
-	}
-	return worker.Run(worker.Options{Ctl: p.Ctl, Settings: p.Config, Log: p.Log, LogLevel: p.LogLevel, Linger: linger, Done: p.Done, Metrics: p.Metrics})
 }
 
 // runHibernate runs imap-hibernate, which holds IMAP sessions idle in

@@ -212,7 +212,8 @@ func cotePage() string {
 	r.req(".SH DESCRIPTION")
 	r.text("cote is a mail server for IMAP, POP3 and LMTP delivery in the process model of Dovecot. " +
 		"The master process runs as root: it reads and checks the configuration, binds every listener, " +
-		"and starts the other processes from its own executable, each with the least privilege its role needs: " +
+		"and starts the other processes from its own executable (workers from cote-worker when it is installed), " +
+		"each with the least privilege its role needs: " +
 		"the auth process as `coteauth`, the login processes as `cotenull` chrooted into an empty directory, " +
 		"the lmtp process as `cote`, and one worker process per logged-in user under that user's uid.\n\n" +
 		"The master stays in the foreground, logs where `log_path` says, and tells systemd when it is ready " +
@@ -247,6 +248,7 @@ func cotePage() string {
 		{defaultConfig, "The configuration; see cote.conf(5). Packages split it into `/etc/cote/conf.d/*.conf`."},
 		{"/run/cote", "The runtime directory (`base_dir`): sockets such as `lmtp` and `auth-client`, `master.pid`, and the empty chroot directory."},
 		{"/var/lib/cote", "The server's own state (`state_dir`)."},
+		{"/usr/lib/cote/cote-worker", "The worker process alone, cheaper to start than cote; the master uses it when it is in `../lib/cote` from its own binary or beside it, and was built from the same source."},
 	} {
 		r.req(".TP")
 		r.req(`.I ` + escape(f.path))

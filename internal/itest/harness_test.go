@@ -9,6 +9,7 @@ package itest
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -29,7 +30,7 @@ import (
 
 var (
 	binPath string // the cote binary under test
-	binDir  string
+	binDir  string // it, and cote-worker beside it
 )
 
 // Non-root runs use this uid; the binary and state dirs are made
@@ -45,16 +46,25 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(binDir, 0o755)
 	binPath = filepath.Join(binDir, "cote")
-	args := []string{"build", "-o", binPath}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "cote/cmd/cote")
-	cmd := exec.Command("go", args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build cote:", err)
-		os.Exit(1)
+	// cote-worker beside cote, as `make build` and a package lay them
+	// out, so that workers run from it (master/workerexe.go). Without
+	// the race detector it is linked statically, as the Makefile does.
+	for _, b := range []struct{ out, pkg string }{{binPath, "cote/cmd/cote"}, {filepath.Join(binDir, "cote-worker"), "cote/cmd/cote-worker"}} {
+		args := []string{"build", "-o", b.out}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		args = append(args, b.pkg)
+		cmd := exec.Command("go", args...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		cmd.Env = os.Environ()
+		if !raceEnabled && b.pkg == "cote/cmd/cote-worker" {
+			cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+		}
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b.pkg+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(binDir)
@@ -98,6 +108,8 @@ type serverOpts struct {
 	// userExtra are passwd-file extra fields (the eighth field) by user.
 	userExtra map[string]string
 	edit      func(string) string
+	// bin is the cote binary to start instead of binPath.
+	bin string
 }
 
 // handedOut are the ports freePort has returned in this test binary.
@@ -220,7 +232,7 @@ func (s *server) start(o serverOpts) {
 	if os.Getuid() == 0 && o.asUser {
 		chownTree(t, s.dir, unprivUID)
 	}
-	cmd := exec.Command(binPath, "-c", s.conf)
+	cmd := exec.Command(cmp.Or(o.bin, binPath), "-c", s.conf)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0")
 	if o.asUser && os.Getuid() == 0 {

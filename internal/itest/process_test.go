@@ -245,14 +245,18 @@ func TestMasterDeath(t *testing.T) {
 	}
 }
 
-// TestRoleRefusesWithoutMaster: the hidden role subcommands do not run
-// when started by hand.
+// TestRoleRefusesWithoutMaster: the hidden role subcommands, and
+// cote-worker, do not run when started by hand.
 func TestRoleRefusesWithoutMaster(t *testing.T) {
 	for _, role := range []string{"auth", "imap-login", "worker"} {
 		out, err := exec.Command(binPath, role).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "started by the cote master") {
 			t.Errorf("cote %s by hand: err %v, output %q; want a refusal", role, err, out)
 		}
+	}
+	out, err := exec.Command(filepath.Join(binDir, "cote-worker"), "worker").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "started by the cote master") {
+		t.Errorf("cote-worker by hand: err %v, output %q; want a refusal", err, out)
 	}
 }
 

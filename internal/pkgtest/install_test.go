@@ -1,6 +1,7 @@
 package pkgtest
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +32,7 @@ func TestMakeInstallTree(t *testing.T) {
 		mode os.FileMode
 	}{
 		{"usr/sbin/cote", 0o755},
+		{"usr/lib/cote/cote-worker", 0o755},
 		{"usr/bin/coteadm", 0o755},
 		{"usr/lib/systemd/system/cote.service", 0o644},
 		{"usr/lib/systemd/system/cote.socket", 0o644},
@@ -80,6 +82,15 @@ func TestMakeInstallTree(t *testing.T) {
 	}
 	if r := run(t, "", filepath.Join(dest, "usr/bin/coteadm"), "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "coteadm ") {
 		t.Errorf("installed coteadm --version: %+v", r)
+	}
+	// cote-worker is where cote looks for it, from the same build.
+	cote := run(t, "", filepath.Join(dest, "usr/sbin/cote"), "-identity")
+	worker := run(t, "", filepath.Join(dest, "usr/lib/cote/cote-worker"), "-identity")
+	if cote.code != 0 || worker.code != 0 || len(cote.stdout) < 64 || worker.stdout != cote.stdout {
+		t.Errorf("installed cote -identity %+v, cote-worker -identity %+v: want the same", cote, worker)
+	}
+	if data, err := os.ReadFile(filepath.Join(dest, "usr/lib/cote/cote-worker")); err != nil || bytes.Contains(data, []byte("/lib64/ld-linux")) {
+		t.Errorf("installed cote-worker is not linked statically (err %v)", err)
 	}
 	// Units name the binaries where PREFIX put them.
 	unit, _ := os.ReadFile(filepath.Join(dest, "usr/lib/systemd/system/cote.service"))

@@ -1,0 +1,30 @@
+// Command cote-worker runs the cote master's per-user worker role and
+// nothing else. It is a build of the same source as cote without the
+// other roles' code (auth and its PAM, LDAP and SQL drivers, the login
+// processes, the master and its Prometheus client), linked statically,
+// so that starting a worker, which happens at a user's first login or
+// delivery, costs about half the CPU time of starting cote
+// (docs/ipc.md, "Executables"). The master uses it when it finds it
+// next to cote with the same Identity; without it, workers run from cote.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"cote/child"
+	"cote/proto"
+	"cote/worker"
+)
+
+func main() {
+	if len(os.Args) == 2 && os.Args[1] == child.IdentityFlag {
+		fmt.Println(child.Identity())
+		return
+	}
+	// The master executes this file through a descriptor it holds
+	// (/proc/self/fd/N), which names the process "N" until it says
+	// otherwise; ps, top and perf then show cote-worker.
+	os.WriteFile("/proc/self/comm", []byte("cote-worker"), 0)
+	os.Exit(child.Run(proto.RoleWorker, worker.RunRole))
+}

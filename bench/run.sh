@@ -139,9 +139,8 @@ if [ -n "${BENCH_COTE:-}" ]; then
 	w=$(dirname "$BENCH_COTE")/cote-worker
 	if [ -x "$w" ]; then cp "$w" "$WORK/bin/cote-worker"; fi
 else
-	# As make build: workers run from cote-worker (docs/ipc.md, "Executables").
-	go build -o "$WORK/bin/cote" ./cmd/cote
-	CGO_ENABLED=0 go build -o "$WORK/bin/cote-worker" ./cmd/cote-worker
+	# cote and cote-worker, which workers run from (docs/ipc.md, "Executables").
+	make -s build BIN="$WORK/bin"
 fi
 go build -o "$WORK/bin/cote-bench" ./cmd/cote-bench
 BENCH=$WORK/bin/cote-bench

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -55,9 +56,10 @@ const minHeldFD = 100
 // or nil to start them from the master's own binary. A candidate is used
 // only when it is a regular executable file owned by the owner of the
 // master's binary and writable by no one else, and when it reports the
-// master's child.Identity: a cote-worker left from another build is
-// passed over with a warning rather than started.
-func findWorkerExe(masterExe string, identity string) (*workerExe, []string) {
+// master's identity (child.Identity, computed only once a file passes
+// the other checks): a cote-worker left from another build is passed
+// over with a warning rather than started.
+func findWorkerExe(masterExe string, identity func() string) (*workerExe, []string) {
 	var notes []string
 	mst, err := os.Stat(masterExe)
 	if err != nil {
@@ -70,7 +72,7 @@ func findWorkerExe(masterExe string, identity string) (*workerExe, []string) {
 			continue
 		}
 		if err == nil {
-			err = checkIdentity(w, identity)
+			err = checkIdentity(w, identity())
 			if err != nil {
 				w.f.Close()
 			}
@@ -139,7 +141,7 @@ func checkIdentity(w *workerExe, identity string) error {
 // useWorkerExe looks for the separate worker binary and logs what it
 // found.
 func (m *Master) useWorkerExe() {
-	w, notes := findWorkerExe(m.exe, child.Identity())
+	w, notes := findWorkerExe(m.exe, sync.OnceValue(child.Identity))
 	for _, n := range notes {
 		m.log.Warn(n + "; workers run from " + m.exe)
 	}

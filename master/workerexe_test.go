@@ -48,19 +48,20 @@ func identityOf(t *testing.T, w *workerExe) string {
 // when another is put in its place.
 func TestFindWorkerExe(t *testing.T) {
 	id := child.Identity()
+	ids := func() string { return id }
 	root := t.TempDir()
 	os.Chmod(root, 0o755)
 	sbin := filepath.Join(root, "sbin")
 	master := installFake(t, sbin, "cote", 0o755)
 
-	if w, notes := findWorkerExe(master, id); w != nil || len(notes) != 0 {
+	if w, notes := findWorkerExe(master, ids); w != nil || len(notes) != 0 {
 		t.Fatalf("without cote-worker: got %v, notes %q; want none", w, notes)
 	}
 
 	// The cote binary under test answers -identity like cote-worker,
 	// with the identity of its build, which this test shares.
 	lib := installFake(t, filepath.Join(root, "lib", "cote"), WorkerExeName, 0o755)
-	w, notes := findWorkerExe(master, id)
+	w, notes := findWorkerExe(master, ids)
 	if w == nil || w.path != lib || len(notes) != 0 {
 		t.Fatalf("with %s: got %+v, notes %q; want it used", lib, w, notes)
 	}
@@ -69,7 +70,7 @@ func TestFindWorkerExe(t *testing.T) {
 	// Beside cote comes first; group-writable is refused there, and the
 	// search goes on to lib/cote.
 	beside := installFake(t, sbin, WorkerExeName, 0o775)
-	w, notes = findWorkerExe(master, id)
+	w, notes = findWorkerExe(master, ids)
 	if w == nil || w.path != lib || len(notes) != 1 || !strings.Contains(notes[0], "writable by group") {
 		t.Fatalf("group-writable %s: got %+v, notes %q; want lib/cote with a note", beside, w, notes)
 	}
@@ -77,12 +78,12 @@ func TestFindWorkerExe(t *testing.T) {
 	os.Chmod(beside, 0o755)
 
 	// Another build's identity: passed over, both of them.
-	w, notes = findWorkerExe(master, "another build")
+	w, notes = findWorkerExe(master, func() string { return "another build" })
 	if w != nil || len(notes) != 2 || !strings.Contains(notes[0], "identity differs") {
 		t.Fatalf("other identity: got %+v, notes %q; want none used, two notes", w, notes)
 	}
 
-	w, _ = findWorkerExe(master, id)
+	w, _ = findWorkerExe(master, ids)
 	if w == nil || w.path != beside {
 		t.Fatalf("got %+v, want %s", w, beside)
 	}

@@ -8,19 +8,23 @@ BIN       := bin
 DEV_DIR   ?= $(if $(filter 0,$(shell id -u)),/var/tmp/cote-dev,$(CURDIR)/dev-state)
 TEST_FLAGS ?= -race -shuffle=on -timeout 20m
 
-.PHONY: all build run test deps lint unit fuzz-smoke clean install
+.PHONY: all build build-deps run test deps lint unit fuzz-smoke clean install
 
 all: build
 
 # cote-worker is the worker role alone, linked statically: the master
 # starts workers from it when it finds it beside cote or in ../lib/cote
 # (docs/ipc.md, "Executables").
-build:
+build: build-deps
 	$(GO) build -o $(BIN)/cote ./cmd/cote
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/cote-worker ./cmd/cote-worker
 
 run: build
 	$(BIN)/cote --dev $(DEV_DIR)
+
+# The PAM headers and gcc for cgo, installed when missing (as root).
+build-deps:
+	@sh scripts/build-deps.sh
 
 deps:
 	sh scripts/test-deps.sh

@@ -89,25 +89,42 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 	}
 	defer logW.Close()
 
-	cmd := exec.Command(m.exe, sp.role)
-	if sp.role == proto.RoleWorker && m.workerExe != nil {
-		cmd = exec.Command(m.workerExe.execPath(), sp.role)
-		cmd.Args[0] = m.workerExe.path
+	command := func(held *workerExe) *exec.Cmd {
+		cmd := exec.Command(m.exe, sp.role)
+		if held != nil {
+			cmd = exec.Command(held.execPath(), sp.role)
+			cmd.Args[0] = held.path
+		}
+		cmd.Env = childEnv(sp)
+		cmd.Stdin = nil
+		cmd.Stdout = logW
+		cmd.Stderr = logW
+		cmd.ExtraFiles = []*os.File{childEnd, m.deadR}
+		for _, l := range sp.listeners {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, l.file)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		return cmd
 	}
-	cmd.Env = childEnv(sp)
-	cmd.Stdin = nil
-	cmd.Stdout = logW
-	cmd.Stderr = logW
-	cmd.ExtraFiles = []*os.File{childEnd, m.deadR}
-	for _, l := range sp.listeners {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, l.file)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var held *workerExe
 	slack := 0
 	if sp.role == proto.RoleWorker {
+		held = m.workerExe
 		slack = proto.WorkerTimerSlack
 	}
-	if err := m.starter.start(cmd, slack); err != nil {
+	cmd := command(held)
+	err = m.starter.start(cmd, slack)
+	if err != nil && held != nil {
+		// Seen once in a few hundred cold starts under load: the
+		// first exec of the held descriptor failed with EACCES while
+		// the descriptor still named the checked file. The worker
+		// starts from cote instead, which runs the same role.
+		m.log.Warn("cannot start a worker from "+held.path+"; starting it from "+m.exe,
+			"err", err, "held", held.describe())
+		cmd = command(nil)
+		err = m.starter.start(cmd, slack)
+	}
+	if err != nil {
 		ctl.Close()
 		logR.Close()
 		return nil, fmt.Errorf("start %s: %w", sp.role, err)

@@ -34,6 +34,21 @@ type workerExe struct {
 // execPath is the name to exec: the held descriptor.
 func (w *workerExe) execPath() string { return "/proc/self/fd/" + strconv.Itoa(int(w.f.Fd())) }
 
+// describe says what the held descriptor is now, for a failed start's
+// log line.
+func (w *workerExe) describe() string {
+	fd := int(w.f.Fd())
+	target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return fmt.Sprintf("fd %d: %v", fd, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Sprintf("fd %d -> %s: %v", fd, target, err)
+	}
+	return fmt.Sprintf("fd %d -> %s, mode %07o, uid %d", fd, target, st.Mode, st.Uid)
+}
+
 // workerExeCandidates are where cote-worker is looked for: beside the
 // cote binary (bin/ of a build tree, or a single install directory), and
 // in PREFIX/lib/cote when cote is in PREFIX/sbin or PREFIX/bin, where

@@ -1,13 +1,19 @@
 package master
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"cote/child"
+	"cote/proto"
 )
 
 // installFake copies the cote binary under test to dir/name, made
@@ -102,5 +108,51 @@ func TestFindWorkerExe(t *testing.T) {
 	}
 	if got := identityOf(t, w); got != id {
 		t.Errorf("after the file was replaced, the held binary says %q, want %q", got, id)
+	}
+}
+
+// TestWorkerStartFallsBack: when executing the held cote-worker fails
+// (here the held descriptor is /dev/null, which execve refuses with
+// EACCES, as one cold start under load once did with the real file), the
+// worker starts from cote: the login gets its worker and answers, and the
+// log says what the held descriptor was.
+func TestWorkerStartFallsBack(t *testing.T) {
+	m, dir := startMaster(t)
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, minHeldFD)
+	unix.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &workerExe{path: "/dev/null", f: os.NewFile(uintptr(high), "/dev/null")}
+	t.Cleanup(func() { bad.f.Close() })
+	onLoop(m, func(m *Master) { m.workerExe = bad })
+
+	a := dialAuth(t, dir)
+	me := newFakeLogin(t, m, os.Getpid())
+	a.login(t, 1, "demo", "demo")
+	h := &proto.Handoff{Seq: 1, AuthPID: a.spid, AuthID: 1, Cookie: a.cookie, Tag: "t1",
+		Conn: proto.ConnInfo{Protocol: "imap", LocalAddr: "127.0.0.1:143", RemoteAddr: "127.0.0.1:40000", Secured: true}}
+	reply, client := me.handoff(t, m, h)
+	if reply.Status != proto.HandoffOK || reply.WorkerPID == 0 {
+		t.Fatalf("handoff: %+v", reply)
+	}
+	client.SetReadDeadline(time.Now().Add(15 * time.Second))
+	line, err := bufio.NewReader(client).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "t1 OK ") {
+		t.Fatalf("worker answered %q, %v; want t1 OK", line, err)
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", reply.WorkerPID))
+	if err != nil || exe != testExe {
+		t.Errorf("worker runs %q (%v), want %s", exe, err, testExe)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "cote.log"))
+	want := fmt.Sprintf("held=\"fd %d -> /dev/null, mode 0020666", high)
+	if !strings.Contains(string(log), "cannot start a worker from /dev/null; starting it from "+testExe) ||
+		!strings.Contains(string(log), want) {
+		t.Errorf("log lacks the fallback warning with %s:\n%s", want, log)
 	}
 }

@@ -22,6 +22,7 @@ func indexerStarted(s *Store) bool {
 // for StartTextIndexer (the user's first session), which indexes them.
 // Close stops it, and a start after Close starts nothing.
 func TestDeferTextIndexer(t *testing.T) {
+	setIndexMinAge(t, 0)
 	root := filepath.Join(t.TempDir(), "Maildir")
 	s := openAt(t, root, Options{DeferTextIndexer: true})
 	for _, body := range []string{"alpha zebra", "beta gamma", "delta zebra"} {

@@ -45,6 +45,16 @@ const (
 	indexMaxWait = 30 * time.Second
 )
 
+// indexMinAge is how long a message has been in its mailbox (its save
+// date) before the indexer takes its text: one expunged sooner never
+// costs its words. Drafts saved every few seconds, mail a POP3 client
+// downloads and deletes, a filter's purge of Junk, imaptest's appends
+// and expunges all come and go within minutes. A search meanwhile
+// indexes or reads them (syncTextMax), so its answer does not change;
+// a message saved with a date in the future is not held back. A var,
+// so tests of the indexer can set it to 0.
+var indexMinAge = 5 * time.Minute
+
 // kickIndexer wakes the indexer; it never blocks.
 func (s *store) kickIndexer() {
 	select {
@@ -56,18 +66,22 @@ func (s *store) kickIndexer() {
 // indexer fills the full-text index until the store closes.
 func (s *store) indexer() {
 	defer s.wg.Done()
+	// due fires when the first message a round left for being too
+	// young is old enough.
+	var due <-chan time.Time
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.kick:
+		case <-due:
 		}
 		if !s.waitQuiet() {
 			return
 		}
-		cursor := make(map[*mailstate.Box]uint32)
+		r := &textRound{cursor: make(map[*mailstate.Box]uint32), now: time.Now()}
 		for {
-			more, err := s.indexTextBatch(cursor)
+			more, err := s.indexTextBatch(r)
 			if err != nil {
 				s.log.Warn("full-text index", "err", err)
 				break
@@ -81,7 +95,36 @@ func (s *store) indexer() {
 			default:
 			}
 		}
+		due = nil
+		if !r.due.IsZero() {
+			due = time.After(r.due.Sub(r.now))
+		}
 	}
+}
+
+// textRound is one round of the indexer over the user's mailboxes.
+type textRound struct {
+	// cursor holds, per mailbox, the highest UID looked at in this
+	// round (messages that could not be read are tried again in the
+	// next round).
+	cursor map[*mailstate.Box]uint32
+	now    time.Time
+	// due is when the first message left for its age (indexMinAge)
+	// is old enough; zero if none was.
+	due time.Time
+}
+
+// young reports whether a message saved at saved is left for a later
+// round, and notes when it will be old enough.
+func (r *textRound) young(saved time.Time) bool {
+	ready := saved.Add(indexMinAge)
+	if saved.After(r.now) || !ready.After(r.now) {
+		return false
+	}
+	if r.due.IsZero() || ready.Before(r.due) {
+		r.due = ready
+	}
+	return true
 }
 
 // waitQuiet waits until no kick came for indexQuiet, or indexMaxWait
@@ -112,11 +155,10 @@ type textJob struct {
 	path string
 }
 
-// indexTextBatch indexes the next batch of one mailbox's messages;
-// cursor holds, per mailbox, the highest UID looked at in this round
-// (messages that could not be read are tried again in the next round).
-// It reports whether there may be more.
-func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
+// indexTextBatch indexes the next batch of one mailbox's messages in
+// round. It reports whether there may be more.
+func (s *store) indexTextBatch(round *textRound) (bool, error) {
+	cursor := round.cursor
 	var box *mailstate.Box
 	var rowID int64
 	var jobs []textJob
@@ -130,7 +172,7 @@ func (s *store) indexTextBatch(cursor map[*mailstate.Box]uint32) (bool, error) {
 			return err
 		}
 		for _, uid := range uids {
-			if m := b.Find(uid); m != nil {
+			if m := b.Find(uid); m != nil && !round.young(m.SaveDate) {
 				jobs = append(jobs, textJob{uid, filepath.Join(mb.dir, "cur", m.Ext.(*mmsg).name)})
 			}
 		}

@@ -30,10 +30,18 @@ func unindexed(t *testing.T, s *Store) int {
 	return n
 }
 
+// setIndexMinAge sets indexMinAge for one test.
+func setIndexMinAge(t *testing.T, d time.Duration) {
+	prev := indexMinAge
+	indexMinAge = d
+	t.Cleanup(func() { indexMinAge = prev })
+}
+
 // TestTextIndexer: the background indexer indexes saved and delivered
 // messages, and until it has, SEARCH reads what is not indexed and gives
 // the same answer.
 func TestTextIndexer(t *testing.T) {
+	setIndexMinAge(t, 0)
 	root := filepath.Join(t.TempDir(), "Maildir")
 	for i, body := range []string{"alpha zebra&quagga", "beta gamma", "delta zebra"} {
 		write(t, filepath.Join(root, "cur", "17000000"+string(rune('0'+i))+".M1P1.mda:2,"), "Subject: m\n\n"+body+"\n")
@@ -153,5 +161,62 @@ func TestOpenWithoutScan(t *testing.T) {
 	}
 	if flagged != 1 {
 		t.Errorf("%d messages \\Flagged after the rename, want 1", flagged)
+	}
+}
+
+// TestTextIndexerWaitsForAge: a saved message's text is indexed only
+// once it has been in the mailbox for indexMinAge, by a round the
+// indexer starts by itself when that time comes; a message that was
+// already old (found in the Maildir with an old date) is indexed by the
+// first round; a search meanwhile finds the young one all the same.
+func TestTextIndexerWaitsForAge(t *testing.T) {
+	setIndexMinAge(t, 3*indexQuiet)
+	root := filepath.Join(t.TempDir(), "Maildir")
+	old := filepath.Join(root, "cur", "1700000000.M1P1.mda:2,")
+	write(t, old, "Subject: old\n\nancient manuscript\n")
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	s := openAt(t, root, Options{})
+	defer s.Close()
+	saved := time.Now()
+	if _, _, err := s.Append("INBOX", strings.NewReader("Subject: new\r\n\r\nfresh parchment\r\n"), storage.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The first round comes indexQuiet after the save and takes the
+	// old message only.
+	for unindexed(t, s) != 1 {
+		if time.Since(saved) > indexMinAge {
+			t.Fatalf("%d unindexed %v after the save; want the old message indexed and the new one left", unindexed(t, s), time.Since(saved))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mbx, err := s.Open("INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mbx.Close()
+	ts := mbx.(storage.TextSearchMailbox)
+	s.s.syncText = 0 // read the young message rather than index it
+	if got, exact, err := ts.SearchText("parchment", false); err != nil || !exact || !slices.Equal(got, []uint32{2}) {
+		t.Errorf("SearchText(parchment) before its text is indexed = %v, %v, %v; want [2]", got, exact, err)
+	}
+	if n := unindexed(t, s); n != 1 || time.Since(saved) > indexMinAge {
+		t.Fatalf("%d unindexed %v after the save, want 1 (the check came too late if past %v)", n, time.Since(saved), indexMinAge)
+	}
+	deadline := saved.Add(indexMinAge + indexQuiet + 10*time.Second)
+	for unindexed(t, s) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the saved message is still unindexed %v after its save", time.Since(saved))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("indexed %v after its save", time.Since(saved))
+	if time.Since(saved) < indexMinAge {
+		t.Errorf("the saved message was indexed %v after its save, before indexMinAge (%v)", time.Since(saved), indexMinAge)
+	}
+	if got, exact, err := ts.SearchText("parchment", false); err != nil || !exact || !slices.Equal(got, []uint32{2}) {
+		t.Errorf("SearchText(parchment) from the index = %v, %v, %v; want [2]", got, exact, err)
 	}
 }

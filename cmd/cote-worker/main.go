@@ -22,9 +22,21 @@ func main() {
 		fmt.Println(child.Identity())
 		return
 	}
-	// The master executes this file through a descriptor it holds
-	// (/proc/self/fd/N), which names the process "N" until it says
-	// otherwise; ps, top and perf then show cote-worker.
-	os.WriteFile("/proc/self/comm", []byte("cote-worker"), 0)
+	nameThreads("cote-worker")
 	os.Exit(child.Run(proto.RoleWorker, worker.RunRole))
+}
+
+// nameThreads gives every thread of the process the name. The master
+// executes this file through a descriptor it holds (/proc/self/fd/N),
+// which names the process and each thread "N" until they say otherwise;
+// ps, top -H and perf then show cote-worker. Threads the runtime starts
+// later take the name of the thread that starts them.
+func nameThreads(name string) {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return
+	}
+	for _, t := range tasks {
+		os.WriteFile("/proc/self/task/"+t.Name()+"/comm", []byte(name), 0)
+	}
 }

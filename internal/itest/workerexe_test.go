@@ -33,13 +33,24 @@ func workerExe(t *testing.T, s *server) (exe, comm string, p procInfo) {
 // TestWorkerExecutable: with cote-worker beside cote (as make build and
 // make install lay them out), workers run from it, under the user's ids
 // like any worker, and show as cote-worker; with cote alone, workers run
-// from cote.
+// from cote. Each of its threads shows as cote-worker too.
 func TestWorkerExecutable(t *testing.T) {
 	s := startServer(t, serverOpts{})
 	want := filepath.Join(binDir, "cote-worker")
 	exe, comm, p := workerExe(t, s)
 	if exe != want || comm != "cote-worker" {
 		t.Errorf("worker runs %s as %q, want %s as cote-worker", exe, comm, want)
+	}
+	// Every thread, as top -H and perf show them.
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(p.pid) + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/task/" + task.Name() + "/comm")
+		if err == nil && strings.TrimSpace(string(b)) != "cote-worker" {
+			t.Errorf("worker thread %s is named %q, want cote-worker", task.Name(), strings.TrimSpace(string(b)))
+		}
 	}
 	if os.Getuid() == 0 && (p.uid[0] != 50100 || p.uid[1] != 50100) {
 		t.Errorf("worker from cote-worker has uids %v, want demo's 50100", p.uid)

@@ -133,6 +133,9 @@ for p in $IMAP_PORT $POP3_PORT $LMTP_PORT; do
 done
 
 say "work directory $WORK"
+# The source the binaries are built from, named now: the tree may change
+# during the run.
+COMMIT=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 mkdir -m 755 "$WORK/bin"
 if [ -n "${BENCH_COTE:-}" ]; then
 	cp "$BENCH_COTE" "$WORK/bin/cote"
@@ -304,7 +307,6 @@ for t in $TARGETS; do
 done
 
 [ -n "$OUT" ] || exit 0
-COMMIT=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 cat >"$WORK/notes.md" <<EOF
 cote $COMMIT (built as \`make build\` does, cote and cote-worker, $(go env GOVERSION)) and Debian's Dovecot $DOVECOT_VERSION, one after
 the other on the same machine, on loopback without TLS (plaintext LOGIN). Both use a passwd-file of

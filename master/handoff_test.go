@@ -212,6 +212,20 @@ func (f *fakeLogin) handoff(t *testing.T, m *Master, h *proto.Handoff) (*proto.H
 	return msg.(*proto.HandoffReply), mine
 }
 
+// workerAnswered checks that the master routed a handoff to a worker and
+// that the worker answered its tag on the client connection.
+func workerAnswered(t *testing.T, reply *proto.HandoffReply, client *os.File, tag string) {
+	t.Helper()
+	if reply.Status != proto.HandoffOK || reply.WorkerPID == 0 {
+		t.Fatalf("handoff: %+v", reply)
+	}
+	client.SetReadDeadline(time.Now().Add(15 * time.Second))
+	line, err := bufio.NewReader(client).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, tag+" OK ") {
+		t.Fatalf("worker answered %q, %v; want %s OK", line, err, tag)
+	}
+}
+
 // TestForgedHandoff: the master redeems every handoff with auth. A real
 // login is routed to the user's worker, which answers the tag; the same
 // request replayed, a made-up cookie, and a genuine request presented by
@@ -225,14 +239,7 @@ func TestForgedHandoff(t *testing.T) {
 	a.login(t, 1, "demo", "demo")
 	good := &proto.Handoff{Seq: 1, AuthPID: a.spid, AuthID: 1, Cookie: a.cookie, Conn: conn, Tag: "t1"}
 	reply, client := me.handoff(t, m, good)
-	if reply.Status != proto.HandoffOK || reply.WorkerPID == 0 {
-		t.Fatalf("genuine handoff: %+v", reply)
-	}
-	client.SetReadDeadline(time.Now().Add(15 * time.Second))
-	line, err := bufio.NewReader(client).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "t1 OK ") {
-		t.Fatalf("worker answered %q, %v; want t1 OK", line, err)
-	}
+	workerAnswered(t, reply, client, "t1")
 
 	replay := *good
 	replay.Seq = 2

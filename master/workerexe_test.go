@@ -1,14 +1,12 @@
 package master
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -137,14 +135,7 @@ func TestWorkerStartFallsBack(t *testing.T) {
 	h := &proto.Handoff{Seq: 1, AuthPID: a.spid, AuthID: 1, Cookie: a.cookie, Tag: "t1",
 		Conn: proto.ConnInfo{Protocol: "imap", LocalAddr: "127.0.0.1:143", RemoteAddr: "127.0.0.1:40000", Secured: true}}
 	reply, client := me.handoff(t, m, h)
-	if reply.Status != proto.HandoffOK || reply.WorkerPID == 0 {
-		t.Fatalf("handoff: %+v", reply)
-	}
-	client.SetReadDeadline(time.Now().Add(15 * time.Second))
-	line, err := bufio.NewReader(client).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "t1 OK ") {
-		t.Fatalf("worker answered %q, %v; want t1 OK", line, err)
-	}
+	workerAnswered(t, reply, client, "t1")
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", reply.WorkerPID))
 	if err != nil || exe != testExe {
 		t.Errorf("worker runs %q (%v), want %s", exe, err, testExe)

@@ -12,6 +12,7 @@ import (
 
 	"cote/storage"
 	dl "cote/storage/internal/dotlock"
+	"cote/storage/internal/plainfile"
 )
 
 // ioErr marks disk-full and I/O errors as temporary and quota errors as
@@ -75,7 +76,7 @@ func (s *store) replaceFile(path string, data []byte, sync bool) error {
 // and renames it over path.
 func replaceWith(path string, data []byte, flush func(*os.File) error) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := plainfile.Open(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return ioErr(err)
 	}

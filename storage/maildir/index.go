@@ -12,6 +12,7 @@ import (
 	"cote/storage"
 	"cote/storage/index"
 	"cote/storage/internal/mailstate"
+	"cote/storage/internal/plainfile"
 )
 
 // IndexFile is the index's file name. It lives in the INDEX= directory of
@@ -276,7 +277,7 @@ func analyzeFile(path string) (*index.Content, error) {
 }
 
 func readForIndex(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := plainfile.Read(path)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"cote/storage/internal/plainfile"
 )
 
 // A save makes three things durable: the message file, its name in cur/
@@ -77,7 +79,7 @@ func writeOut(f *os.File) error {
 
 // fsyncFile fsyncs the file or directory at path.
 func fsyncFile(path string) error {
-	f, err := os.Open(path)
+	f, err := plainfile.Read(path)
 	if err != nil {
 		return err
 	}

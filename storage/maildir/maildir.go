@@ -26,6 +26,7 @@ import (
 	"cote/storage"
 	"cote/storage/index"
 	"cote/storage/internal/mailstate"
+	"cote/storage/internal/plainfile"
 )
 
 // FsyncMode follows Dovecot's mail_fsync.
@@ -804,7 +805,7 @@ func (s *store) appendUidlist(mb *mbox, recs []uidRec, dir string, synced *os.Fi
 	if mb.uidlistSize <= 0 || mb.uid.GUID == "" || 4*mb.stale > len(mb.uid.Recs) {
 		return rewrite()
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := plainfile.Open(path, os.O_RDWR, 0)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return rewrite()

@@ -14,6 +14,7 @@ import (
 	"cote/storage"
 	"cote/storage/index"
 	"cote/storage/internal/mailstate"
+	"cote/storage/internal/plainfile"
 )
 
 // CreateMailbox implements mailstate.Backend. A directory already on disk
@@ -389,7 +390,7 @@ const saveKeep = 1 << 20
 // that the caller need not read the file back (an open, a stat and reads
 // per APPEND).
 func (s *store) writeTmp(path string, r io.Reader, keep int, late bool) (int64, []byte, *os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := plainfile.Open(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, nil, nil, ioErr(err)
 	}
@@ -628,7 +629,7 @@ func (s *store) Copy(src *mailstate.Box, msgs []*mailstate.Msg, dst *mailstate.B
 }
 
 func (s *store) copyFile(from, to string, dmb *mbox) error {
-	in, err := os.Open(from)
+	in, err := plainfile.Read(from)
 	if err != nil {
 		return err
 	}
@@ -654,11 +655,11 @@ func (s *store) copyFile(from, to string, dmb *mbox) error {
 func (s *store) Open(b *mailstate.Box, m *mailstate.Msg) (io.ReadCloser, error) {
 	mb := ext(b)
 	mm := m.Ext.(*mmsg)
-	f, err := os.Open(filepath.Join(mb.dir, "cur", mm.name))
+	f, err := plainfile.Read(filepath.Join(mb.dir, "cur", mm.name))
 	if errors.Is(err, os.ErrNotExist) {
 		if files, lerr := s.listCur(mb); lerr == nil {
 			if n, ok := files[baseName(mm.name)]; ok {
-				f, err = os.Open(filepath.Join(mb.dir, "cur", n))
+				f, err = plainfile.Read(filepath.Join(mb.dir, "cur", n))
 			}
 		}
 	}

@@ -432,8 +432,18 @@ func (w *watcher) readLocked(fd int) (read, changed bool, err error) {
 			}
 			off = end
 		}
+		// A read takes every queued event that fits: one that left
+		// room for the largest event emptied the queue, and another
+		// read would only say EAGAIN.
+		if n <= len(w.buf)-maxInotifyEvent {
+			return read, changed, nil
+		}
 	}
 }
+
+// maxInotifyEvent is the size of the largest inotify event: the header
+// and a name of NAME_MAX bytes with its NUL.
+const maxInotifyEvent = unix.SizeofInotifyEvent + unix.NAME_MAX + 1
 
 // check tells what inotify knows of mb since its last sync. clean: no
 // other program has changed its new/ or cur/ (it is watched, events are

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"cote/storage"
+	"cote/storage/internal/plainfile"
 )
 
 // Stale is the age at which a lock is taken over whoever holds it
@@ -46,7 +47,7 @@ func Take(path string, wait time.Duration) (func(), error) {
 		// (dotlock_use_excl=yes; NFS has O_EXCL since version 3): one
 		// name in the directory's journal, where a lock made under a
 		// temporary name and linked into place takes three.
-		f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := plainfile.Open(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			_, err = f.Write(holder)
 			if cerr := f.Close(); err == nil {

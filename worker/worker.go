@@ -464,10 +464,12 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 	}
 	w.startTextIndexer()
 	log := w.o.Log.With("session", m.Conn.SessionID, "remote", m.Conn.RemoteAddr)
+	// A new session is not logged here: its login process has logged
+	// the login (user, addresses, TLS, session id), and the end of the
+	// session is logged below with its byte counts, the two lines
+	// Dovecot logs for a session.
 	if len(m.Resume) > 0 {
 		log.Info("session resumed", "protocol", m.Conn.Protocol, "input", len(m.Leftover))
-	} else {
-		log.Info("session started", "protocol", m.Conn.Protocol, "secured", m.Conn.Secured, "tls", m.Conn.TLS)
 	}
 	w.wg.Add(1)
 	go func() {
@@ -486,8 +488,10 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 		live := reg.Gauge("sessions", "protocol", protocol)
 		live.Add(1)
 		defer live.Add(-1)
-		conn = &countingConn{Conn: conn, in: reg.Counter("bytes_in_total", "protocol", protocol), out: reg.Counter("bytes_out_total", "protocol", protocol)}
+		cc := &countingConn{Conn: conn, in: reg.Counter("bytes_in_total", "protocol", protocol), out: reg.Counter("bytes_out_total", "protocol", protocol)}
+		conn = cc
 		err := w.serve(ctx, conn, m, log)
+		log = log.With("in", cc.nin.Load(), "out", cc.nout.Load())
 		if errors.Is(err, pop3.ErrInUse) {
 			log.Info("disconnected", "reason", "maildrop in use")
 		} else if errors.Is(err, pop3.ErrLoginDelay) {
@@ -642,21 +646,26 @@ func quotaRules(plugin, userdb map[string]string) []string {
 	return rules
 }
 
-// countingConn counts the bytes a session reads and writes.
+// countingConn counts the bytes a session reads and writes, in the
+// worker's metrics and for the session's last log line (nin, nout:
+// IDLE writes from another goroutine than the commands').
 type countingConn struct {
 	net.Conn
-	in, out *metrics.Counter
+	in, out   *metrics.Counter
+	nin, nout atomic.Int64
 }
 
 func (c *countingConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	c.in.Add(uint64(n))
+	c.nin.Add(int64(n))
 	return n, err
 }
 
 func (c *countingConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	c.out.Add(uint64(n))
+	c.nout.Add(int64(n))
 	return n, err
 }
 

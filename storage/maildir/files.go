@@ -88,7 +88,7 @@ func replaceWith(path string, data []byte, flush func(*os.File) error) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = plainfile.Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -169,7 +169,7 @@ func (s *store) RenameInbox(inbox, dst *mailstate.Box) error {
 		n := m.Ext.(*mmsg).name
 		s.expect(imb, true, n, false)
 		s.expect(dmb, true, n, true)
-		err := os.Rename(filepath.Join(imb.dir, "cur", n), filepath.Join(dmb.dir, "cur", n))
+		err := plainfile.Rename(filepath.Join(imb.dir, "cur", n), filepath.Join(dmb.dir, "cur", n))
 		if err != nil {
 			s.unexpect(imb, true, n, false)
 			s.unexpect(dmb, true, n, true)
@@ -271,7 +271,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 	}
 	path := filepath.Join(mb.dir, "cur", name)
 	s.expect(mb, true, name, true)
-	if err := os.Rename(tmp, path); err != nil {
+	if err := plainfile.Rename(tmp, path); err != nil {
 		s.unexpect(mb, true, name, true)
 		return ioErr(err)
 	}
@@ -488,7 +488,7 @@ func (s *store) SetFlags(b *mailstate.Box, msgs []*mailstate.Msg, flags [][]stri
 		}
 		s.expect(mb, true, mm.name, false)
 		s.expect(mb, true, name, true)
-		if err := os.Rename(filepath.Join(cur, mm.name), filepath.Join(cur, name)); err != nil {
+		if err := plainfile.Rename(filepath.Join(cur, mm.name), filepath.Join(cur, name)); err != nil {
 			s.unexpect(mb, true, mm.name, false)
 			s.unexpect(mb, true, name, true)
 			if os.IsNotExist(err) {
@@ -643,7 +643,7 @@ func (s *store) copyFile(from, to string, dmb *mbox) error {
 		return err
 	}
 	os.Chtimes(tmp, st.ModTime(), st.ModTime())
-	if err := os.Rename(tmp, to); err != nil {
+	if err := plainfile.Rename(tmp, to); err != nil {
 		os.Remove(tmp)
 		return ioErr(err)
 	}

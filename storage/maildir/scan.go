@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cote/storage/internal/mailstate"
+	"cote/storage/internal/plainfile"
 )
 
 // Sync implements mailstate.Backend: it rescans the mailbox when new/,
@@ -350,7 +351,7 @@ func (s *store) moveNew(mb *mbox) error {
 			target += ":2,"
 		}
 		s.expect(mb, true, target, true)
-		err := os.Rename(filepath.Join(mb.dir, "new", n), filepath.Join(mb.dir, "cur", target))
+		err := plainfile.Rename(filepath.Join(mb.dir, "new", n), filepath.Join(mb.dir, "cur", target))
 		if err != nil {
 			s.unexpect(mb, true, target, true)
 			if !os.IsNotExist(err) {

@@ -35,3 +35,20 @@ func Open(name string, flag int, perm os.FileMode) (*os.File, error) {
 func Read(name string) (*os.File, error) {
 	return Open(name, os.O_RDONLY, 0)
 }
+
+// Rename is os.Rename for a file: os.Rename first looks whether newpath
+// is a directory (an lstat(2)), to refuse one as BSD does; rename(2)
+// itself refuses to put a file over a directory (EISDIR), so a store
+// renaming its own files makes the one call.
+func Rename(oldpath, newpath string) error {
+	for {
+		err := unix.Rename(oldpath, newpath)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+		}
+		return nil
+	}
+}

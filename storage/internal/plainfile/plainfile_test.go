@@ -83,3 +83,37 @@ func TestOpen(t *testing.T) {
 		t.Errorf("directory lists %q (%v)", names, err)
 	}
 }
+
+func TestRename(t *testing.T) {
+	dir := t.TempDir()
+	a, b, sub := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "sub")
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, []byte(filepath.Base(p)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Over a file: replaced, as Maildir's renames want.
+	if err := Rename(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(b); err != nil || string(data) != "a" {
+		t.Errorf("b holds %q (%v), want a's bytes", data, err)
+	}
+	if _, err := os.Stat(a); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a still there: %v", err)
+	}
+	// Over a directory: refused, and both stay.
+	var le *os.LinkError
+	if err := Rename(b, sub); err == nil || !errors.As(err, &le) || le.Old != b || le.New != sub {
+		t.Errorf("a file over a directory: %v, want a LinkError naming both", err)
+	}
+	if st, err := os.Stat(sub); err != nil || !st.IsDir() {
+		t.Errorf("the directory: %v %v", st, err)
+	}
+	if err := Rename(a, b); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing file: %v, want ErrNotExist", err)
+	}
+}

@@ -485,7 +485,7 @@ func (cc *clientConn) step(req *request, resp []byte) { cc.stepAfter(req, resp, 
 // stepAfter runs the step after wait (the address's penalty).
 func (cc *clientConn) stepAfter(req *request, resp []byte, wait time.Duration) {
 	cc.steps.Add(1)
-	go func() {
+	cc.s.run.Go(func() {
 		defer cc.steps.Done()
 		if wait > 0 {
 			t := time.NewTimer(wait)
@@ -523,7 +523,7 @@ func (cc *clientConn) stepAfter(req *request, resp []byte, wait time.Duration) {
 		}
 		cc.log.Error("auth request failed temporarily", "id", req.id, "user", req.user, "err", err)
 		cc.fail(req, mech.CodeTempFail, "")
-	}()
+	})
 }
 
 // succeed sends OK; on a login connection the request stays for

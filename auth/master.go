@@ -169,10 +169,10 @@ func (mc *masterConn) handleLine(line string, versioned *bool) error {
 		return protocolError("unknown command " + safeName(f[0]))
 	}
 	mc.wg.Add(1)
-	go func() {
+	mc.s.run.Go(func() {
 		defer mc.wg.Done()
 		run()
-	}()
+	})
 	return nil
 }
 

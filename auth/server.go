@@ -27,6 +27,7 @@ import (
 	"cote/auth/sql"
 	"cote/auth/userdb"
 	"cote/auth/varexpand"
+	"cote/internal/runners"
 )
 
 // ErrServerClosed is returned by ServeClient and ServeMaster after Close.
@@ -140,6 +141,9 @@ type Server struct {
 	clients   map[*clientConn]struct{}
 
 	wg sync.WaitGroup // connection and accept goroutines
+	// run runs mechanism steps and master requests on goroutines it
+	// keeps (internal/runners).
+	run *runners.Pool
 }
 
 // New opens and checks every driver; errors name the driver and its args.
@@ -167,6 +171,7 @@ func New(o Options) (*Server, error) {
 	}
 	setExtraDefaults(&o)
 	s := &Server{
+		run:       runners.New(time.Minute),
 		opts:      o,
 		log:       o.Log,
 		now:       o.Now,

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"cote/internal/runners"
 	"cote/metrics"
 	"cote/proto"
 )
@@ -96,6 +97,7 @@ type Server struct {
 
 	shutdown chan bool      // Shutdown messages from the master (Now)
 	wg       sync.WaitGroup // client goroutines
+	run      *runners.Pool  // runs the clients
 }
 
 // ErrServerClosed is returned by Serve after a graceful Shutdown.
@@ -119,6 +121,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.ClientLimit = DefaultClientLimit
 	}
 	s.slots = make(chan struct{}, s.ClientLimit)
+	s.run = runners.New(time.Minute)
 	s.clients = make(map[*Client]struct{})
 	s.proxies = make(map[uint64]*Client)
 	s.shutdown = make(chan bool, 1)
@@ -242,7 +245,9 @@ func (s *Server) acceptLoop(ctx context.Context, stop <-chan struct{}, l Listene
 			nc.Close()
 			return
 		}
-		s.wg.Go(func() {
+		s.wg.Add(1)
+		s.run.Go(func() {
+			defer s.wg.Done()
 			defer func() { <-s.slots }()
 			s.serveClient(ctx, nc, l)
 		})

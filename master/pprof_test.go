@@ -88,3 +88,34 @@ func TestCheckPprof(t *testing.T) {
 		}
 	}
 }
+
+// TestChildEnvGodebug: every child starts with gcshrinkstackoff=1, for
+// the stacks of the goroutines it keeps (internal/runners); a GODEBUG
+// from import_environment follows it, so that its settings win.
+func TestChildEnvGodebug(t *testing.T) {
+	godebug := func(env []string) []string {
+		var v []string
+		for _, kv := range env {
+			if g, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+				v = append(v, g)
+			}
+		}
+		return v
+	}
+	cfg := config.Defaults()
+	for _, tc := range []struct{ service, role string }{
+		{"worker", proto.RoleWorker},
+		{"imap-login", proto.RoleIMAPLogin},
+		{"auth", proto.RoleAuth},
+	} {
+		env := childEnv(spawnSpec{role: tc.role, service: tc.service, settings: cfg})
+		if got := godebug(env); !slices.Equal(got, []string{"gcshrinkstackoff=1"}) {
+			t.Errorf("childEnv(%s) GODEBUG = %q, want [gcshrinkstackoff=1]", tc.service, got)
+		}
+	}
+	cfg.ImportEnvironment = append(cfg.ImportEnvironment, "GODEBUG=gcshrinkstackoff=0,madvdontneed=1")
+	env := childEnv(spawnSpec{role: proto.RoleWorker, service: "worker", settings: cfg})
+	if got := godebug(env); !slices.Equal(got, []string{"gcshrinkstackoff=1,gcshrinkstackoff=0,madvdontneed=1"}) {
+		t.Errorf("with import_environment's GODEBUG: %q, want one GODEBUG, the admin's settings last", got)
+	}
+}

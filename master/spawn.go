@@ -206,7 +206,23 @@ func childEnv(sp spawnSpec) []string {
 			env = append(env, "GOMAXPROCS="+strconv.Itoa(svc.MaxProcs))
 		}
 	}
-	return env
+	return childGodebug(env)
+}
+
+// childGodebug gives a child gcshrinkstackoff=1: its sessions, logins
+// and deliveries run on goroutines it keeps (internal/runners), which
+// keep the stacks they grew only if the collector does not shrink them.
+// A GODEBUG of import_environment comes after it and wins. The runtime
+// reads this setting when the process starts, not from os.Setenv.
+func childGodebug(env []string) []string {
+	const ours = "gcshrinkstackoff=1"
+	for i, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			env[i] = "GODEBUG=" + ours + "," + v
+			return env
+		}
+	}
+	return append(env, "GODEBUG="+ours)
 }
 
 // asMargin is how far above vsz_limit a child's RLIMIT_AS is set.

@@ -23,6 +23,7 @@ import (
 
 	"cote/config"
 	"cote/imap"
+	"cote/internal/runners"
 	"cote/lmtp/deliver"
 	"cote/metrics"
 	"cote/pop3"
@@ -62,6 +63,8 @@ type ctlMsg struct {
 type Worker struct {
 	o  Options
 	wg sync.WaitGroup
+	// run runs sessions and tasks on goroutines it keeps.
+	run *runners.Pool
 
 	mu     sync.Mutex // guards user, store, filter and delivery while they are set up
 	user   string
@@ -89,7 +92,7 @@ func Run(o Options) error {
 	if o.Linger <= 0 {
 		o.Linger = 10 * time.Second
 	}
-	w := &Worker{o: o}
+	w := &Worker{o: o, run: runners.New(time.Minute)}
 	o.Metrics.Help("sessions", "Sessions open in per-user workers, by protocol.")
 	o.Metrics.Help("sessions_total", "Sessions started in per-user workers, by protocol.")
 	o.Metrics.Help("bytes_in_total", "Bytes read from clients by per-user workers, by protocol.")
@@ -383,7 +386,7 @@ func (w *Worker) quotaCheck(m *proto.QuotaCheck) *proto.QuotaCheckReply {
 // runTask runs a delivery or admin command in the background.
 func (w *Worker) runTask(f func(), done chan<- struct{}) {
 	w.wg.Add(1)
-	go func() {
+	w.run.Go(func() {
 		defer w.wg.Done()
 		defer func() { done <- struct{}{} }()
 		defer func() {
@@ -392,7 +395,7 @@ func (w *Worker) runTask(f func(), done chan<- struct{}) {
 			}
 		}()
 		f()
-	}()
+	})
 }
 
 // ensureStore opens the user's store on first use.
@@ -472,7 +475,7 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 		log.Info("session resumed", "protocol", m.Conn.Protocol, "input", len(m.Leftover))
 	}
 	w.wg.Add(1)
-	go func() {
+	w.run.Go(func() {
 		defer w.wg.Done()
 		defer func() { ended <- struct{}{} }()
 		defer w.live.Add(-1)
@@ -505,7 +508,7 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 		} else {
 			log.Info("disconnected")
 		}
-	}()
+	})
 	return nil
 }
 

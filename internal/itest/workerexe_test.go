@@ -3,6 +3,7 @@ package itest
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,6 +55,12 @@ func TestWorkerExecutable(t *testing.T) {
 	}
 	if os.Getuid() == 0 && (p.uid[0] != 50100 || p.uid[1] != 50100) {
 		t.Errorf("worker from cote-worker has uids %v, want demo's 50100", p.uid)
+	}
+	// It keeps the stacks its sessions grew (internal/runners).
+	if env, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/environ"); err != nil {
+		t.Error(err)
+	} else if !slices.Contains(strings.Split(string(env), "\x00"), "GODEBUG=gcshrinkstackoff=1") {
+		t.Errorf("worker's environment %q has no GODEBUG=gcshrinkstackoff=1", env)
 	}
 	if !strings.Contains(s.log.String(), "workers run from "+want) {
 		t.Errorf("the log does not say workers run from %s:\n%s", want, s.log.String())

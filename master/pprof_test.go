@@ -89,9 +89,10 @@ func TestCheckPprof(t *testing.T) {
 	}
 }
 
-// TestChildEnvGodebug: every child starts with gcshrinkstackoff=1, for
-// the stacks of the goroutines it keeps (internal/runners); a GODEBUG
-// from import_environment follows it, so that its settings win.
+// TestChildEnvGodebug: workers and auth start with gcshrinkstackoff=1,
+// for the stacks of the goroutines they keep (internal/runners), and
+// login processes without it; a GODEBUG from import_environment follows
+// it, so that its settings win.
 func TestChildEnvGodebug(t *testing.T) {
 	godebug := func(env []string) []string {
 		var v []string
@@ -103,14 +104,18 @@ func TestChildEnvGodebug(t *testing.T) {
 		return v
 	}
 	cfg := config.Defaults()
-	for _, tc := range []struct{ service, role string }{
-		{"worker", proto.RoleWorker},
-		{"imap-login", proto.RoleIMAPLogin},
-		{"auth", proto.RoleAuth},
+	for _, tc := range []struct {
+		service, role string
+		want          []string
+	}{
+		{"worker", proto.RoleWorker, []string{"gcshrinkstackoff=1"}},
+		{"auth", proto.RoleAuth, []string{"gcshrinkstackoff=1"}},
+		{"imap-login", proto.RoleIMAPLogin, nil},
+		{"imap-hibernate", proto.RoleHibernate, nil},
 	} {
 		env := childEnv(spawnSpec{role: tc.role, service: tc.service, settings: cfg})
-		if got := godebug(env); !slices.Equal(got, []string{"gcshrinkstackoff=1"}) {
-			t.Errorf("childEnv(%s) GODEBUG = %q, want [gcshrinkstackoff=1]", tc.service, got)
+		if got := godebug(env); !slices.Equal(got, tc.want) {
+			t.Errorf("childEnv(%s) GODEBUG = %q, want %q", tc.service, got, tc.want)
 		}
 	}
 	cfg.ImportEnvironment = append(cfg.ImportEnvironment, "GODEBUG=gcshrinkstackoff=0,madvdontneed=1")

@@ -206,14 +206,21 @@ func childEnv(sp spawnSpec) []string {
 			env = append(env, "GOMAXPROCS="+strconv.Itoa(svc.MaxProcs))
 		}
 	}
-	return childGodebug(env)
+	if sp.role == proto.RoleWorker || sp.role == proto.RoleAuth {
+		env = childGodebug(env)
+	}
+	return env
 }
 
-// childGodebug gives a child gcshrinkstackoff=1: its sessions, logins
-// and deliveries run on goroutines it keeps (internal/runners), which
-// keep the stacks they grew only if the collector does not shrink them.
-// A GODEBUG of import_environment comes after it and wins. The runtime
-// reads this setting when the process starts, not from os.Setenv.
+// childGodebug gives a worker and auth gcshrinkstackoff=1: their
+// sessions, deliveries and authentication steps run on goroutines they
+// keep (internal/runners), which keep the stacks they grew only if the
+// collector does not shrink them. Not the login processes: their TLS
+// proxies live as long as their sessions, mostly idle, on stacks a
+// handshake grew, which the collector should shrink; nor imap-hibernate,
+// whose only work is idle sessions. A GODEBUG of import_environment
+// comes after it and wins. The runtime reads this setting when the
+// process starts, not from os.Setenv.
 func childGodebug(env []string) []string {
 	const ours = "gcshrinkstackoff=1"
 	for i, kv := range env {

@@ -7,8 +7,10 @@
 // to a stack twice the size: several copies for each session, delivery
 // or login, 2% of the machine under imaptest's mix (docs/benchmarks.md).
 // A kept goroutine keeps the stack it grew when the collector does not
-// shrink it, so the master starts its children with gcshrinkstackoff=1
-// (master/spawn.go): only the first uses pay.
+// shrink it, so the master starts workers and auth with
+// gcshrinkstackoff=1 (master/spawn.go): only the first uses pay. In the
+// login processes, whose collector still shrinks stacks, a kept
+// goroutine has lost at most a few halvings when its next client comes.
 package runners
 
 import "time"

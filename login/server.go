@@ -367,7 +367,12 @@ func equalFold(a, b string) bool {
 }
 
 // statusReporter sends proto.Status when the client count changes,
-// coalescing changes that happen while a send is under way.
+// coalescing changes that happen while a send is under way. What the
+// master acts on is sent at once: the process became full or has room
+// again, became idle or busy. A count that moves within those is sent
+// at most once per statusEvery: the master uses it only to choose among
+// processes and to show it, and a login process serving many clients
+// would otherwise wake the master twice per login.
 type statusReporter struct {
 	ctl   *control
 	log   *slog.Logger
@@ -399,22 +404,37 @@ func (r *statusReporter) clients() int {
 	return r.n
 }
 
+// statusEvery bounds how often a count alone is sent (statusReporter).
+const statusEvery = time.Second
+
 func (r *statusReporter) run(ctx context.Context) {
-	last := -1
+	last := proto.Status{Clients: ^uint32(0)}
+	var sent time.Time
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			delay.Stop()
 			return
 		case <-r.kick:
+		case <-delay.C:
 		}
 		n := r.clients()
-		if n == last {
+		m := proto.Status{Clients: uint32(n), Available: uint32(max(r.limit-n, 0))}
+		if m == last {
 			continue
 		}
-		last = n
-		m := &proto.Status{Clients: uint32(n), Available: uint32(max(r.limit-n, 0))}
-		if err := r.ctl.conn.Send(m); err != nil {
+		sameClass := last.Clients != ^uint32(0) &&
+			(m.Clients == 0) == (last.Clients == 0) && (m.Available == 0) == (last.Available == 0)
+		if wait := statusEvery - time.Since(sent); sameClass && wait > 0 {
+			delay.Reset(wait)
+			continue
+		}
+		delay.Stop()
+		if err := r.ctl.conn.Send(&m); err != nil {
 			r.log.Warn("send status", "err", err)
 		}
+		last, sent = m, time.Now()
 	}
 }

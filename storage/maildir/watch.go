@@ -364,14 +364,23 @@ func (w *watcher) close() {
 // between the kernel's queue and the dirty set.
 func (w *watcher) run(f *os.File) {
 	rc, err := f.SyscallConn()
+	// drained: the last read emptied the queue, so the next call waits
+	// for the poller without reading (its EAGAIN is known). An event
+	// queued after that read makes the descriptor ready again (the
+	// poller is edge-triggered, and each event is an edge).
+	drained := false
 	for err == nil {
 		var changed bool
 		var rerr error
 		err = rc.Read(func(fd uintptr) bool {
+			if drained {
+				drained = false
+				return false
+			}
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			var read bool
-			read, changed, rerr = w.readLocked(int(fd))
+			read, changed, drained, rerr = w.readLocked(int(fd))
 			return read || rerr != nil
 		})
 		if err == nil {
@@ -397,21 +406,22 @@ func (w *watcher) signal() {
 
 // readLocked reads the events queued on fd, without waiting, and
 // handles them: read says some were, changed that one is a change to
-// sync. Callers hold w.mu.
-func (w *watcher) readLocked(fd int) (read, changed bool, err error) {
+// sync, drained that the last read emptied the queue (rather than
+// finding it empty). Callers hold w.mu.
+func (w *watcher) readLocked(fd int) (read, changed, drained bool, err error) {
 	for {
 		n, err := unix.Read(fd, w.buf)
 		if err == unix.EINTR {
 			continue
 		}
 		if err == unix.EAGAIN {
-			return read, changed, nil
+			return read, changed, false, nil
 		}
 		if err != nil {
-			return read, changed, err
+			return read, changed, false, err
 		}
 		if n <= 0 {
-			return read, changed, os.ErrClosed
+			return read, changed, false, os.ErrClosed
 		}
 		read = true
 		buf := w.buf[:n]
@@ -436,7 +446,7 @@ func (w *watcher) readLocked(fd int) (read, changed bool, err error) {
 		// room for the largest event emptied the queue, and another
 		// read would only say EAGAIN.
 		if n <= len(w.buf)-maxInotifyEvent {
-			return read, changed, nil
+			return read, changed, true, nil
 		}
 	}
 }
@@ -463,7 +473,7 @@ func (w *watcher) check(mb *mbox) (clean, dirty bool) {
 	if _, ok := w.byBox[mb]; !ok {
 		return false, false
 	}
-	_, changed, err := w.readLocked(w.fd)
+	_, changed, _, err := w.readLocked(w.fd)
 	if changed {
 		w.signal() // for the other mailboxes
 	}

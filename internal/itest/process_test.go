@@ -264,8 +264,12 @@ func TestRoleRefusesWithoutMaster(t *testing.T) {
 // child's log lines carry its role, pid and (for workers) user.
 func TestProcessPool(t *testing.T) {
 	s := startServer(t, serverOpts{extra: "service imap-login {\n  process_min_avail = 3\n}\n"})
-	login(t, s, "demo")
+	c := login(t, s, "demo")
 	s.waitChildren(t, func(ps []procInfo) bool { return len(byRole(ps, "imap-login")) == 3 })
+	// The worker logs a session at its end.
+	if err := c.Logout().Wait(); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for !regexp.MustCompile(`role=worker pid=\d+ user="demo" `).MatchString(s.log.String()) {
 		if time.Now().After(deadline) {

@@ -408,8 +408,8 @@ func (r *statusReporter) clients() int {
 const statusEvery = time.Second
 
 func (r *statusReporter) run(ctx context.Context) {
-	last := proto.Status{Clients: ^uint32(0)}
-	var sent time.Time
+	var last proto.Status
+	var sent time.Time // zero until the first send
 	delay := time.NewTimer(time.Hour)
 	delay.Stop()
 	for {
@@ -422,10 +422,11 @@ func (r *statusReporter) run(ctx context.Context) {
 		}
 		n := r.clients()
 		m := proto.Status{Clients: uint32(n), Available: uint32(max(r.limit-n, 0))}
-		if m == last {
+		first := sent.IsZero()
+		if !first && m == last {
 			continue
 		}
-		sameClass := last.Clients != ^uint32(0) &&
+		sameClass := !first &&
 			(m.Clients == 0) == (last.Clients == 0) && (m.Available == 0) == (last.Available == 0)
 		if wait := statusEvery - time.Since(sent); sameClass && wait > 0 {
 			delay.Reset(wait)

@@ -494,19 +494,20 @@ func (w *Worker) start(ctx context.Context, m *proto.UserSession, f *os.File, en
 		cc := &countingConn{Conn: conn, in: reg.Counter("bytes_in_total", "protocol", protocol), out: reg.Counter("bytes_out_total", "protocol", protocol)}
 		conn = cc
 		err := w.serve(ctx, conn, m, log)
-		log = log.With("in", cc.nin.Load(), "out", cc.nout.Load())
+		// The session's last line, with what it read and wrote.
+		end := log.With("in", cc.nin.Load(), "out", cc.nout.Load())
 		if errors.Is(err, pop3.ErrInUse) {
-			log.Info("disconnected", "reason", "maildrop in use")
+			end.Info("disconnected", "reason", "maildrop in use")
 		} else if errors.Is(err, pop3.ErrLoginDelay) {
-			log.Info("disconnected", "reason", "login delay not expired")
+			end.Info("disconnected", "reason", "login delay not expired")
 		} else if errors.Is(err, imap.ErrHibernated) {
-			log.Info("hibernated")
+			end.Info("hibernated")
 		} else if errors.Is(err, imap.ErrUnauthenticated) || errors.Is(err, managesieve.ErrUnauthenticated) {
-			log.Info("unauthenticated: the connection went back to a login process")
+			end.Info("unauthenticated: the connection went back to a login process")
 		} else if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
-			log.Info("disconnected", "err", err)
+			end.Info("disconnected", "err", err)
 		} else {
-			log.Info("disconnected")
+			end.Info("disconnected")
 		}
 	})
 	return nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,7 +69,9 @@ func startMaster(t *testing.T) (*Master, string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text = strings.ReplaceAll(text, strconv.Itoa(p), strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+		// Only the port at a line's end: the temporary directory's name
+		// may hold the same digits.
+		text = regexp.MustCompile(`(?m)([ :])`+strconv.Itoa(p)+`$`).ReplaceAllString(text, "${1}"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 		l.Close()
 	}
 	text += "\nlog_path = " + filepath.Join(dir, "cote.log") + "\nauth_failure_delay = 0\n"

@@ -192,7 +192,9 @@ func startServer(t *testing.T, o serverOpts) *server {
 	for name, p := range devPorts {
 		port := freePort(t)
 		s.ports[name] = port
-		text = strings.ReplaceAll(text, strconv.Itoa(p), strconv.Itoa(port))
+		// Only the port at a line's end: a temporary directory's name in
+		// the same text may hold the same digits.
+		text = regexp.MustCompile(`(?m)([ :])`+strconv.Itoa(p)+`$`).ReplaceAllString(text, "${1}"+strconv.Itoa(port))
 	}
 	text += "\n" + o.extra + "\n"
 	if o.edit != nil {

@@ -261,9 +261,17 @@ func Run(o Options) error {
 				return finish()
 			}
 		case <-linger.C:
-			if sessions+tasks == 0 {
-				o.Ctl.Send(&proto.WorkerIdle{LastSeq: lastSeq})
+			if sessions+tasks > 0 {
+				continue
 			}
+			if w.indexing() {
+				// The text indexer finishes the mailboxes before the
+				// worker asks to exit; the master can still evict it
+				// meanwhile, as any lingering worker.
+				linger.Reset(indexingPoll)
+				continue
+			}
+			o.Ctl.Send(&proto.WorkerIdle{LastSeq: lastSeq})
 		}
 	}
 }
@@ -422,8 +430,28 @@ func (w *Worker) ensureStore(user string, fields []string) error {
 }
 
 // textIndexerStarter is a store whose background text indexer starts
-// on demand (maildir.Options.DeferTextIndexer).
-type textIndexerStarter interface{ StartTextIndexer() }
+// on demand (maildir.Options.DeferTextIndexer), and says whether it has
+// work in hand.
+type textIndexerStarter interface {
+	StartTextIndexer()
+	Indexing() bool
+}
+
+// indexingPoll is how often a worker past its linger looks whether its
+// text indexer has finished.
+const indexingPoll = time.Second
+
+// indexing reports whether the store's text indexer has work in hand. A
+// worker past its linger stays for it: the first session to see a large
+// mailbox without an index (a migration) starts the indexing, and the
+// worker finishes it instead of leaving a part to each later session,
+// whose searches read what is not indexed.
+func (w *Worker) indexing() bool {
+	w.mu.Lock()
+	ti := w.textIndexer
+	w.mu.Unlock()
+	return ti != nil && ti.Indexing()
+}
 
 // startTextIndexer starts the store's text indexer, deferred until the
 // user's first session: a worker that only delivers leaves the texts it

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -140,6 +141,21 @@ func Open(opts Options) (storage.Store, error) {
 	return &Store{State: st, s: s}, nil
 }
 
+// Indexing reports whether the background text indexer has work in
+// hand: it was woken, or runs a round. Messages left for their age
+// (indexMinAge) are not work in hand. A worker with no session left
+// stays while it is true, so that a mailbox it was the first to see
+// (a migration, a Maildir that came without an index) is indexed once
+// rather than partly by every short session.
+func (st *Store) Indexing() bool {
+	if st.s.indexing.Load() {
+		return true
+	}
+	st.s.indexerMu.Lock()
+	defer st.s.indexerMu.Unlock()
+	return st.s.indexerOn && !st.s.closed && len(st.s.kick) > 0
+}
+
 // StartTextIndexer starts the background text indexer of a store opened
 // with DeferTextIndexer; it does nothing when the indexer runs, is off
 // (NoTextIndexer) or the store is closed.
@@ -224,6 +240,9 @@ type store struct {
 
 	stop chan struct{}
 	kick chan struct{} // wakes the indexer (text.go)
+	// indexing is set while the indexer has been woken and has not
+	// finished its round (Indexing).
+	indexing atomic.Bool
 	// w watches the mailboxes (watch.go); nil when it cannot, or when
 	// polling is off. Set before the goroutines start.
 	w *watcher

@@ -76,6 +76,7 @@ func (s *store) indexer() {
 		case <-s.kick:
 		case <-due:
 		}
+		s.indexing.Store(true)
 		if !s.waitQuiet() {
 			return
 		}
@@ -95,6 +96,7 @@ func (s *store) indexer() {
 			default:
 			}
 		}
+		s.indexing.Store(false)
 		due = nil
 		if !r.due.IsZero() {
 			due = time.After(r.due.Sub(r.now))

@@ -317,7 +317,10 @@ $((${#USERS[@]})) users (\`{PLAIN}\` passwords, one uid each), Maildir in each h
 \`service imap-login { service_count = 0; process_min_avail = $(nproc) }\`.
 Each server starts on fresh homes hard-linked from the same generated Maildirs
 (mailboxes of $(echo $BIG | sed 's/ / and /') messages, 4-50 KB, a third multipart; a POP3 maildrop of $POP3N),
-without any index: *first* figures include each server's indexing of them. CPU is the server's
+without any index: the FETCH scenario's *first* figures include each server's indexing of them. The
+search scenario comes after the FETCH one and a wait for a quiet server (each scenario's), so its
+*first* figures are a new session's on a mailbox the server has seen once: cote's text index was
+filled in the background meanwhile, by the worker the FETCH sessions left. CPU is the server's
 whole process tree (utime+stime, with reaped children), PSS the sum of \`/proc/PID/smaps_rollup\` over it.
 EOF
 CMDS="sudo make bench   # = bench/run.sh; scale down with e.g. BENCH_BIG=20000 BENCH_IDLE=300; IMAPTEST=/path/to/imaptest adds imaptest

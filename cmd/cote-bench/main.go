@@ -151,13 +151,21 @@ func cmdRun(args []string) error {
 				continue
 			}
 			found = true
-			if waited, busy := o.srv.settle(o.settle, o.settleQuiet); waited > o.settleQuiet {
+			waited, busy, used := o.srv.settle(o.settle, o.settleQuiet)
+			if waited > o.settleQuiet {
 				fmt.Fprintf(os.Stderr, "cote-bench: %s: waited %.0f s for the server to settle (%.0f%% of a CPU at the end)\n",
 					label, waited.Seconds(), 100*busy)
 			}
 			t := time.Now()
 			fmt.Fprintf(os.Stderr, "cote-bench: %s: %s ...\n", label, name)
 			res := s.run(o)
+			if used >= time.Second && len(res) > 0 {
+				// Background work the previous scenarios left (an
+				// index filled after its sessions ended) is part of
+				// what this one found.
+				res[0].Detail = strings.TrimPrefix(fmt.Sprintf("%s; before it the server worked on for %.0f s (%.1f s of CPU) until quiet",
+					res[0].Detail, (waited-o.settleQuiet).Seconds(), used.Seconds()), "; ")
+			}
 			for _, r := range res {
 				if r.Skipped != "" {
 					fmt.Fprintf(os.Stderr, "cote-bench: %s: %s: skipped: %s\n", label, r.Scenario, r.Skipped)

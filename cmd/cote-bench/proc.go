@@ -84,26 +84,29 @@ func (s server) pids() []int {
 // behind is not measured as the next one's. That includes work that
 // comes late, as when cote's workers, idle after a scenario, end after
 // their linger (10 s) and close their indexes. It returns how long it
-// waited and the server's share of a CPU in the last second.
-func (s server) settle(limit, quiet time.Duration) (time.Duration, float64) {
+// waited, the server's share of a CPU in the last second and the CPU
+// time it used meanwhile.
+func (s server) settle(limit, quiet time.Duration) (waited time.Duration, busy float64, used time.Duration) {
 	start := time.Now()
+	first, ok := s.cpu()
+	if !ok {
+		return 0, 0, 0
+	}
 	var calm time.Duration
+	c0 := first
 	for {
-		c0, ok := s.cpu()
-		if !ok {
-			return 0, 0
-		}
 		time.Sleep(time.Second)
 		c1, _ := s.cpu()
-		busy := (c1 - c0).Seconds()
+		busy = (c1 - c0).Seconds()
 		if busy < 0.05 {
 			calm += time.Second
 		} else {
 			calm = 0
 		}
 		if calm >= quiet || time.Since(start) >= limit {
-			return time.Since(start), busy
+			return time.Since(start), busy, c1 - first
 		}
+		c0 = c1
 	}
 }
 

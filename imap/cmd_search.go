@@ -208,8 +208,9 @@ func (s *session) search(prog *searchKey) ([]int, uint64, error) {
 	var found []int
 	var modseq uint64
 	now := time.Now()
+	pre := s.newPrefetch(nil)
 	for i := range s.view.msgs {
-		sm := &searchMsg{s: s, idx: i, m: s.view.msgs[i], now: now}
+		sm := &searchMsg{s: s, idx: i, m: s.view.msgs[i], now: now, pre: pre}
 		ok, err := sm.match(prog)
 		if err != nil {
 			return nil, 0, err
@@ -277,6 +278,10 @@ type searchMsg struct {
 	cached bool
 	gone   bool // expunged meanwhile: content keys do not match
 	text   *messageText
+	// pre reads cached structures ahead in batches; nil: one by one.
+	// hint is the index candidates of the key being checked (nil: all).
+	pre  *structPrefetch
+	hint map[uint32]bool
 }
 
 // content loads the message's bytes; with headerOnly, a header field
@@ -288,6 +293,17 @@ func (sm *searchMsg) content(field string) error {
 	need := needRaw
 	if field != "" && storage.CachedField(field) {
 		need = needStructure
+	}
+	if need == needStructure && sm.pre != nil {
+		root, ok, err := sm.pre.get(sm.idx, sm.hint)
+		if err != nil {
+			return err
+		}
+		if ok {
+			sm.root, sm.cached = root, true
+			return nil
+		}
+		need = needRaw // not cached: the cache was just asked
 	}
 	mc, err := sm.s.content(sm.m.UID, need)
 	if errors.Is(err, storage.ErrNoSuchMessage) {
@@ -385,6 +401,7 @@ func (sm *searchMsg) matchContent(k *searchKey) (bool, error) {
 	case "BCC", "CC", "FROM", "SUBJECT", "TO":
 		field = k.op
 	}
+	sm.hint = k.fts
 	if err := sm.content(field); err != nil || sm.gone {
 		return false, err
 	}

@@ -113,8 +113,9 @@ type sortValues struct {
 // sequence number (RFC 5256 section 3).
 func (s *session) sortMessages(found []int, crit []sortCriterion) ([]int, error) {
 	vals := make([]sortValues, len(found))
+	pre := s.newPrefetch(found)
 	for n, i := range found {
-		v, err := s.sortValuesOf(i, crit)
+		v, err := s.sortValuesOf(i, crit, pre)
 		if err != nil {
 			return nil, err
 		}
@@ -154,10 +155,10 @@ func compareSortKey(s *session, key string, a, b sortValues) int {
 
 // sortValuesOf computes the keys the criteria need; header fields come
 // from the store's cache when it has one.
-func (s *session) sortValuesOf(i int, crit []sortCriterion) (sortValues, error) {
+func (s *session) sortValuesOf(i int, crit []sortCriterion, pre *structPrefetch) (sortValues, error) {
 	v := sortValues{idx: i, strs: map[string]string{}}
 	m := s.view.msgs[i]
-	sm := &searchMsg{s: s, idx: i, m: m}
+	sm := &searchMsg{s: s, idx: i, m: m, pre: pre}
 	for _, c := range crit {
 		field := ""
 		switch c.key {

@@ -35,8 +35,9 @@ func (s *session) cmdThread(c *command) error {
 		return err
 	}
 	msgs := make([]*threadMsg, 0, len(found))
+	pre := s.newPrefetch(found)
 	for _, i := range found {
-		tm, err := s.threadMsgOf(i)
+		tm, err := s.threadMsgOf(i, pre)
 		if err != nil {
 			return err
 		}
@@ -78,10 +79,10 @@ type threadMsg struct {
 	refs      []string
 }
 
-func (s *session) threadMsgOf(i int) (*threadMsg, error) {
+func (s *session) threadMsgOf(i int, pre *structPrefetch) (*threadMsg, error) {
 	m := s.view.msgs[i]
 	tm := &threadMsg{idx: i, date: m.InternalDate.UTC()}
-	sm := &searchMsg{s: s, idx: i, m: m}
+	sm := &searchMsg{s: s, idx: i, m: m, pre: pre}
 	if err := sm.content("References"); err != nil {
 		return nil, err
 	}

@@ -189,3 +189,28 @@ func benchFetchAllMaildir(b *testing.B, first bool) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "us/msg")
 	b.ReportMetric(float64(bytes)/float64(b.N*n), "B/msg")
 }
+
+// BenchmarkSearchSubjectMaildir is SEARCH SUBJECT for a rare word over
+// the benchmark's Maildir, every structure in the index's cache and the
+// text index off (the index does not narrow the search): each message's
+// Subject comes from its cached structure.
+func BenchmarkSearchSubjectMaildir(b *testing.B) {
+	dir := b.TempDir()
+	root := fetchBenchMaildir(b, dir)
+	n := fetchBenchCount()
+	conn, r, stop := fetchBenchSession(b, root, filepath.Join(dir, "index.db"))
+	defer stop()
+	fetchBenchSelect(b, conn, r)
+	fetchBenchAll(b, conn, r)
+	var cpu time.Duration
+	for b.Loop() {
+		c0 := processCPU()
+		if _, err := io.WriteString(conn, "q SEARCH SUBJECT \"number 1234 \"\r\n"); err != nil {
+			b.Fatal(err)
+		}
+		fetchBenchUntil(b, r, "q ")
+		cpu += processCPU() - c0
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-us/msg")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "us/msg")
+}

@@ -336,7 +336,7 @@ func (w *Worker) deliver(ctx context.Context, m *proto.Deliver, msg *os.File) *p
 	filter := w.filter
 	w.mu.Unlock()
 	reply := deliver.Deliver(ctx, deliver.Options{
-		Store: w.store, Log: log, Filter: filter,
+		Store: w.store, Log: w.o.Log, Filter: filter, // Deliver adds the user, session and recipient
 		Autocreate: s.LdaMailboxAutocreate, Autosubscribe: s.LdaMailboxAutosubscribe,
 		QuotaFullTempfail: s.QuotaFullTempfail, HdrDeliveryAddress: s.LmtpHdrDeliveryAddress,
 		Hostname: s.Hostname, PostmasterAddress: s.PostmasterAddress,

@@ -68,3 +68,34 @@ func TestSessionLogLines(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestLMTPLogLines: a stored copy is logged in one line, by the worker
+// that stored it, with the recipient and the mailboxes; a recipient
+// refused after DATA is logged by the lmtp process with its reply.
+func TestLMTPLogLines(t *testing.T) {
+	s := startServer(t, serverOpts{users: map[string]int{"tight": 1}, userExtra: map[string]string{"tight": "userdb_quota_rule=*:storage=1K"}})
+	big := "big " + strings.Repeat("x", 2000)
+	got := lmtpDeliver(t, s.addr("lmtp"), big, "demo@example.org", "tight@example.org")
+	if got["demo@example.org"] != "250" || got["tight@example.org"] != "552" {
+		t.Fatalf("replies %v, want 250 for demo and 552 for tight", got)
+	}
+	saved := regexp.MustCompile(`(?m)^.* role=worker .*msg=saved .*session=\S+ rcpt=demo@example\.org mailboxes=\[INBOX\] size=\d+$`)
+	refused := regexp.MustCompile(`(?m)^.* role=lmtp .*msg="not delivered" .*rcpt=tight@example\.org .*reply="552 5\.2\.2 `)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		log := s.log.String()
+		if m := saved.FindAllString(log, -1); len(m) > 0 && refused.MatchString(log) {
+			if n := strings.Count(log, "rcpt=demo@example.org "); len(m) != 1 || n != 1 {
+				t.Errorf("%d saved lines and %d lines naming the recipient for one stored copy, want 1 of each:\n%s", len(m), n, log)
+			}
+			if strings.Contains(log, "msg=delivered") {
+				t.Errorf("a delivered line at the info level:\n%s", log)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no saved line for demo and not-delivered line for tight in:\n%s", log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

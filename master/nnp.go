@@ -9,9 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// nnpStarter starts child processes from one OS thread that has
+// nnpStarter starts child processes from OS threads that have
 // PR_SET_NO_NEW_PRIVS set. The flag is inherited across fork and execve,
 // so every child is born with it on every thread it will ever have.
+//
+// There are spawnThreads of them: a start holds its thread until the
+// child has executed (Go's fork waits for the execve, and then for the
+// result on a pipe), 1.5 ms for cote-worker on an idle 2-CPU machine
+// and several under load, so with one thread a burst of first logins
+// (each a worker start) queued behind each other's execs with CPUs idle.
 //
 // privsep.Drop also sets it in the child, on every thread where the
 // runtime allows (AllThreadsSyscall), but in a cgo-linked binary (the
@@ -20,6 +26,9 @@ import (
 // started other threads. Setting it on the spawning thread closes that
 // gap. The master itself only ever executes its own binary, which is not
 // set-id, so the flag costs that thread nothing.
+// spawnThreads is how many threads start children.
+const spawnThreads = 4
+
 type nnpStarter struct {
 	once sync.Once
 	jobs chan func()
@@ -32,20 +41,28 @@ type nnpStarter struct {
 func (s *nnpStarter) start(cmd *exec.Cmd, slack int) error {
 	s.once.Do(func() {
 		s.jobs = make(chan func())
-		ready := make(chan struct{})
-		go func() {
-			// The goroutine keeps the thread for the life of the master
-			// and never unlocks it, so no other goroutine runs there.
-			runtime.LockOSThread()
-			if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-				s.err = fmt.Errorf("prctl no_new_privs on the spawning thread: %w", err)
+		errs := make(chan error, spawnThreads)
+		for range spawnThreads {
+			go func() {
+				// The goroutine keeps the thread for the life of the
+				// master and never unlocks it, so no other goroutine
+				// runs there.
+				runtime.LockOSThread()
+				if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+					errs <- fmt.Errorf("prctl no_new_privs on a spawning thread: %w", err)
+					return // this thread starts nothing
+				}
+				errs <- nil
+				for job := range s.jobs {
+					job()
+				}
+			}()
+		}
+		for range spawnThreads {
+			if err := <-errs; err != nil && s.err == nil {
+				s.err = err
 			}
-			close(ready)
-			for job := range s.jobs {
-				job()
-			}
-		}()
-		<-ready
+		}
 	})
 	if s.err != nil {
 		return s.err

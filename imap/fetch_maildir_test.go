@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"cote/storage"
-	"cote/storage/maildir"
 	"cote/storage/memstore"
 )
 
@@ -49,27 +48,13 @@ func TestFetchStructureMaildir(t *testing.T) {
 		c.cmd("z LOGOUT")
 		return r.lines
 	}
-	// One store at a time has the index open (it locks the file), as
-	// one worker has the user's.
-	var prev storage.Store
-	open := func() storage.Store {
-		if prev != nil {
-			prev.Close()
-		}
-		st, err := maildir.Open(maildir.Options{Location: "maildir:" + root, PollInterval: -1, NoTextIndexer: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		prev = st
-		return st
-	}
+	open := maildirOpener(t)
 	want := session(mem)
 	if len(want) != len(msgs)+1 {
 		t.Fatalf("%s on the memory store: %d responses, want %d", fetch, len(want), len(msgs)+1)
 	}
-	first := session(open())
-	again := session(open())
+	first := session(open(root))
+	again := session(open(root))
 	for i := range want {
 		if first[i] != want[i] || again[i] != want[i] {
 			t.Fatalf("%s, response %d:\nfirst FETCH: %s\nrepeated: %s\nwithout a cache: %s", fetch, i, first[i], again[i], want[i])

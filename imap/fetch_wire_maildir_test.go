@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"cote/storage"
-	"cote/storage/maildir"
 	"cote/storage/memstore"
 )
 
@@ -60,21 +59,7 @@ func TestFetchWireMaildir(t *testing.T) {
 		c.cmd("z LOGOUT")
 		return r.lines
 	}
-	// One store at a time has the index open (it locks the file), as
-	// one worker has the user's.
-	var prev storage.Store
-	open := func(root string) storage.Store {
-		if prev != nil {
-			prev.Close()
-		}
-		st, err := maildir.Open(maildir.Options{Location: "maildir:" + root, PollInterval: -1, NoTextIndexer: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		prev = st
-		return st
-	}
+	open := maildirOpener(t)
 	for _, order := range [][]int{{0, 1, 2, 3}, {1, 0, 3, 2}, {2, 3, 0, 1}} {
 		root := maildirOf()
 		if _, ok := mustMailbox(t, open(root)).(storage.CacheWireMailbox); !ok {

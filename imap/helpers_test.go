@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cote/storage"
+	"cote/storage/maildir"
 	"cote/storage/memstore"
 )
 
@@ -240,3 +241,23 @@ func appendMsg(t *testing.T, st storage.Store, mbox, msg string, flags ...string
 }
 
 func lit(s string) string { return fmt.Sprintf("{%d}\r\n%s", len(s), s) }
+
+// maildirOpener returns a function that opens the Maildir at root,
+// without polling or the text indexer, and first closes the store it
+// opened before: one store at a time has the index open (it locks the
+// file), as one worker has the user's.
+func maildirOpener(t *testing.T) func(root string) storage.Store {
+	var prev storage.Store
+	return func(root string) storage.Store {
+		if prev != nil {
+			prev.Close()
+		}
+		st, err := maildir.Open(maildir.Options{Location: "maildir:" + root, PollInterval: -1, NoTextIndexer: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		prev = st
+		return st
+	}
+}

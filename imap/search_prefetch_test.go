@@ -97,22 +97,10 @@ func TestSearchPrefetchMaildir(t *testing.T) {
 	if got := want[0][0]; !strings.HasPrefix(got, "* SEARCH 13 ") {
 		t.Fatalf("SEARCH SUBJECT on the memory store: %q", got)
 	}
-	var prev storage.Store
-	open := func() storage.Store {
-		if prev != nil {
-			prev.Close()
-		}
-		st, err := maildir.Open(maildir.Options{Location: "maildir:" + root, PollInterval: -1, NoTextIndexer: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		prev = st
-		return st
-	}
-	comparePrefetch(t, "no cache yet", prefetchAnswers(t, open(), ""), want)
-	comparePrefetch(t, "after FETCH ENVELOPE", prefetchAnswers(t, open(), "x FETCH 1:* ENVELOPE"), want)
-	comparePrefetch(t, "new session", prefetchAnswers(t, open(), ""), want)
+	open := maildirOpener(t)
+	comparePrefetch(t, "no cache yet", prefetchAnswers(t, open(root), ""), want)
+	comparePrefetch(t, "after FETCH ENVELOPE", prefetchAnswers(t, open(root), "x FETCH 1:* ENVELOPE"), want)
+	comparePrefetch(t, "new session", prefetchAnswers(t, open(root), ""), want)
 }
 
 // TestSearchPrefetchIndexed: with the text index filled (a search indexes

@@ -332,6 +332,7 @@ func TestDefaultServices(t *testing.T) {
 		{"worker idle", d.Service("worker").IdleKill, 10 * time.Second},
 		{"worker max_procs", d.Service("worker").MaxProcs, 1},
 		{"imap-login max_procs", d.Service("imap-login").MaxProcs, 0},
+		{"lmtp max_procs", d.Service("lmtp").MaxProcs, 1},
 		{"worker effective clients", d.Effective(*d.Service("worker")).ClientLimit, 0},
 		{"lmtp effective clients", d.Effective(*d.Service("lmtp")).ClientLimit, 1000},
 		{"lmtp effective processes", d.Effective(*d.Service("lmtp")).ProcessLimit, 100},

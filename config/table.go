@@ -113,7 +113,7 @@ func serviceTable() []info {
 		{"service_count", "0", "", "Connections a process serves before it exits; 1 means one process per connection. 0: no limit."},
 		{"idle_kill", "0", "", "A process that has had no connection for this long is stopped (for the worker: how long it lingers after its last session). 0: `default_idle_kill`."},
 		{"vsz_limit", "0", "", "Memory limit: the Go runtime's soft limit (GOMEMLIMIT), with a hard address-space limit above it. 0: `default_vsz_limit`."},
-		{"max_procs", "0", "", "How many threads of each process run Go code at once (the Go runtime's GOMAXPROCS). 0: one per CPU. The worker's default is 1, as Dovecot's imap processes are single-threaded: parallelism comes from the many workers, and more threads in each add scheduler wake-ups (about 30% more CPU per IMAP command with 2 on 2 CPUs, docs/benchmarks.md). Raise it for a server with few users with large mailboxes."},
+		{"max_procs", "0", "", "How many threads of each process run Go code at once (the Go runtime's GOMAXPROCS). 0: one per CPU. The worker's default is 1, as Dovecot's imap processes are single-threaded: parallelism comes from the many workers, and more threads in each add scheduler wake-ups (about 30% more CPU per IMAP command with 2 on 2 CPUs, docs/benchmarks.md). Raise it for a server with few users with large mailboxes. The lmtp service's default is 1 too (a fifth less CPU per delivery on 2 CPUs); raise it, or its process_min_avail, on a server with many CPUs that takes thousands of messages a second."},
 	}
 }
 

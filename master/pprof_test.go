@@ -11,7 +11,7 @@ import (
 )
 
 // TestChildEnvMaxProcs: a service's max_procs reaches its processes as
-// GOMAXPROCS; the worker has 1 by default, other services none.
+// GOMAXPROCS; the worker and lmtp have 1 by default, other services none.
 func TestChildEnvMaxProcs(t *testing.T) {
 	cfg := config.Defaults()
 	for _, tc := range []struct {
@@ -19,6 +19,7 @@ func TestChildEnvMaxProcs(t *testing.T) {
 		want          string // "" for no GOMAXPROCS
 	}{
 		{"worker", proto.RoleWorker, "GOMAXPROCS=1"},
+		{"lmtp", proto.RoleLMTP, "GOMAXPROCS=1"},
 		{"imap-login", proto.RoleIMAPLogin, ""},
 		{"auth", proto.RoleAuth, ""},
 	} {

@@ -314,16 +314,18 @@ func (ss *session) deliverAll(log *slog.Logger, msg *os.File, size int64, from, 
 			start := time.Now()
 			reply, err := s.Deliverer.Deliver(ctx, d, msg)
 			res := replyError(reply, err)
+			// A stored copy is logged once, by the worker that stored
+			// it ("saved", with the mailboxes), as Dovecot logs one line
+			// per delivery; here only at the debug level.
+			level, msg := slog.LevelDebug, "delivered"
+			if res.Code >= 400 {
+				level, msg = slog.LevelInfo, "not delivered"
+			}
 			switch {
 			case err != nil:
 				log.Error("delivery failed", "rcpt", rc.rcpt, "user", rc.user, "err", err)
-			case res.Code >= 400:
-				log.Info("not delivered", "rcpt", rc.rcpt, "user", rc.user, "reply", fmt.Sprintf("%d %s %s", res.Code, enhanced(res.EnhancedCode), res.Message), "duration", time.Since(start).Round(time.Millisecond))
-			case log.Enabled(s.base, slog.LevelDebug):
-				// A stored copy is logged once, by the worker that
-				// stored it ("saved", with the mailboxes), as Dovecot
-				// logs one line per delivery.
-				log.Debug("delivered", "rcpt", rc.rcpt, "user", rc.user, "reply", fmt.Sprintf("%d %s %s", res.Code, enhanced(res.EnhancedCode), res.Message), "duration", time.Since(start).Round(time.Millisecond))
+			case log.Enabled(s.base, level):
+				log.Log(s.base, level, msg, "rcpt", rc.rcpt, "user", rc.user, "reply", fmt.Sprintf("%d %s %s", res.Code, enhanced(res.EnhancedCode), res.Message), "duration", time.Since(start).Round(time.Millisecond))
 			}
 			results[i] <- res
 		}()

@@ -9,6 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// spawnThreads is how many threads start children (nnpStarter).
+const spawnThreads = 4
+
 // nnpStarter starts child processes from OS threads that have
 // PR_SET_NO_NEW_PRIVS set. The flag is inherited across fork and execve,
 // so every child is born with it on every thread it will ever have.
@@ -25,10 +28,7 @@ import (
 // on the calling thread, and a spare worker drops long after its runtime
 // started other threads. Setting it on the spawning thread closes that
 // gap. The master itself only ever executes its own binary, which is not
-// set-id, so the flag costs that thread nothing.
-// spawnThreads is how many threads start children.
-const spawnThreads = 4
-
+// set-id, so the flag costs those threads nothing.
 type nnpStarter struct {
 	once sync.Once
 	jobs chan func()

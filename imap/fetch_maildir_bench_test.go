@@ -214,3 +214,26 @@ func BenchmarkSearchSubjectMaildir(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-us/msg")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "us/msg")
 }
+
+// BenchmarkFetchRecentMaildir is a client polling the newest messages: a
+// FETCH of the last 20 messages' envelopes and structures, again and
+// again in one session, every structure in the index's cache (and, with
+// the store's memory cache, in memory after the first).
+func BenchmarkFetchRecentMaildir(b *testing.B) {
+	dir := b.TempDir()
+	root := fetchBenchMaildir(b, dir)
+	n := fetchBenchCount()
+	conn, r, stop := fetchBenchSession(b, root, filepath.Join(dir, "index.db"))
+	defer stop()
+	fetchBenchSelect(b, conn, r)
+	fetchBenchAll(b, conn, r)
+	cmd := fmt.Sprintf("f FETCH %d:%d (UID FLAGS ENVELOPE BODYSTRUCTURE RFC822.SIZE)\r\n", n-19, n)
+	c0 := processCPU()
+	for b.Loop() {
+		if _, err := io.WriteString(conn, cmd); err != nil {
+			b.Fatal(err)
+		}
+		fetchBenchUntil(b, r, "f ")
+	}
+	b.ReportMetric(float64((processCPU()-c0).Microseconds())/float64(b.N), "cpu-us/op")
+}

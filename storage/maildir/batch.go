@@ -49,7 +49,67 @@ func (s *store) CachedBatchWire(b *mailstate.Box, msgs []*mailstate.Msg, version
 	return s.cachedBatch(b, msgs, version, encode, true)
 }
 
+// cachedBatch serves the messages memCache has and asks the index
+// (cachedBatchIndex) for the others; a small batch's results go into
+// memCache, encoded first when encode is given and their rows have no
+// encoding of this version (as the caller would encode them).
 func (s *store) cachedBatch(b *mailstate.Box, msgs []*mailstate.Msg, version byte, encode func(*storage.Part) []byte, wireOnly bool) ([]storage.CachedResult, error) {
+	wire := wireOnly && encode != nil
+	out := make([]storage.CachedResult, len(msgs))
+	var rest []*mailstate.Msg
+	var at []int
+	var hit []bool
+	if len(msgs) < memFillMax {
+		hit = make([]bool, len(msgs))
+	}
+	for i, m := range msgs {
+		out[i].UID = m.UID
+		// A large batch asks the index for the rows without an encoding
+		// of this version: it encodes them and keeps the encodings there.
+		if c, ok := s.mem.get(b, m.UID, wire, encode != nil && hit == nil, version); ok {
+			out[i].Cached, out[i].OK = c, true
+			if hit != nil {
+				hit[i] = true
+			}
+			continue
+		}
+		rest = append(rest, m)
+		at = append(at, i)
+	}
+	if len(rest) > 0 {
+		res, err := s.cachedBatchIndex(b, rest, version, encode, wireOnly)
+		if err != nil {
+			return nil, err
+		}
+		for k, r := range res {
+			out[at[k]] = r
+		}
+	}
+	if hit == nil {
+		return out, nil
+	}
+	for i := range out {
+		r := &out[i]
+		if !r.OK {
+			continue
+		}
+		partless := wire && r.Cached.End == 0 && r.Cached.Header == nil && r.Cached.Children == nil
+		current := len(r.Cached.Wire) > 0 && r.Cached.Wire[0] == version
+		switch {
+		case encode != nil && !current && !partless:
+			if w := encode(&r.Cached.Part); w != nil {
+				r.Cached.Wire = w
+				s.mem.put(b, r.UID, r.Cached, false)
+			}
+		case !hit[i]:
+			s.mem.put(b, r.UID, r.Cached, partless)
+		}
+	}
+	return out, nil
+}
+
+// cachedBatchIndex is cachedBatch from the index alone.
+func (s *store) cachedBatchIndex(b *mailstate.Box, msgs []*mailstate.Msg, version byte, encode func(*storage.Part) []byte, wireOnly bool) ([]storage.CachedResult, error) {
 	mb := ext(b)
 	if len(msgs) >= burstMin {
 		// A client waits for this batch and the next: the background

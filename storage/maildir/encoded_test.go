@@ -95,29 +95,46 @@ func TestCachedBatchEncoded(t *testing.T) {
 		t.Errorf("FETCH of the new version again encoded %d structures, want 0", n)
 	}
 
-	// A few messages saved since: their rows are not rewritten in the
-	// FETCH, their encodings are left to the caller.
+	// A few messages saved since: their rows are not rewritten in a
+	// FETCH of a few; the store encodes them for the caller and keeps
+	// the encodings in memory only.
 	for i := range 3 {
 		if _, _, err := s.Append("INBOX", strings.NewReader(fmt.Sprintf("Subject: new%d\r\n\r\nx\r\n", i)), storage.AppendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mb, err := s.Open("INBOX", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mb.Close()
-	res, err := mb.(storage.CacheEncodeMailbox).CachedBatchEncoded([]uint32{349, 350, 351, 352, 353}, 2, encode(2))
-	if err != nil || len(res) != 5 {
-		t.Fatalf("CachedBatchEncoded = %d results, %v; want 5", len(res), err)
-	}
-	for _, r := range res {
-		if kept := len(r.Cached.Wire) > 0; !r.OK || kept != (r.UID <= 350) {
-			t.Errorf("UID %d: ok %v, Wire %q", r.UID, r.OK, r.Cached.Wire)
+	few := func(s storage.Store) {
+		t.Helper()
+		mb, err := s.Open("INBOX", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mb.Close()
+		res, err := mb.(storage.CacheEncodeMailbox).CachedBatchEncoded([]uint32{349, 350, 351, 352, 353}, 2, encode(2))
+		if err != nil || len(res) != 5 {
+			t.Fatalf("CachedBatchEncoded = %d results, %v; want 5", len(res), err)
+		}
+		for _, r := range res {
+			want := fmt.Appendf([]byte{2}, "%d-%d-%d", r.Cached.Start, r.Cached.End, len(r.Cached.Children))
+			if !r.OK || !bytes.Equal(r.Cached.Wire, want) {
+				t.Errorf("UID %d: ok %v, Wire %q; want %q", r.UID, r.OK, r.Cached.Wire, want)
+			}
 		}
 	}
+	few(s)
+	if n := calls.Swap(0); n != 3 {
+		t.Errorf("FETCH of 3 saved messages encoded %d structures, want 3", n)
+	}
+	few(s)
 	if n := calls.Swap(0); n != 0 {
-		t.Errorf("FETCH of 3 saved messages encoded %d structures, want 0", n)
+		t.Errorf("FETCH of them again encoded %d structures, want 0 (kept in memory)", n)
+	}
+	s.Close()
+	s = openAt(t, root, Options{})
+	defer s.Close()
+	few(s)
+	if n := calls.Swap(0); n != 3 {
+		t.Errorf("FETCH of them in a new store encoded %d structures, want 3 (not kept in the index)", n)
 	}
 }
 

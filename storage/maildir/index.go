@@ -295,10 +295,16 @@ func readForIndex(path string) ([]byte, error) {
 // Cached implements mailstate.ContentBackend. A message saved by another
 // program is parsed now and its cache kept.
 func (s *store) Cached(b *mailstate.Box, m *mailstate.Msg) (storage.Cached, bool, error) {
+	if c, ok := s.mem.get(b, m.UID, false, false, 0); ok {
+		return c, true, nil
+	}
 	mb := ext(b)
 	if mb.row.ID != 0 {
 		c, ok, err := s.idx.Cached(mb.row.ID, m.UID)
 		if err != nil || ok {
+			if ok {
+				s.mem.put(b, m.UID, c, false)
+			}
 			return c, ok, err
 		}
 	}
@@ -306,6 +312,7 @@ func (s *store) Cached(b *mailstate.Box, m *mailstate.Msg) (storage.Cached, bool
 	if err != nil || content == nil {
 		return storage.Cached{}, false, err
 	}
+	s.mem.put(b, m.UID, content.Cached, false)
 	if err := s.putContent(b, map[uint32]*index.Content{m.UID: content}); err != nil {
 		s.log.Warn("index cache", "mailbox", b.Name, "uid", m.UID, "err", err)
 	}

@@ -232,6 +232,7 @@ type store struct {
 	st     *mailstate.State
 	idx    *index.DB
 	limits index.Limits
+	mem    memCache // structures read or saved last
 
 	// Guarded by the State's lock.
 	lastSec, lastUsec int64

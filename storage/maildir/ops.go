@@ -304,6 +304,9 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		mb.stale++
 		return err
 	}
+	if content != nil {
+		s.mem.put(b, uid, content.Cached, false)
+	}
 	mb.refreshStamps()
 	s.kickIndexer()
 	return nil
@@ -525,6 +528,7 @@ func (s *store) Expunge(b *mailstate.Box, msgs []*mailstate.Msg) error {
 		}
 		gone[m.UID] = true
 		mb.stale++
+		s.mem.forget(b, m.UID)
 	}
 	err := s.commitChange(b, 0, func(tx *index.Tx, id int64, modseq uint64) error {
 		for _, m := range msgs {

@@ -62,6 +62,17 @@ type commandReader struct {
 	continuation func() error // writes "+ Ready" and flushes
 }
 
+// lineBuffered reports whether a whole line has been received and not
+// read yet: the next command, or its first line, is in hand.
+func (cr *commandReader) lineBuffered() bool {
+	n := cr.r.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := cr.r.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
+}
+
 // readLine reads one line without its CRLF (a bare LF is accepted). A line
 // over maxLine is skipped through its end and errLineTooLong returned with
 // the line's first bytes.

@@ -124,6 +124,9 @@ type session struct {
 	log  *slog.Logger
 	cr   *commandReader
 	w    *bufio.Writer
+	// heldSince is when output was first held back for a pipelined
+	// command (pipelined); zero after a flush.
+	heldSince time.Time
 
 	mu       sync.Mutex // guards shutdown
 	shutdown bool       // ctx is done: reads are being interrupted
@@ -297,13 +300,42 @@ func (s *session) loop() error {
 			}
 			return s.flush()
 		}
-		if err := s.flush(); err != nil {
-			return err
+		if !s.pipelined() {
+			if err := s.flush(); err != nil {
+				return err
+			}
 		}
 		if s.bad >= maxBadCommands {
 			return s.bye("Too many invalid IMAP commands.")
 		}
 	}
+}
+
+// pipelineMax is how much output the session holds back while the
+// client's next command is already in hand, and pipelineWait for how
+// long.
+const (
+	pipelineMax  = 16 << 10
+	pipelineWait = 20 * time.Millisecond
+)
+
+// pipelined reports whether the responses written so far can wait for
+// the next command's: the client sent it already (a whole line of it is
+// buffered), and they are less than pipelineMax. A client that pipelines
+// gets its responses in one write rather than one a command, as
+// Dovecot's corked output does. A command that makes the client wait
+// for the server (a synchronising literal's continuation, IDLE) flushes
+// what was held back with its own.
+func (s *session) pipelined() bool {
+	if s.w.Buffered() >= pipelineMax || !s.cr.lineBuffered() {
+		return false
+	}
+	// Nor does output wait long behind commands that take time.
+	now := time.Now()
+	if s.heldSince.IsZero() {
+		s.heldSince = now
+	}
+	return now.Sub(s.heldSince) < pipelineWait
 }
 
 // greet answers the login command (the login process sent the greeting
@@ -619,6 +651,7 @@ func (s *session) writeEnc(e *enc) {
 }
 
 func (s *session) flush() error {
+	s.heldSince = time.Time{}
 	s.conn.SetWriteDeadline(time.Now().Add(outputTimeout))
 	if err := s.w.Flush(); err != nil {
 		return err

@@ -1,0 +1,80 @@
+package imap
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cote/storage/memstore"
+)
+
+// writeCounter counts the writes a session makes to its connection.
+type writeCounter struct {
+	net.Conn
+	n atomic.Int64
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.n.Add(1)
+	return w.Conn.Write(p)
+}
+
+// TestPipelinedResponses: the responses to commands a client sent at
+// once go back in one write, in order; a command whose successor has
+// not fully arrived gets its response at once (the session does not
+// hold output back waiting for input); a synchronising literal's
+// continuation goes out with whatever was held back before it.
+func TestPipelinedResponses(t *testing.T) {
+	client, server := loopback(t)
+	wc := &writeCounter{Conn: server}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, wc, Options{Store: memstore.New(), User: "test", Tag: "L", NoAutoMailboxes: true,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	t.Cleanup(func() {
+		client.Close()
+		cancel()
+		<-done
+	})
+	client.SetDeadline(time.Now().Add(10 * time.Second))
+	c := &tconn{t: t, conn: client, r: bufio.NewReader(client)}
+	if line := c.readResponse(); !strings.HasPrefix(line, "L OK") {
+		t.Fatalf("greeting %q", line)
+	}
+
+	before := wc.n.Load()
+	c.send("a NOOP\r\nb SELECT INBOX\r\nc NOOP\r\nd LIST \"\" *\r\n")
+	c.until("d", "d").ok()
+	if n := wc.n.Load() - before; n != 1 {
+		t.Errorf("4 pipelined commands were answered in %d writes, want 1", n)
+	}
+
+	// The next command's line is not complete: the response to the
+	// one before goes out now.
+	c.send("e NOOP\r\nf NO")
+	c.until("e", "e").ok()
+	c.send("OP\r\n")
+	c.until("f", "f").ok()
+
+	// A synchronising literal after a pipelined command: the
+	// continuation flushes the held response with it.
+	before = wc.n.Load()
+	c.send("g NOOP\r\nh APPEND INBOX {12}\r\n")
+	c.until("g", "g").ok()
+	if line := c.readResponse(); !strings.HasPrefix(line, "+") {
+		t.Fatalf("want a continuation, got %q", line)
+	}
+	if n := wc.n.Load() - before; n != 1 {
+		t.Errorf("a response and the continuation after it took %d writes, want 1", n)
+	}
+	c.send("Subject: x\r\n\r\n")
+	c.until("h", "h").ok()
+}

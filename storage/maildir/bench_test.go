@@ -2,6 +2,7 @@ package maildir
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -603,4 +604,32 @@ func openInbox(b *testing.B, opts Options) (storage.Store, storage.Mailbox) {
 		b.Fatal(err)
 	}
 	return s, mbx
+}
+
+// BenchmarkReadSaved reads back an 18 KB message the store saved (CRLF
+// line endings, its name's W= equal to its S=), as FETCH BODY[] does.
+func BenchmarkReadSaved(b *testing.B) {
+	s := openAt(b, filepath.Join(b.TempDir(), "Maildir"), Options{NoTextIndexer: true})
+	defer s.Close()
+	raw := "Subject: x\r\n\r\n" + strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n", 18<<10/64)
+	if _, _, err := s.Append("INBOX", strings.NewReader(raw), storage.AppendOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	mb, err := s.Open("INBOX", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mb.Close()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		rc, err := mb.Read(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, rc); err != nil || n != int64(len(raw)) {
+			b.Fatalf("read %d bytes, %v", n, err)
+		}
+		rc.Close()
+	}
 }

@@ -11,7 +11,7 @@ import (
 	"cote/storage"
 )
 
-func openAt(t *testing.T, root string, opts Options) *Store {
+func openAt(t testing.TB, root string, opts Options) *Store {
 	t.Helper()
 	opts.Location = "maildir:" + root
 	opts.PollInterval = -1

@@ -673,6 +673,15 @@ func (s *store) Open(b *mailstate.Box, m *mailstate.Msg) (io.ReadCloser, error) 
 		}
 		return nil, ioErr(err)
 	}
+	// A file whose name says its size with CRLF line endings (W=) is
+	// its size (S=) has none without a CR, as every file cote saves:
+	// when the file still has that size, it is given out as it is,
+	// without the copy through CRLFReader.
+	if size, vsize := mm.sizes(); size >= 0 && vsize == size {
+		if st, err := f.Stat(); err == nil && st.Size() == size {
+			return f, nil
+		}
+	}
 	return struct {
 		io.Reader
 		io.Closer

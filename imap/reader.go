@@ -62,15 +62,19 @@ type commandReader struct {
 	continuation func() error // writes "+ Ready" and flushes
 }
 
-// lineBuffered reports whether a whole line has been received and not
-// read yet: the next command, or its first line, is in hand.
-func (cr *commandReader) lineBuffered() bool {
+// nextLine returns the first line received and not read yet, its LF
+// included, without reading it; nil when no whole line is in hand.
+func (cr *commandReader) nextLine() []byte {
 	n := cr.r.Buffered()
 	if n == 0 {
-		return false
+		return nil
 	}
 	b, _ := cr.r.Peek(n)
-	return bytes.IndexByte(b, '\n') >= 0
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return nil
+	}
+	return b[:i+1]
 }
 
 // readLine reads one line without its CRLF (a bare LF is accepted). A line

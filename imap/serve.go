@@ -320,22 +320,43 @@ const (
 )
 
 // pipelined reports whether the responses written so far can wait for
-// the next command's: the client sent it already (a whole line of it is
-// buffered), and they are less than pipelineMax. A client that pipelines
-// gets its responses in one write rather than one a command, as
-// Dovecot's corked output does. A command that makes the client wait
-// for the server (a synchronising literal's continuation, IDLE) flushes
-// what was held back with its own.
+// the next command's: the client sent it already (its line is buffered),
+// it is one that answers from memory without waiting for a disk
+// (quickCommand), and they are less than pipelineMax and pipelineWait
+// old. A client that pipelines gets the responses to a run of such
+// commands in one write rather than one a command, as Dovecot's corked
+// output does; a response never waits behind a save, a flag change or
+// an expunge, whose fsyncs and index commits would hold it (and the
+// client's next commands) back. A command that makes the client wait
+// for the server (a synchronising literal's continuation, IDLE)
+// flushes what was held back with its own.
 func (s *session) pipelined() bool {
-	if s.w.Buffered() >= pipelineMax || !s.cr.lineBuffered() {
+	if s.w.Buffered() >= pipelineMax {
 		return false
 	}
-	// Nor does output wait long behind commands that take time.
+	line := s.cr.nextLine()
+	if line == nil {
+		return false
+	}
+	p := &parser{b: line}
+	if _, name, _ := p.commandHead(); p.err != nil || !quickCommand(name) {
+		return false
+	}
 	now := time.Now()
 	if s.heldSince.IsZero() {
 		s.heldSince = now
 	}
 	return now.Sub(s.heldSince) < pipelineWait
+}
+
+// quickCommand reports whether a command (its name, after any UID) is
+// one output may be held back for (pipelined).
+func quickCommand(name string) bool {
+	switch name {
+	case "NOOP", "CHECK", "CAPABILITY", "NAMESPACE", "LIST", "LSUB", "STATUS", "FETCH":
+		return true
+	}
+	return false
 }
 
 // greet answers the login command (the login process sent the greeting

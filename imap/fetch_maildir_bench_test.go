@@ -143,6 +143,20 @@ func fetchBenchAll(b *testing.B, conn net.Conn, r *bufio.Reader) int {
 	return fetchBenchUntil(b, r, "f ")
 }
 
+// fetchBenchWarm starts a session on the benchmark's Maildir, selects
+// INBOX and fetches every structure once, so that all are in the
+// index's cache; it returns the session and the number of messages. The
+// session ends with the benchmark.
+func fetchBenchWarm(b *testing.B) (net.Conn, *bufio.Reader, int) {
+	dir := b.TempDir()
+	root := fetchBenchMaildir(b, dir)
+	conn, r, stop := fetchBenchSession(b, root, filepath.Join(dir, "index.db"))
+	b.Cleanup(stop)
+	fetchBenchSelect(b, conn, r)
+	fetchBenchAll(b, conn, r)
+	return conn, r, fetchBenchCount()
+}
+
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -195,13 +209,7 @@ func benchFetchAllMaildir(b *testing.B, first bool) {
 // text index off (the index does not narrow the search): each message's
 // Subject comes from its cached structure.
 func BenchmarkSearchSubjectMaildir(b *testing.B) {
-	dir := b.TempDir()
-	root := fetchBenchMaildir(b, dir)
-	n := fetchBenchCount()
-	conn, r, stop := fetchBenchSession(b, root, filepath.Join(dir, "index.db"))
-	defer stop()
-	fetchBenchSelect(b, conn, r)
-	fetchBenchAll(b, conn, r)
+	conn, r, n := fetchBenchWarm(b)
 	var cpu time.Duration
 	for b.Loop() {
 		c0 := processCPU()
@@ -220,13 +228,7 @@ func BenchmarkSearchSubjectMaildir(b *testing.B) {
 // again in one session, every structure in the index's cache (and, with
 // the store's memory cache, in memory after the first).
 func BenchmarkFetchRecentMaildir(b *testing.B) {
-	dir := b.TempDir()
-	root := fetchBenchMaildir(b, dir)
-	n := fetchBenchCount()
-	conn, r, stop := fetchBenchSession(b, root, filepath.Join(dir, "index.db"))
-	defer stop()
-	fetchBenchSelect(b, conn, r)
-	fetchBenchAll(b, conn, r)
+	conn, r, n := fetchBenchWarm(b)
 	cmd := fmt.Sprintf("f FETCH %d:%d (UID FLAGS ENVELOPE BODYSTRUCTURE RFC822.SIZE)\r\n", n-19, n)
 	c0 := processCPU()
 	for b.Loop() {

@@ -49,6 +49,13 @@ func loopback(tb testing.TB) (client, server net.Conn) {
 func serveTest(t *testing.T, store storage.Store, o Options) *tconn {
 	t.Helper()
 	client, server := loopback(t)
+	return serveOn(t, client, server, store, o)
+}
+
+// serveOn is serveTest on a given connection's two ends (the server's
+// may be wrapped, to watch what the session does with it).
+func serveOn(t *testing.T, client, server net.Conn, store storage.Store, o Options) *tconn {
+	t.Helper()
 	if store == nil {
 		store = memstore.New()
 	}

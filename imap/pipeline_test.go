@@ -1,17 +1,10 @@
 package imap
 
 import (
-	"bufio"
-	"context"
-	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"cote/storage/memstore"
 )
 
 // writeCounter counts the writes a session makes to its connection.
@@ -35,19 +28,7 @@ func (w *writeCounter) Write(p []byte) (int, error) {
 func TestPipelinedResponses(t *testing.T) {
 	client, server := loopback(t)
 	wc := &writeCounter{Conn: server}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, wc, Options{Store: memstore.New(), User: "test", Tag: "L", NoAutoMailboxes: true,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	}()
-	t.Cleanup(func() {
-		client.Close()
-		cancel()
-		<-done
-	})
-	client.SetDeadline(time.Now().Add(10 * time.Second))
-	c := &tconn{t: t, conn: client, r: bufio.NewReader(client)}
+	c := serveOn(t, client, wc, nil, Options{Tag: "L"})
 	if line := c.readResponse(); !strings.HasPrefix(line, "L OK") {
 		t.Fatalf("greeting %q", line)
 	}

@@ -130,7 +130,8 @@ const mmapSize = 1 << 30
 // (WAL with synchronous=FULL); every other one runs with
 // synchronous=NORMAL, which survives a crash of the process but may lose
 // the last commits on a power loss, as Dovecot's mail_fsync=optimized
-// does for its index. A Maildir save is durable in the Maildir itself
+// does for its index; with GroupCommit, a crash of the process may lose
+// the commits of the open group too (group.go). A Maildir save is durable in the Maildir itself
 // before its row is written, so its row is of the second tier; everything
 // lost so is found again in the Maildir at the next open. The first write
 // of a process is durable: it sets the marker (Unclean) that tells the
@@ -141,6 +142,10 @@ type Options struct {
 	// SyncAll makes every transaction durable (synchronous=FULL), for
 	// mail_fsync=always.
 	SyncAll bool
+	// GroupCommit, when above zero, groups the metadata tier's
+	// transactions: each commits with the others begun within
+	// GroupCommit of the first (group.go).
+	GroupCommit time.Duration
 }
 
 // DB is one user's open index. Its methods are not safe for concurrent
@@ -163,6 +168,8 @@ type DB struct {
 	// and a Tx updates names after it has given the connection back.
 	namesMu sync.Mutex
 	names   map[int64]string
+	// group is set when transactions are grouped (Options.GroupCommit).
+	group *group
 }
 
 // The state table holds the "writing" marker: set, durably, by the
@@ -209,6 +216,9 @@ func Open(path string, opts Options) (*DB, bool, error) {
 		return nil, false, Err(err)
 	}
 	d, fresh, err := open(path, opts)
+	if err == nil {
+		d.setGroup(opts)
+	}
 	if err == nil || errors.Is(err, storage.ErrTemporary) {
 		return d, fresh, err
 	}
@@ -219,6 +229,7 @@ func Open(path string, opts Options) (*DB, bool, error) {
 	if err2 != nil {
 		return nil, false, fmt.Errorf("index %s: %w (after %v)", path, err2, err)
 	}
+	d.setGroup(opts)
 	return d, true, nil
 }
 
@@ -245,6 +256,9 @@ func open(path string, opts Options) (*DB, bool, error) {
 	}
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(" + sync + ")" +
+		// Savepoints (group.go) keep their pages in memory, not in a
+		// temporary file once they pass 64 KB.
+		"&_pragma=temp_store(2)" +
 		// Reads go through a memory map of the file, as Dovecot maps
 		// its index and cache files: no system call and copy per page,
 		// which an index whose rows are not in UID order (one written
@@ -376,7 +390,11 @@ func (d *DB) checkReadable() error {
 
 // Close removes the writing marker and closes the database.
 func (d *DB) Close() error {
-	if d.marked {
+	d.stopGroup()
+	// After a lost group the marker stays: the index lacks commits whose
+	// MODSEQs clients may have seen (Unclean). Otherwise its removal
+	// commits with the open group, when the connection closes.
+	if n, _ := d.Lost(); d.marked && n == 0 {
 		d.db.Exec(`DELETE FROM state WHERE key = 'writing'`)
 	}
 	return d.db.Close()
@@ -709,7 +727,11 @@ func (d *DB) Begin() (*Tx, error) {
 	if d.tiered && !d.marked {
 		return d.BeginDurable()
 	}
-	tx, err := d.db.Begin()
+	ctx := context.Background()
+	if d.group != nil && d.marked {
+		ctx = context.WithValue(ctx, groupKey{}, d)
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, Err(err)
 	}
@@ -725,7 +747,10 @@ func (d *DB) BeginDurable() (*Tx, error) {
 	}
 	// The pool has one connection: the setting applies to the
 	// transaction begun next on it. synchronous cannot change inside
-	// a transaction.
+	// a transaction, so an open group commits first.
+	if err := d.Flush(); err != nil {
+		return nil, err
+	}
 	if _, err := d.db.Exec("PRAGMA synchronous = FULL"); err != nil {
 		return nil, Err(err)
 	}

@@ -63,6 +63,11 @@ type stmtCacheConn struct {
 
 	mu    sync.Mutex // guards stmts
 	stmts map[string]*cachedStmt
+
+	// grouping says a group of transactions of groupDB is open
+	// (group.go).
+	grouping bool
+	groupDB  *DB
 }
 
 type cachedStmt struct {
@@ -161,6 +166,12 @@ func (c *stmtCacheConn) PrepareContext(ctx context.Context, query string) (drive
 // the write lock at once, as the DSN's _txlock=immediate asks of the
 // driver.
 func (c *stmtCacheConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if d, ok := ctx.Value(groupKey{}).(*DB); ok {
+		return c.beginGrouped(ctx, d)
+	}
+	if err := c.commitGroup(); err != nil {
+		return nil, err
+	}
 	if opts.ReadOnly || sql.IsolationLevel(opts.Isolation) != sql.LevelDefault {
 		return c.begin.BeginTx(ctx, opts)
 	}
@@ -203,8 +214,10 @@ func (c *stmtCacheConn) IsValid() bool {
 	return true
 }
 
-// Close closes the statements, then the connection.
+// Close commits the open group, closes the statements, then the
+// connection.
 func (c *stmtCacheConn) Close() error {
+	c.commitGroup()
 	c.mu.Lock()
 	for q, e := range c.stmts {
 		e.stmt.Close()

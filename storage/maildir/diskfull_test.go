@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -118,5 +120,111 @@ func TestDiskFull(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, IndexFile)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestDiskFullLostGroup: the index's grouped commits (Options.
+// IndexGroupCommit) are reported done before they reach the disk; when
+// the group's COMMIT then fails on a full disk, the store writes the rows
+// of each mailbox it changes next anew, so that the index matches the
+// Maildir again, and the next open is Unclean: it moves HIGHESTMODSEQ past
+// the MODSEQs the lost commits gave. Root only, as TestDiskFull.
+func TestDiskFullLostGroup(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
+		t.Fatalf("mount a 2 MiB tmpfs on %s: %v (this test needs root, or CAP_SYS_ADMIN, to mount)", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	root := filepath.Join(dir, "Maildir")
+	s := openAt(t, root, Options{IndexGroupCommit: time.Hour})
+	defer func() { s.Close() }()
+	var uids []uint32
+	for n := range 5 {
+		_, uid, err := s.Append("INBOX", strings.NewReader(fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", n, n)), storage.AppendOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids = append(uids, uid)
+		if n == 2 {
+			if err := s.s.idx.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mb, err := s.Open("INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	if _, err := mb.Store(uids[:1], storage.FlagsAdd, []string{storage.FlagFlagged}, 0); err != nil {
+		t.Fatal(err)
+	}
+	st, err := mb.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the disk, then commit the group of the last two saves and the
+	// flag change.
+	ballast := filepath.Join(dir, "ballast")
+	f, err := os.Create(ballast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := f.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	f.Close()
+	if err := s.s.idx.Flush(); err == nil {
+		t.Fatal("the group's commit on a full disk succeeded")
+	}
+	if n, _ := s.s.idx.Lost(); n != 1 {
+		t.Fatalf("Lost() = %d after a failed group commit", n)
+	}
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	// The next change writes INBOX's rows again.
+	if _, err := mb.Store(uids[1:2], storage.FlagsAdd, []string{storage.FlagSeen}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.s.idx.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	row, rows, _, _, err := s.s.idx.LoadBox("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%d %v", r.UID, r.Flags))
+	}
+	want := []string{
+		fmt.Sprintf("%d [%s]", uids[0], storage.FlagFlagged), fmt.Sprintf("%d [%s]", uids[1], storage.FlagSeen),
+		fmt.Sprintf("%d []", uids[2]), fmt.Sprintf("%d []", uids[3]), fmt.Sprintf("%d []", uids[4]),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows after the rewrite: %q, want %q", got, want)
+	}
+	if row.UIDNext != uids[4]+1 || row.ModSeq <= st.HighestModSeq {
+		t.Errorf("mailbox row UIDNEXT %d, HIGHESTMODSEQ %d; want %d and above %d", row.UIDNext, row.ModSeq, uids[4]+1, st.HighestModSeq)
+	}
+	mb.Close()
+	s.Close()
+	s = openAt(t, root, Options{})
+	if !s.s.idx.Unclean() {
+		t.Errorf("the index of a store that lost a group is not Unclean at the next open")
+	}
+	after, err := s.Status("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Messages != 5 || after.HighestModSeq <= st.HighestModSeq+1 {
+		t.Errorf("Status after reopening = %+v, want 5 messages and HIGHESTMODSEQ above %d", after, st.HighestModSeq+1)
 	}
 }

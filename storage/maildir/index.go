@@ -142,6 +142,7 @@ func (mb *mbox) markDirty(uid uint32) {
 // rows of messages a scan changed, and the expunges not yet written, in
 // one transaction.
 func (s *store) Commit(b *mailstate.Box) error {
+	s.rewriteLost(b)
 	mb := ext(b)
 	if n := len(b.Expunges) - maxExpungeHistory; n > 0 {
 		b.HistoryFrom = max(b.HistoryFrom, b.Expunges[n-1].ModSeq)
@@ -211,6 +212,30 @@ func (s *store) Commit(b *mailstate.Box) error {
 	return nil
 }
 
+// rewriteLost makes up for groups of index commits lost (index.DB.Lost:
+// a full disk, an I/O error at a group's commit): b's rows may lack
+// changes the store made, so they are written anew at this commit, from
+// b's state here, as for a mailbox the index does not know. A mailbox
+// not changed again before the store closes keeps rows that do not match
+// its Maildir, and the stamps in its row say so: the next open scans it.
+// The index keeps its writing marker (DB.Close), so that the next open
+// also moves HIGHESTMODSEQ past the MODSEQs the lost commits gave.
+func (s *store) rewriteLost(b *mailstate.Box) {
+	n, err := s.idx.Lost()
+	mb := ext(b)
+	if n == mb.lostSeen {
+		return
+	}
+	if n != s.lostSeen {
+		s.lostSeen = n
+		s.log.Error("index commits lost; each mailbox's rows are written again at its next change", "err", err)
+	}
+	mb.lostSeen = n
+	mb.row = index.Box{}
+	mb.dirty = nil
+	mb.expDone = 0
+}
+
 // commitChange writes one change a hook made, with the MODSEQ the state
 // gives it (b.ModSeq+1): fn writes the message rows.
 //
@@ -222,6 +247,7 @@ func (s *store) Commit(b *mailstate.Box) error {
 // size is in the stamps, so the mailbox is scanned; TestLostIndexTail).
 func (s *store) commitChange(b *mailstate.Box, uidNext uint32,
 	fn func(tx *index.Tx, id int64, modseq uint64) error) error {
+	s.rewriteLost(b)
 	mb := ext(b)
 	if mb.row.ID == 0 || len(mb.dirty) > 0 || mb.expDone != len(b.Expunges) {
 		if err := s.Commit(b); err != nil {

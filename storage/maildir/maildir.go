@@ -75,6 +75,25 @@ type Options struct {
 	// texts it saves (6% of the server's CPU under LMTP); the user's
 	// first session, in this worker or a later one, indexes them.
 	DeferTextIndexer bool
+	// IndexGroupCommit is how long the index's commits of changes may
+	// wait for others to commit with (index.Options.GroupCommit): 0 means
+	// DefaultIndexGroupCommit, a negative value commits each at once.
+	IndexGroupCommit time.Duration
+}
+
+// DefaultIndexGroupCommit is Options.IndexGroupCommit's default. A second
+// takes in the bursts of a client's commands and of deliveries to a user
+// (docs/storage.md, "Durability").
+const DefaultIndexGroupCommit = time.Second
+
+func groupCommit(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultIndexGroupCommit
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 // Open opens the user's Maildir, creating the root and INBOX if needed.
@@ -112,7 +131,7 @@ func Open(opts Options) (storage.Store, error) {
 		return nil, fmt.Errorf("maildir root: %w", ioErr(err))
 	}
 	idxPath := indexPath(opts, loc)
-	s.idx, _, err = index.Open(idxPath, index.Options{NoSync: !s.fsync, SyncAll: opts.Fsync == FsyncAlways})
+	s.idx, _, err = index.Open(idxPath, index.Options{NoSync: !s.fsync, SyncAll: opts.Fsync == FsyncAlways, GroupCommit: groupCommit(opts.IndexGroupCommit)})
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
@@ -238,6 +257,9 @@ type store struct {
 	lastSec, lastUsec int64
 	lastUIDValidity   uint32
 	lastFresh         uint64
+	// lostSeen is the index's count of lost groups (index.DB.Lost) last
+	// logged (rewriteLost).
+	lostSeen uint64
 
 	stop chan struct{}
 	kick chan struct{} // wakes the indexer (text.go)
@@ -298,6 +320,9 @@ type mbox struct {
 	// (newUidlist): the first record appended fsyncs it and the
 	// mailbox directory.
 	lazyUidlist bool
+	// lostSeen is the index's count of lost groups when the mailbox's
+	// rows were last made to match (rewriteLost).
+	lostSeen uint64
 	// uidlistSize is the size of dovecot-uidlist as cote last read or
 	// wrote it; records are appended at that offset.
 	uidlistSize int64

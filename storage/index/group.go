@@ -1,0 +1,191 @@
+package index
+
+import (
+	"context"
+	"database/sql/driver"
+	"sync"
+	"time"
+)
+
+// Grouped commits (Options.GroupCommit): the transactions of the
+// metadata tier that Begin starts run as savepoints inside one
+// transaction the connection keeps open, and that transaction commits
+// once for all of them, a while after the first. A STORE, an APPEND or a
+// delivery costs SQLite a BEGIN, a COMMIT and a write-ahead log frame
+// for each page it changed, mostly the same few pages each time (the
+// mailbox's row, the last leaf of the messages and their indexes, the
+// usage counters), and these were about a tenth of a busy worker's CPU
+// (docs/benchmarks.md). Grouped, a burst of changes writes each page
+// once.
+//
+// What this gives up: a metadata commit lasted through a crash of the
+// process; grouped, it lasts once the group commits (GroupCommit later
+// at most, and at once before a durable transaction, any other kind of
+// transaction, and the close). What a crash loses is what a power loss
+// could always lose of this tier (Options), and it is found again the
+// same way: the writing marker is set by the process's first, durable,
+// transaction, so the next open knows that commits may be missing, and
+// the mailbox rows' stamps send the store back to the Maildir, which has
+// every message, flag and expunge.
+//
+// The connection (stmtCacheConn) does the grouping: BeginTx with
+// groupKey in its context opens the outer transaction if there is none
+// and a savepoint in it; the transaction's Commit releases the savepoint
+// and its Rollback rolls back to it, leaving the rest of the group
+// alone. A BeginTx without the key, and the connection's Close, commit
+// the group first. Statements outside a transaction run inside the group
+// while it is open, as part of it.
+
+// groupKey marks the context of a grouped transaction's BeginTx; its
+// value is the DB.
+type groupKey struct{}
+
+// group is what a DB keeps of its connection's open group: the timer
+// that commits it, and what was lost.
+type group struct {
+	delay time.Duration
+	mu    sync.Mutex
+	timer *time.Timer
+	// lost counts the groups whose commit failed, so that their
+	// transactions were rolled back after they had been reported
+	// committed; err is the last such failure.
+	lost uint64
+	err  error
+}
+
+// setGroup turns grouping on when opts ask for it, on the metadata tier
+// (synchronous=NORMAL; otherwise every transaction is durable, or none
+// is written to disk at all).
+func (d *DB) setGroup(opts Options) {
+	if opts.GroupCommit > 0 && d.tiered {
+		d.group = &group{delay: opts.GroupCommit}
+	}
+}
+
+// groupOpened is called by the connection when it begins a group: the
+// group commits after the delay.
+func (d *DB) groupOpened() {
+	g := d.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.timer == nil {
+		g.timer = time.AfterFunc(g.delay, func() { d.Flush() })
+		return
+	}
+	g.timer.Reset(g.delay)
+}
+
+// groupLost records a group rolled back.
+func (d *DB) groupLost(err error) {
+	g := d.group
+	g.mu.Lock()
+	g.lost++
+	g.err = err
+	g.mu.Unlock()
+}
+
+// Lost returns how many groups of transactions were lost, rolled back
+// after their transactions had committed into them (a COMMIT that failed:
+// a full disk, an I/O error), and the last error. The rows they wrote
+// are missing from the index; the store writes them again.
+func (d *DB) Lost() (uint64, error) {
+	g := d.group
+	if g == nil {
+		return 0, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lost, g.err
+}
+
+// Flush commits the open group, if any.
+func (d *DB) Flush() error {
+	if d.group == nil {
+		return nil
+	}
+	conn, err := d.db.Conn(context.Background())
+	if err != nil {
+		return Err(err)
+	}
+	defer conn.Close()
+	return Err(conn.Raw(func(dc any) error { return dc.(*stmtCacheConn).commitGroup() }))
+}
+
+// stopGroup stops the timer, for Close.
+func (d *DB) stopGroup() {
+	if g := d.group; g != nil {
+		g.mu.Lock()
+		if g.timer != nil {
+			g.timer.Stop()
+		}
+		g.mu.Unlock()
+	}
+}
+
+// groupTx is a grouped transaction: a savepoint in the group.
+type groupTx struct{ c *stmtCacheConn }
+
+func (t groupTx) Commit() error {
+	_, err := t.c.ExecContext(context.Background(), "RELEASE grouped", nil)
+	if err != nil {
+		t.Rollback()
+	}
+	return err
+}
+
+// Rollback rolls the group back to the savepoint. When that fails, SQLite
+// rolled back the whole group (as it may on a full disk or an I/O error),
+// and the group is lost.
+func (t groupTx) Rollback() error {
+	c := t.c
+	_, err := c.ExecContext(context.Background(), "ROLLBACK TO grouped", nil)
+	if err == nil {
+		_, err = c.ExecContext(context.Background(), "RELEASE grouped", nil)
+	}
+	if err != nil && c.grouping {
+		c.ExecContext(context.Background(), "ROLLBACK", nil)
+		c.endGroup(err)
+	}
+	return err
+}
+
+// beginGrouped starts a grouped transaction of d, and the group when none
+// is open.
+func (c *stmtCacheConn) beginGrouped(ctx context.Context, d *DB) (driver.Tx, error) {
+	if !c.grouping {
+		if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE", nil); err != nil {
+			return nil, err
+		}
+		c.grouping, c.groupDB = true, d
+		d.groupOpened()
+	}
+	if _, err := c.ExecContext(ctx, "SAVEPOINT grouped", nil); err != nil {
+		return nil, err
+	}
+	return groupTx{c}, nil
+}
+
+// commitGroup commits the open group. A COMMIT that fails rolls it back:
+// the group is lost.
+func (c *stmtCacheConn) commitGroup() error {
+	if !c.grouping {
+		return nil
+	}
+	_, err := c.ExecContext(context.Background(), "COMMIT", nil)
+	if err != nil {
+		c.ExecContext(context.Background(), "ROLLBACK", nil)
+		c.endGroup(err)
+		return err
+	}
+	c.endGroup(nil)
+	return nil
+}
+
+// endGroup forgets the open group, lost with err unless it is nil.
+func (c *stmtCacheConn) endGroup(err error) {
+	d := c.groupDB
+	c.grouping, c.groupDB = false, nil
+	if err != nil && d != nil {
+		d.groupLost(err)
+	}
+}

@@ -1,0 +1,233 @@
+package index
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// crashCopy copies the index's files as a crash would leave them, the
+// writer still open, and returns the names of the messages of INBOX the
+// copy holds (nil when it has no INBOX), and whether it is Unclean.
+func crashCopy(t *testing.T, path string) ([]string, bool) {
+	t.Helper()
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(path + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _, err := Open(crashed, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, msgs, _, ok, err := c.LoadBox("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return nil, c.Unclean()
+	}
+	var names []string
+	for _, m := range msgs {
+		names = append(names, m.File)
+	}
+	return names, c.Unclean()
+}
+
+// TestGroupCommit: with GroupCommit, the metadata tier's transactions
+// commit together. A crash before the group commits loses all of them,
+// and the next open knows (Unclean); the timer commits them after the
+// delay; a rolled back transaction leaves the others of its group; a
+// durable transaction, one of another kind and Close commit the group
+// first.
+func TestGroupCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "i.db")
+	d, _, err := Open(path, Options{GroupCommit: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { d.Close() }()
+	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
+	change := func(file string, commit bool) {
+		t.Helper()
+		tx, err := d.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		box.UIDNext++
+		box.ModSeq++
+		if err := tx.PutBox(&box); err != nil {
+			t.Fatal(err)
+		}
+		if file != "" {
+			if err := tx.PutMsg(box.ID, Msg{UID: box.UIDNext - 1, File: file, ModSeq: box.ModSeq}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !commit {
+			tx.Rollback()
+			box.UIDNext--
+			box.ModSeq--
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(what string, names ...string) {
+		t.Helper()
+		got, unclean := crashCopy(t, path)
+		if !slices.Equal(got, names) {
+			t.Errorf("%s: a crash leaves %q, want %q", what, got, names)
+		}
+		if !unclean {
+			t.Errorf("%s: a crash leaves an index that is not Unclean", what)
+		}
+	}
+
+	// The process's first write is durable and sets the marker; it is
+	// not grouped.
+	change("", true)
+	want("first write")
+
+	change("a", true)
+	change("b", true)
+	change("x", false)
+	change("c", true)
+	want("grouped")
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want("after Flush", "a", "b", "c")
+
+	change("d", true)
+	tx, err := d.BeginDurable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	want("after a durable transaction began", "a", "b", "c", "d")
+
+	change("e", true)
+	if err := d.SetSubscriptions([]string{"INBOX"}); err != nil {
+		t.Fatal(err)
+	}
+	want("after a transaction of another kind", "a", "b", "c", "d", "e")
+
+	change("f", true)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, _, err = Open(path, Options{GroupCommit: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Unclean() {
+		t.Errorf("after Close: Unclean")
+	}
+	if _, msgs, _, _, err := d.LoadBox("INBOX"); err != nil || len(msgs) != 6 {
+		t.Errorf("after Close: %d messages (%v), want 6", len(msgs), err)
+	}
+
+	_, loaded, _, _, _ := d.LoadBox("INBOX")
+	box = Box{ID: 1, Name: "INBOX", UIDValidity: 1, UIDNext: loaded[5].UID + 1, ModSeq: loaded[5].ModSeq}
+	change("", true) // durable again: the first write of this DB
+	change("g", true)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _ := crashCopy(t, path)
+		if len(got) == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after a grouped commit with a 50 ms delay, a crash leaves %q", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, err := d.Lost(); n != 0 {
+		t.Errorf("Lost() = %d, %v", n, err)
+	}
+}
+
+// TestGroupLost: a group whose COMMIT fails is rolled back and counted
+// lost (Lost), and the index keeps its writing marker when closed, so
+// that the next open is Unclean. A deferred constraint stands in for a
+// full disk: it fails the COMMIT, not the statements.
+func TestGroupLost(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "i.db")
+	d, _, err := Open(path, Options{GroupCommit: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.db.Exec(`CREATE TABLE IF NOT EXISTS t (m INTEGER REFERENCES mailboxes(id) DEFERRABLE INITIALLY DEFERRED)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := d.Begin() // durable: sets the marker
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
+	if err := tx.PutBox(&box); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tx, err = d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutMsg(box.ID, Msg{UID: 1, File: "lost", ModSeq: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.tx.Exec(`INSERT INTO t VALUES (999)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("grouped commit: %v", err)
+	}
+	if err := d.Flush(); err == nil {
+		t.Fatalf("Flush of a group that breaks a constraint succeeded")
+	}
+	if n, err := d.Lost(); n != 1 || err == nil {
+		t.Errorf("Lost() = %d, %v; want 1 and the error", n, err)
+	}
+	// The connection is usable: the next group commits.
+	tx, err = d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutMsg(box.ID, Msg{UID: 2, File: "kept", ModSeq: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, _, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if !d.Unclean() {
+		t.Errorf("an index closed after a lost group is not Unclean")
+	}
+	_, msgs, _, _, _ := d.LoadBox("INBOX")
+	var names []string
+	for _, m := range msgs {
+		names = append(names, m.File)
+	}
+	if !slices.Equal(names, []string{"kept"}) {
+		t.Errorf("messages %q, want only the one committed after the lost group", names)
+	}
+}

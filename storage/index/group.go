@@ -3,6 +3,8 @@ package index
 import (
 	"context"
 	"database/sql/driver"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,8 +46,15 @@ type groupKey struct{}
 // that commits it, and what was lost.
 type group struct {
 	delay time.Duration
+	// ctx carries groupKey, for BeginTx.
+	ctx   context.Context
 	mu    sync.Mutex
 	timer *time.Timer
+	// boxes are the mailbox rows the group's transactions wrote, by id,
+	// written once when it commits (Tx.PutBox): each change of a
+	// mailbox writes its row (its HIGHESTMODSEQ, its stamps), and a
+	// group of a hundred changes needs only the last.
+	boxes map[int64]Box
 	// lost counts the groups whose commit failed, so that their
 	// transactions were rolled back after they had been reported
 	// committed; err is the last such failure.
@@ -58,7 +67,8 @@ type group struct {
 // is written to disk at all).
 func (d *DB) setGroup(opts Options) {
 	if opts.GroupCommit > 0 && d.tiered {
-		d.group = &group{delay: opts.GroupCommit}
+		d.group = &group{delay: opts.GroupCommit, boxes: map[int64]Box{}}
+		d.group.ctx = context.WithValue(context.Background(), groupKey{}, d)
 	}
 }
 
@@ -81,7 +91,113 @@ func (d *DB) groupLost(err error) {
 	g.mu.Lock()
 	g.lost++
 	g.err = err
+	clear(g.boxes)
 	g.mu.Unlock()
+}
+
+// deferredBox is a mailbox row as a grouped transaction found it in the
+// group's rows: the row, or none (!ok).
+type deferredBox struct {
+	row Box
+	ok  bool
+}
+
+// deferBox leaves b's row to the group's commit.
+func (t *Tx) deferBox(b *Box) {
+	g := t.db.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t.keepUndo(g, b.ID)
+	row := *b
+	row.SpecialUse = slices.Clone(b.SpecialUse)
+	g.boxes[b.ID] = row
+}
+
+// undeferBox drops a deferred row of id: the transaction writes the row
+// itself.
+func (t *Tx) undeferBox(id int64) {
+	g := t.db.group
+	if !t.grouped || g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.boxes[id]; ok {
+		t.keepUndo(g, id)
+		delete(g.boxes, id)
+	}
+}
+
+// keepUndo notes the group's row of id before the transaction's first
+// change of it; g.mu is held.
+func (t *Tx) keepUndo(g *group, id int64) {
+	if _, ok := t.undo[id]; ok {
+		return
+	}
+	if t.undo == nil {
+		t.undo = map[int64]deferredBox{}
+	}
+	row, ok := g.boxes[id]
+	t.undo[id] = deferredBox{row, ok}
+}
+
+// restoreDeferred puts back the group's rows a rolled back transaction
+// had changed.
+func (t *Tx) restoreDeferred() {
+	if len(t.undo) == 0 {
+		return
+	}
+	g := t.db.group
+	g.mu.Lock()
+	for id, u := range t.undo {
+		if u.ok {
+			g.boxes[id] = u.row
+		} else {
+			delete(g.boxes, id)
+		}
+	}
+	g.mu.Unlock()
+	t.undo = nil
+}
+
+// deferredBox replaces b, read from the table, with the row the open
+// group will write, if there is one.
+func (d *DB) deferredBox(b *Box) {
+	g := d.group
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if row, ok := g.boxes[b.ID]; ok && row.Name == b.Name {
+		*b = row
+		b.SpecialUse = slices.Clone(row.SpecialUse)
+	}
+}
+
+// writeBoxes writes the group's deferred mailbox rows on its connection,
+// before its COMMIT.
+func (d *DB) writeBoxes(c *stmtCacheConn) error {
+	g := d.group
+	g.mu.Lock()
+	rows := make([]Box, 0, len(g.boxes))
+	for _, b := range g.boxes {
+		rows = append(rows, b)
+	}
+	clear(g.boxes)
+	g.mu.Unlock()
+	for _, b := range rows {
+		args := []driver.NamedValue{
+			{Ordinal: 1, Value: int64(b.UIDValidity)}, {Ordinal: 2, Value: int64(b.UIDNext)},
+			{Ordinal: 3, Value: int64(b.ModSeq)}, {Ordinal: 4, Value: int64(b.HistoryFrom)},
+			{Ordinal: 5, Value: int64(b.RecentFrom)}, {Ordinal: 6, Value: strings.Join(b.SpecialUse, " ")},
+			{Ordinal: 7, Value: b.Stamps}, {Ordinal: 8, Value: b.ID},
+		}
+		if _, err := c.ExecContext(context.Background(), updateBox, args); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Lost returns how many groups of transactions were lost, rolled back
@@ -171,7 +287,10 @@ func (c *stmtCacheConn) commitGroup() error {
 	if !c.grouping {
 		return nil
 	}
-	_, err := c.ExecContext(context.Background(), "COMMIT", nil)
+	err := c.groupDB.writeBoxes(c)
+	if err == nil {
+		_, err = c.ExecContext(context.Background(), "COMMIT", nil)
+	}
 	if err != nil {
 		c.ExecContext(context.Background(), "ROLLBACK", nil)
 		c.endGroup(err)

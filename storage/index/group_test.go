@@ -8,10 +8,9 @@ import (
 	"time"
 )
 
-// crashCopy copies the index's files as a crash would leave them, the
-// writer still open, and returns the names of the messages of INBOX the
-// copy holds (nil when it has no INBOX), and whether it is Unclean.
-func crashCopy(t *testing.T, path string) ([]string, bool) {
+// crashOpen opens a copy of the index's files as a crash would leave
+// them, the writer still open; the copy is closed with the test.
+func crashOpen(t *testing.T, path string) *DB {
 	t.Helper()
 	crashed := filepath.Join(t.TempDir(), "crashed.db")
 	for _, suffix := range []string{"", "-wal"} {
@@ -27,7 +26,15 @@ func crashCopy(t *testing.T, path string) ([]string, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// crashCopy returns the names of the messages of INBOX in a crashOpen
+// copy (nil when it has no INBOX), and whether the copy is Unclean.
+func crashCopy(t *testing.T, path string) ([]string, bool) {
+	t.Helper()
+	c := crashOpen(t, path)
 	_, msgs, _, ok, err := c.LoadBox("INBOX")
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +47,16 @@ func crashCopy(t *testing.T, path string) ([]string, bool) {
 		names = append(names, m.File)
 	}
 	return names, c.Unclean()
+}
+
+// crashRow returns INBOX's row in a crashOpen copy.
+func crashRow(t *testing.T, path string) Box {
+	t.Helper()
+	row, _, _, _, err := crashOpen(t, path).LoadBox("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return row
 }
 
 // TestGroupCommit: with GroupCommit, the metadata tier's transactions
@@ -100,13 +117,22 @@ func TestGroupCommit(t *testing.T) {
 
 	change("a", true)
 	change("b", true)
-	change("x", false)
 	change("c", true)
+	change("x", false)
 	want("grouped")
+	// The group writes the mailbox row once, at its commit; until then
+	// the DB reads it as the group will write it.
+	if row, _, _, _, err := d.LoadBox("INBOX"); err != nil || row.ModSeq != box.ModSeq || row.UIDNext != box.UIDNext {
+		t.Errorf("LoadBox in the group: HIGHESTMODSEQ %d, UIDNEXT %d (%v); want %d, %d", row.ModSeq, row.UIDNext, err, box.ModSeq, box.UIDNext)
+	}
 	if err := d.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	want("after Flush", "a", "b", "c")
+	if row := crashRow(t, path); row.ModSeq != box.ModSeq || row.UIDNext != box.UIDNext {
+		t.Errorf("after Flush: the row has HIGHESTMODSEQ %d, UIDNEXT %d; want %d, %d (the rolled back change's are %d, %d)",
+			row.ModSeq, row.UIDNext, box.ModSeq, box.UIDNext, box.ModSeq+1, box.UIDNext+1)
+	}
 
 	change("d", true)
 	tx, err := d.BeginDurable()

@@ -473,6 +473,7 @@ func (d *DB) LoadBox(name string) (b Box, msgs []Msg, exp []Expunged, ok bool, e
 		return b, nil, nil, false, Err(err)
 	}
 	b.SpecialUse = strings.Fields(su)
+	d.deferredBox(&b)
 	// The rows are read in UID order through the (mailbox, uid) index;
 	// in an index whose row ids do not follow the UIDs (rows written in
 	// another order) each row is a seek to another page, so the page
@@ -550,6 +551,7 @@ func (d *DB) LoadAll() (map[string]*Loaded, error) {
 			return nil, Err(err)
 		}
 		b.SpecialUse = strings.Fields(su)
+		d.deferredBox(&b)
 		l := &Loaded{Box: b}
 		out[b.Name], byID[b.ID] = l, l
 	}
@@ -718,6 +720,11 @@ type Tx struct {
 	// names are the mailbox names its PutBox calls wrote, for db.names
 	// once it commits.
 	names map[int64]string
+	// grouped says the transaction is part of a group (group.go); its
+	// PutBox calls leave their rows to the group's commit, and undo
+	// holds what those rows were before, for Rollback.
+	grouped bool
+	undo    map[int64]deferredBox
 }
 
 // Begin starts a write transaction (BEGIN IMMEDIATE) of the metadata
@@ -727,15 +734,15 @@ func (d *DB) Begin() (*Tx, error) {
 	if d.tiered && !d.marked {
 		return d.BeginDurable()
 	}
-	ctx := context.Background()
-	if d.group != nil && d.marked {
-		ctx = context.WithValue(ctx, groupKey{}, d)
+	ctx, grouped := context.Background(), d.group != nil && d.marked
+	if grouped {
+		ctx = d.group.ctx
 	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, Err(err)
 	}
-	return &Tx{tx: tx, ctx: context.Background(), db: d}, nil
+	return &Tx{tx: tx, ctx: context.Background(), db: d, grouped: grouped}, nil
 }
 
 // BeginDurable starts a write transaction that is on disk when its
@@ -774,6 +781,10 @@ func (d *DB) BeginDurable() (*Tx, error) {
 // returns (WAL with synchronous=FULL).
 func (t *Tx) Commit() error {
 	err := Err(t.tx.Commit())
+	if err != nil {
+		t.restoreDeferred()
+	}
+	t.undo = nil
 	if err == nil && t.marks {
 		t.db.marked = true
 	}
@@ -797,6 +808,7 @@ func (t *Tx) Commit() error {
 // Rollback abandons the transaction; it is a no-op after Commit.
 func (t *Tx) Rollback() {
 	t.tx.Rollback()
+	t.restoreDeferred()
 	t.names = nil
 	t.restore()
 }
@@ -830,14 +842,17 @@ func (t *Tx) PutBox(b *Box) error {
 		return Err(err)
 	}
 	if name, ok := t.boxName(b.ID); ok && name == b.Name {
+		if t.grouped {
+			t.deferBox(b)
+			return nil
+		}
 		// Every change writes the row (HIGHESTMODSEQ); setting name,
 		// even to itself, would also rewrite the page of its UNIQUE
 		// index: one more page in the log at each commit.
-		_, err := t.tx.Exec(`UPDATE mailboxes SET uidvalidity = ?, uidnext = ?, highestmodseq = ?, historyfrom = ?,
-			recentfrom = ?, specialuse = ?, stamps = ? WHERE id = ?`, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom,
-			b.RecentFrom, su, b.Stamps, b.ID)
+		_, err := t.tx.Exec(updateBox, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom, b.RecentFrom, su, b.Stamps, b.ID)
 		return Err(err)
 	}
+	t.undeferBox(b.ID)
 	_, err := t.tx.Exec(`UPDATE mailboxes SET name = ?, uidvalidity = ?, uidnext = ?, highestmodseq = ?, historyfrom = ?,
 		recentfrom = ?, specialuse = ?, stamps = ? WHERE id = ?`, b.Name, b.UIDValidity, b.UIDNext, b.ModSeq, b.HistoryFrom,
 		b.RecentFrom, su, b.Stamps, b.ID)
@@ -846,6 +861,10 @@ func (t *Tx) PutBox(b *Box) error {
 	}
 	return Err(err)
 }
+
+// updateBox writes a mailbox row whose name is unchanged.
+const updateBox = `UPDATE mailboxes SET uidvalidity = ?, uidnext = ?, highestmodseq = ?, historyfrom = ?,
+	recentfrom = ?, specialuse = ?, stamps = ? WHERE id = ?`
 
 // boxName returns the name PutBox last wrote in the row id, in this
 // transaction or a committed one.

@@ -913,6 +913,21 @@ func (t *Tx) PutMsg(box int64, m Msg) error {
 	return Err(err)
 }
 
+// AddMsg inserts the row of a message new to the mailbox (a save): one
+// statement where PutMsg's UPDATE finds nothing first. A row already
+// there under its UID (one the index kept of an earlier life of the
+// mailbox) is updated, as by PutMsg.
+func (t *Tx) AddMsg(box int64, m Msg) error {
+	_, err := t.tx.Exec(`INSERT INTO messages (mailbox, uid, file, flags, modseq, internaldate, savedate, size)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, box, m.UID, m.File, strings.Join(m.Flags, " "), m.ModSeq,
+		m.InternalDate.UnixNano(), m.SaveDate.UnixNano(), m.Size)
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return t.PutMsg(box, m)
+	}
+	return Err(err)
+}
+
 // insertChunk is how many rows one INSERT of InsertMsgs writes: the
 // statement's parse and the call through database/sql are paid once per
 // chunk instead of once per row (SQLite allows 32,766 parameters).

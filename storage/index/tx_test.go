@@ -175,3 +175,44 @@ func TestSecondOpenerWaits(t *testing.T) {
 	}
 	second.d.Close()
 }
+
+// TestAddMsg: AddMsg inserts a new message's row, and updates the row
+// already there under its UID; the usage counters count each message
+// once.
+func TestAddMsg(t *testing.T) {
+	d, _, err := Open(filepath.Join(t.TempDir(), "index.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	tx, err := d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 3, ModSeq: 1}
+	if err := tx.PutBox(&box); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutMsg(box.ID, Msg{UID: 1, File: "old", ModSeq: 1, Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddMsg(box.ID, Msg{UID: 1, File: "new", ModSeq: 2, Size: 20}); err != nil {
+		t.Fatalf("AddMsg of a UID with a row: %v", err)
+	}
+	if err := tx.AddMsg(box.ID, Msg{UID: 2, File: "two", ModSeq: 3, Size: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	_, msgs, _, _, err := d.LoadBox("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].File != "new" || msgs[0].ModSeq != 2 || msgs[1].File != "two" {
+		t.Errorf("rows %+v, want UID 1 as new and UID 2", msgs)
+	}
+	if bytes, n, err := d.Usage(); bytes != 25 || n != 2 || err != nil {
+		t.Errorf("Usage() = %d bytes, %d messages, %v; want 25, 2", bytes, n, err)
+	}
+}

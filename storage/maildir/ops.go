@@ -286,7 +286,7 @@ func (s *store) Append(b *mailstate.Box, r io.Reader, m *mailstate.Msg) error {
 		err = s.commitChange(b, uid+1, func(tx *index.Tx, id int64, modseq uint64) error {
 			row := msgRow(m)
 			row.ModSeq = modseq
-			if err := tx.PutMsg(id, row); err != nil {
+			if err := tx.AddMsg(id, row); err != nil {
 				return err
 			}
 			if content == nil {

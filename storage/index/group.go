@@ -136,19 +136,24 @@ func (t *Tx) keepUndo(g *group, id int64) {
 	}
 	if t.undo == nil {
 		t.undo = map[int64]deferredBox{}
+		t.undoLost = g.lost
 	}
 	row, ok := g.boxes[id]
 	t.undo[id] = deferredBox{row, ok}
 }
 
 // restoreDeferred puts back the group's rows a rolled back transaction
-// had changed.
+// had changed, unless the rollback took the whole group (lost), rows
+// and all.
 func (t *Tx) restoreDeferred() {
 	if len(t.undo) == 0 {
 		return
 	}
 	g := t.db.group
 	g.mu.Lock()
+	if g.lost != t.undoLost {
+		clear(t.undo)
+	}
 	for id, u := range t.undo {
 		if u.ok {
 			g.boxes[id] = u.row

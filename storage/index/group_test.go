@@ -257,3 +257,54 @@ func TestGroupLost(t *testing.T) {
 		t.Errorf("messages %q, want only the one committed after the lost group", names)
 	}
 }
+
+// TestGroupLostInRollback: when SQLite has rolled back the whole group
+// by the time a grouped transaction rolls back (as it may on a full
+// disk), the group is lost with the mailbox rows it was to write, and
+// none of them comes back with the next group.
+func TestGroupLostInRollback(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "i.db")
+	d, _, err := Open(path, Options{GroupCommit: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	put := func(b *Box) *Tx {
+		t.Helper()
+		tx, err := d.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.PutBox(b); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	inbox := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
+	if err := put(&inbox).Commit(); err != nil { // durable, not grouped
+		t.Fatal(err)
+	}
+	inbox.ModSeq = 2
+	if err := put(&inbox).Commit(); err != nil { // grouped: the row waits
+		t.Fatal(err)
+	}
+	inbox.ModSeq = 3
+	tx := put(&inbox)
+	if _, err := tx.tx.Exec("ROLLBACK"); err != nil { // SQLite ends the group
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	if n, _ := d.Lost(); n != 1 {
+		t.Fatalf("Lost() = %d after the group was rolled back under a transaction", n)
+	}
+	other := Box{Name: "Other", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
+	if err := put(&other).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if row := crashRow(t, path); row.ModSeq != 1 {
+		t.Errorf("INBOX's row has HIGHESTMODSEQ %d after its group was lost, want 1 (its last committed)", row.ModSeq)
+	}
+}

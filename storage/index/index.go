@@ -725,6 +725,9 @@ type Tx struct {
 	// holds what those rows were before, for Rollback.
 	grouped bool
 	undo    map[int64]deferredBox
+	// undoLost is the group's count of lost groups when undo was
+	// started: a rollback that lost the group has nothing to put back.
+	undoLost uint64
 }
 
 // Begin starts a write transaction (BEGIN IMMEDIATE) of the metadata

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -81,25 +80,9 @@ func TestUncleanMarker(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	// The files as a crash would leave them, the writer still open.
-	crashed := filepath.Join(dir, "crashed.db")
-	for _, suffix := range []string{"", "-wal"} {
-		data, err := os.ReadFile(path + suffix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(crashed+suffix, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, _, err := Open(crashed, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !c.Unclean() {
+	if !crashOpen(t, path).Unclean() {
 		t.Errorf("index of a writer that did not close: Unclean() = false")
 	}
-	c.Close()
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -131,9 +131,10 @@ const mmapSize = 1 << 30
 // synchronous=NORMAL, which survives a crash of the process but may lose
 // the last commits on a power loss, as Dovecot's mail_fsync=optimized
 // does for its index; with GroupCommit, a crash of the process may lose
-// the commits of the open group too (group.go). A Maildir save is durable in the Maildir itself
-// before its row is written, so its row is of the second tier; everything
-// lost so is found again in the Maildir at the next open. The first write
+// the commits of the open group too (group.go). A Maildir save is
+// durable in the Maildir itself before its row is written, so its row is
+// of the second tier; everything lost so is found again in the Maildir
+// at the next open. The first write
 // of a process is durable: it sets the marker (Unclean) that tells the
 // next process some commits may have been lost.
 type Options struct {

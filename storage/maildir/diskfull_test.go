@@ -15,11 +15,10 @@ import (
 	"cote/storage"
 )
 
-// TestDiskFull fills a 2 MiB tmpfs: Append must fail with
-// storage.ErrTemporary, keep every earlier message and the index intact,
-// and work again once space is freed. It needs root to mount the tmpfs
-// (CI runs as root) and fails rather than skips without it.
-func TestDiskFull(t *testing.T) {
+// smallTmpfs mounts a 2 MiB tmpfs on a directory of the test's. It needs
+// root (CI runs as root) and fails rather than skips without it.
+func smallTmpfs(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
 		t.Fatalf("mount a 2 MiB tmpfs on %s: %v (this test needs root, or CAP_SYS_ADMIN, to mount)", dir, err)
@@ -29,6 +28,15 @@ func TestDiskFull(t *testing.T) {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})
+	return dir
+}
+
+// TestDiskFull fills a 2 MiB tmpfs: Append must fail with
+// storage.ErrTemporary, keep every earlier message and the index intact,
+// and work again once space is freed. It needs root to mount the tmpfs
+// (CI runs as root) and fails rather than skips without it.
+func TestDiskFull(t *testing.T) {
+	dir := smallTmpfs(t)
 	root := filepath.Join(dir, "Maildir")
 	// Ballast, removed later to give the index room to reopen, as an
 	// admin frees space.
@@ -130,15 +138,7 @@ func TestDiskFull(t *testing.T) {
 // Maildir again, and the next open is Unclean: it moves HIGHESTMODSEQ past
 // the MODSEQs the lost commits gave. Root only, as TestDiskFull.
 func TestDiskFullLostGroup(t *testing.T) {
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
-		t.Fatalf("mount a 2 MiB tmpfs on %s: %v (this test needs root, or CAP_SYS_ADMIN, to mount)", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
+	dir := smallTmpfs(t)
 	root := filepath.Join(dir, "Maildir")
 	s := openAt(t, root, Options{IndexGroupCommit: time.Hour})
 	defer func() { s.Close() }()

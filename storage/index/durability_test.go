@@ -69,17 +69,7 @@ func TestUncleanMarker(t *testing.T) {
 	if d.Unclean() {
 		t.Errorf("new index: Unclean() = true")
 	}
-	tx, err := d.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
-	if err := tx.PutBox(&b); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitBox(t, d, &Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1})
 	if !crashOpen(t, path).Unclean() {
 		t.Errorf("index of a writer that did not close: Unclean() = false")
 	}

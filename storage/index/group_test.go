@@ -49,6 +49,21 @@ func crashCopy(t *testing.T, path string) ([]string, bool) {
 	return names, c.Unclean()
 }
 
+// commitBox writes b's row in a transaction of its own.
+func commitBox(t *testing.T, d *DB, b *Box) {
+	t.Helper()
+	tx, err := d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutBox(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // crashRow returns INBOX's row in a crashOpen copy.
 func crashRow(t *testing.T, path string) Box {
 	t.Helper()
@@ -196,18 +211,9 @@ func TestGroupLost(t *testing.T) {
 	if _, err := d.db.Exec(`CREATE TABLE IF NOT EXISTS t (m INTEGER REFERENCES mailboxes(id) DEFERRABLE INITIALLY DEFERRED)`); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := d.Begin() // durable: sets the marker
-	if err != nil {
-		t.Fatal(err)
-	}
 	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
-	if err := tx.PutBox(&box); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	tx, err = d.Begin()
+	commitBox(t, d, &box) // durable: sets the marker
+	tx, err := d.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,13 +287,9 @@ func TestGroupLostInRollback(t *testing.T) {
 		return tx
 	}
 	inbox := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
-	if err := put(&inbox).Commit(); err != nil { // durable, not grouped
-		t.Fatal(err)
-	}
+	commitBox(t, d, &inbox) // durable, not grouped
 	inbox.ModSeq = 2
-	if err := put(&inbox).Commit(); err != nil { // grouped: the row waits
-		t.Fatal(err)
-	}
+	commitBox(t, d, &inbox) // grouped: the row waits
 	inbox.ModSeq = 3
 	tx := put(&inbox)
 	if _, err := tx.tx.Exec("ROLLBACK"); err != nil { // SQLite ends the group
@@ -297,10 +299,7 @@ func TestGroupLostInRollback(t *testing.T) {
 	if n, _ := d.Lost(); n != 1 {
 		t.Fatalf("Lost() = %d after the group was rolled back under a transaction", n)
 	}
-	other := Box{Name: "Other", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
-	if err := put(&other).Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitBox(t, d, &Box{Name: "Other", UIDValidity: 1, UIDNext: 1, ModSeq: 1})
 	if err := d.Flush(); err != nil {
 		t.Fatal(err)
 	}

@@ -83,7 +83,7 @@ type Options struct {
 
 // DefaultIndexGroupCommit is Options.IndexGroupCommit's default. A second
 // takes in the bursts of a client's commands and of deliveries to a user
-// (docs/storage.md, "Durability").
+// (docs/storage.md, "The index").
 const DefaultIndexGroupCommit = time.Second
 
 func groupCommit(d time.Duration) time.Duration {

@@ -73,14 +73,7 @@ func TestUncleanMarker(t *testing.T) {
 	if !crashOpen(t, path).Unclean() {
 		t.Errorf("index of a writer that did not close: Unclean() = false")
 	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	d, _, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d = reopen(t, d, path, Options{})
 	if d.Unclean() {
 		t.Errorf("index closed after its writes: Unclean() = true")
 	}

@@ -49,8 +49,23 @@ func crashCopy(t *testing.T, path string) ([]string, bool) {
 	return names, c.Unclean()
 }
 
-// commitBox writes b's row in a transaction of its own.
-func commitBox(t *testing.T, d *DB, b *Box) {
+// reopen closes d, which must succeed, and opens the index at path
+// again, closed with the test.
+func reopen(t *testing.T, d *DB, path string, opts Options) *DB {
+	t.Helper()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// putBox begins a transaction and writes b's row in it.
+func putBox(t *testing.T, d *DB, b *Box) *Tx {
 	t.Helper()
 	tx, err := d.Begin()
 	if err != nil {
@@ -59,7 +74,13 @@ func commitBox(t *testing.T, d *DB, b *Box) {
 	if err := tx.PutBox(b); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Commit(); err != nil {
+	return tx
+}
+
+// commitBox writes b's row in a transaction of its own.
+func commitBox(t *testing.T, d *DB, b *Box) {
+	t.Helper()
+	if err := putBox(t, d, b).Commit(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -164,13 +185,7 @@ func TestGroupCommit(t *testing.T) {
 	want("after a transaction of another kind", "a", "b", "c", "d", "e")
 
 	change("f", true)
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	d, _, err = Open(path, Options{GroupCommit: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d = reopen(t, d, path, Options{GroupCommit: 50 * time.Millisecond})
 	if d.Unclean() {
 		t.Errorf("after Close: Unclean")
 	}
@@ -243,14 +258,7 @@ func TestGroupLost(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	d, _, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d = reopen(t, d, path, Options{})
 	if !d.Unclean() {
 		t.Errorf("an index closed after a lost group is not Unclean")
 	}
@@ -275,23 +283,12 @@ func TestGroupLostInRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	put := func(b *Box) *Tx {
-		t.Helper()
-		tx, err := d.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.PutBox(b); err != nil {
-			t.Fatal(err)
-		}
-		return tx
-	}
 	inbox := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
 	commitBox(t, d, &inbox) // durable, not grouped
 	inbox.ModSeq = 2
 	commitBox(t, d, &inbox) // grouped: the row waits
 	inbox.ModSeq = 3
-	tx := put(&inbox)
+	tx := putBox(t, d, &inbox)
 	if _, err := tx.tx.Exec("ROLLBACK"); err != nil { // SQLite ends the group
 		t.Fatal(err)
 	}

@@ -52,14 +52,7 @@ func TestTxRollbackCommit(t *testing.T) {
 	if err := put("After", false).Commit(); err != nil {
 		t.Fatalf("transaction after a failed COMMIT: %v", err)
 	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	d, _, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d = reopen(t, d, path, Options{})
 	names, err := d.Names()
 	if err != nil {
 		t.Fatal(err)

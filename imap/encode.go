@@ -7,7 +7,32 @@ import (
 
 // enc builds one response line by appending; strings choose between quoted
 // and literal form (RFC 3501 section 4.3).
-type enc struct{ b []byte }
+type enc struct {
+	b []byte
+	// byRef lets literal keep a large literal's bytes by reference in
+	// refs instead of copying them into b: the response is then only
+	// for writeEnc, which writes b with them in their places. FETCH's
+	// message bytes take one copy less that way (into the session's
+	// buffered writer).
+	byRef bool
+	refs  []encRef
+}
+
+// encRef is a literal's bytes, written after b[:at].
+type encRef struct {
+	at int
+	b  []byte
+}
+
+// refMin is the smallest literal byRef keeps by reference.
+const refMin = 1024
+
+// reset empties e for the next response, keeping its buffer.
+func (e *enc) reset() {
+	e.b = e.b[:0]
+	clear(e.refs)
+	e.refs = e.refs[:0]
+}
 
 func (e *enc) raw(s string) *enc   { e.b = append(e.b, s...); return e }
 func (e *enc) sp() *enc            { e.b = append(e.b, ' '); return e }
@@ -70,6 +95,10 @@ func (e *enc) literal(b []byte) *enc {
 	e.b = append(e.b, '{')
 	e.b = strconv.AppendInt(e.b, int64(len(b)), 10)
 	e.b = append(e.b, "}\r\n"...)
+	if e.byRef && len(b) >= refMin {
+		e.refs = append(e.refs, encRef{at: len(e.b), b: b})
+		return e
+	}
 	e.b = append(e.b, b...)
 	return e
 }

@@ -13,10 +13,15 @@ const (
 
 // headerField is one header field as it appears in the message.
 type headerField struct {
-	name  string // as written
-	raw   []byte // the field's lines, CRLF included
-	value string // unfolded value, surrounding white space trimmed
+	name string // as written
+	raw  []byte // the field's lines, CRLF included
 }
+
+// value returns the field's unfolded value, surrounding white space
+// trimmed. It is made when asked for: a FETCH of cached header fields
+// or of a structure reads a few fields of the twenty or more a header
+// has.
+func (f headerField) value() string { return fieldValue(f.raw) }
 
 // part is one MIME entity of a message, as byte offsets into the raw
 // message (RFC 2045, RFC 2046) so that BODY[section] returns exact bytes.
@@ -65,7 +70,7 @@ type param struct{ name, value string }
 func (p *part) get(name string) (string, bool) {
 	for _, f := range p.header {
 		if strings.EqualFold(f.name, name) {
-			return f.value, true
+			return f.value(), true
 		}
 	}
 	return "", false
@@ -162,9 +167,6 @@ func parseHeader(raw []byte, start, end int) ([]headerField, int) {
 			fields = append(fields, headerField{raw: line})
 		}
 		pos = next
-	}
-	for i := range fields {
-		fields[i].value = fieldValue(fields[i].raw)
 	}
 	return fields, bodyStart
 }

@@ -64,10 +64,14 @@ func (sm *searchMsg) headerContains(name, s string) bool {
 		if f.name == "" || (name != "" && !strings.EqualFold(f.name, name)) {
 			continue
 		}
-		if needle == "" || strings.Contains(casemap(decodeHeaderValue(f.value)), needle) {
+		if needle == "" {
 			return true
 		}
-		if isAddressField(f.name) && strings.Contains(casemap(normalizedAddresses(f.value)), needle) {
+		v := f.value()
+		if strings.Contains(casemap(decodeHeaderValue(v)), needle) {
+			return true
+		}
+		if isAddressField(f.name) && strings.Contains(casemap(normalizedAddresses(v)), needle) {
 			return true
 		}
 	}

@@ -52,7 +52,9 @@ func (p *parser) section() section {
 		}
 	case "HEADER.FIELDS", "HEADER.FIELDS.NOT":
 		p.sp()
-		p.list(func() { sec.fields = append(sec.fields, p.astring()) })
+		// Upper case, as the FETCH response echoes them (name); the
+		// fields match header names case-insensitively.
+		p.list(func() { sec.fields = append(sec.fields, strings.ToUpper(p.astring())) })
 		if len(sec.fields) == 0 && p.err == nil {
 			p.fail("empty header field list")
 		}
@@ -95,7 +97,7 @@ func (sec section) name(e *enc) {
 			if i > 0 {
 				e.sp()
 			}
-			e.astr(strings.ToUpper(f))
+			e.astr(f)
 		}
 		e.raw(")")
 	}
@@ -156,19 +158,17 @@ func (sec section) extract(raw []byte, root *part) ([]byte, bool) {
 // filterHeader returns the fields named (or all but them with not), as
 // written, followed by the blank line (RFC 3501 section 6.4.5).
 func filterHeader(p *part, names []string, not bool) []byte {
-	var out []byte
+	// The fields' lengths first, so that the result takes one
+	// allocation.
+	n := 2
 	for _, f := range p.header {
-		if f.name == "" {
-			continue
+		if f.name != "" && fieldNamed(f.name, names) != not {
+			n += len(f.raw) + 2
 		}
-		match := false
-		for _, n := range names {
-			if strings.EqualFold(f.name, n) {
-				match = true
-				break
-			}
-		}
-		if match != not {
+	}
+	out := make([]byte, 0, n)
+	for _, f := range p.header {
+		if f.name != "" && fieldNamed(f.name, names) != not {
 			out = append(out, f.raw...)
 			if !bytes.HasSuffix(f.raw, []byte("\n")) {
 				out = append(out, '\r', '\n')
@@ -176,6 +176,17 @@ func filterHeader(p *part, names []string, not bool) []byte {
 		}
 	}
 	return append(out, '\r', '\n')
+}
+
+// fieldNamed reports whether a field's name is one of names
+// (case-insensitive).
+func fieldNamed(name string, names []string) bool {
+	for _, n := range names {
+		if strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
 }
 
 func partial(b []byte, origin, count uint32) []byte {

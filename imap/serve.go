@@ -517,7 +517,7 @@ func (s *session) complete(c *command, err error) (logout bool) {
 	s.bad = 0
 	text := c.okText
 	if text == "" {
-		text = commandName(c) + " completed."
+		text = completedText(c)
 	}
 	code := c.okCode
 	if c.okModSeq && code == "" && s.mode.condstore && s.view != nil {
@@ -543,6 +543,35 @@ func noExpungeResponses(name string) bool {
 	return false
 }
 
+// completedTexts holds the OK text of the common commands, made once
+// ("Fetch completed."), and uidCompletedTexts that of their UID forms
+// ("UID Fetch completed.").
+var completedTexts, uidCompletedTexts = func() (plain, uid map[string]string) {
+	plain, uid = make(map[string]string), make(map[string]string)
+	for _, name := range []string{"CAPABILITY", "NOOP", "LIST", "LSUB", "STATUS", "APPEND",
+		"SELECT", "EXAMINE", "CHECK", "CLOSE", "UNSELECT", "IDLE", "CREATE", "DELETE",
+		"RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "NAMESPACE", "ENABLE", "ID"} {
+		plain[name] = commandName(&command{name: name}) + " completed."
+	}
+	for _, name := range []string{"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD"} {
+		plain[name] = commandName(&command{name: name}) + " completed."
+		uid[name] = commandName(&command{name: name, uid: true}) + " completed."
+	}
+	return plain, uid
+}()
+
+// completedText is a command's OK text.
+func completedText(c *command) string {
+	texts := completedTexts
+	if c.uid {
+		texts = uidCompletedTexts
+	}
+	if t, ok := texts[c.name]; ok {
+		return t
+	}
+	return commandName(c) + " completed."
+}
+
 func commandName(c *command) string {
 	n := c.name[:1] + strings.ToLower(c.name[1:])
 	if c.uid {
@@ -552,11 +581,17 @@ func commandName(c *command) string {
 }
 
 func (s *session) writeTagged(tag string, r response) {
-	line := tag + " " + r.kind + " "
+	// Piece by piece into the buffered writer: every command ends here.
+	s.w.WriteString(tag)
+	s.w.WriteByte(' ')
+	s.w.WriteString(r.kind)
+	s.w.WriteByte(' ')
 	if r.code != "" {
-		line += "[" + r.code + "] "
+		s.w.WriteByte('[')
+		s.w.WriteString(r.code)
+		s.w.WriteString("] ")
 	}
-	s.writeLine(line + r.text)
+	s.writeLine(r.text)
 }
 
 // dispatch runs a command's handler. Handlers for the selected state are
@@ -667,7 +702,13 @@ func (s *session) writeLine(line string) {
 
 // writeEnc writes a response built with enc.
 func (s *session) writeEnc(e *enc) {
-	s.w.Write(e.b)
+	at := 0
+	for _, r := range e.refs {
+		s.w.Write(e.b[at:r.at])
+		s.w.Write(r.b)
+		at = r.at
+	}
+	s.w.Write(e.b[at:])
 	s.w.WriteString("\r\n")
 }
 

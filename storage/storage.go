@@ -177,7 +177,9 @@ type Mailbox interface {
 	// PermanentFlags lists the flags and keywords the mailbox can store,
 	// `\*` included when new keywords can be made.
 	PermanentFlags() []string
-	// Flags lists the flags and keywords defined in the mailbox.
+	// Flags lists the flags and keywords defined in the mailbox. The
+	// caller must not modify the slice: a store may return the same one
+	// until the keywords change.
 	Flags() []string
 	// Read returns the message with CRLF line endings.
 	Read(uid uint32) (io.ReadCloser, error)
@@ -238,8 +240,21 @@ type Cached struct {
 // Besides every Content-* field these are the ENVELOPE fields (RFC 9051
 // section 7.5.2) and the fields mail clients ask for in message lists.
 func CachedField(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
+	// Lower case on the stack: FETCH asks this for each field of a
+	// HEADER.FIELDS section of each message.
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return strings.HasPrefix(strings.ToLower(name), "content-")
+	}
+	b := buf[:len(name)]
+	for i := range len(name) {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	switch string(b) {
 	case "date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc",
 		"in-reply-to", "message-id", "references", "mime-version", "priority",
 		"x-priority", "importance", "list-id", "list-post", "list-unsubscribe",
@@ -247,7 +262,7 @@ func CachedField(name string) bool {
 		"x-spam-flag", "x-spam-status", "autocrypt":
 		return true
 	}
-	return strings.HasPrefix(n, "content-")
+	return len(b) >= 8 && string(b[:8]) == "content-"
 }
 
 // CacheMailbox is a Mailbox that returns the cached structure of its

@@ -61,6 +61,21 @@ type Box struct {
 	Ext any
 
 	deleted bool
+	// flagList is what flags returned last: the system flags, then
+	// Keywords.
+	flagList []string
+}
+
+// flags returns the system flags followed by the keywords, the list
+// FLAGS announces. The slice is the same from call to call until the
+// keywords change (sessions ask at every command, to see whether they
+// must announce it again); callers do not modify it.
+func (b *Box) flags() []string {
+	sys := len(systemFlags)
+	if len(b.flagList) != sys+len(b.Keywords) || !slices.Equal(b.flagList[sys:], b.Keywords) {
+		b.flagList = slices.Clip(append(SystemFlags(), b.Keywords...))
+	}
+	return b.flagList
 }
 
 // NewBox returns an empty mailbox state.

@@ -223,7 +223,7 @@ func (s *session) PermanentFlags() []string {
 func (s *session) Flags() []string {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
-	return append(SystemFlags(), s.box.Keywords...)
+	return s.box.flags()
 }
 
 func (s *session) Read(uid uint32) (io.ReadCloser, error) {

@@ -3,14 +3,18 @@ package index
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Grouped commits (Options.GroupCommit): the transactions of the
-// metadata tier that Begin starts run as savepoints inside one
+// metadata tier that Begin starts run their statements inside one
 // transaction the connection keeps open, and that transaction commits
 // once for all of them, a while after the first. A STORE, an APPEND or a
 // delivery costs SQLite a BEGIN, a COMMIT and a write-ahead log frame
@@ -31,12 +35,12 @@ import (
 // every message, flag and expunge.
 //
 // The connection (stmtCacheConn) does the grouping: BeginTx with
-// groupKey in its context opens the outer transaction if there is none
-// and a savepoint in it; the transaction's Commit releases the savepoint
-// and its Rollback rolls back to it, leaving the rest of the group
-// alone. A BeginTx without the key, and the connection's Close, commit
-// the group first. Statements outside a transaction run inside the group
-// while it is open, as part of it.
+// groupKey in its context opens the outer transaction if there is none;
+// the transaction's statements then run in it, its Commit leaves them
+// there, and its Rollback loses the whole group (groupTx). A BeginTx
+// without the key, and the connection's Close, commit the group first.
+// Statements outside a transaction run inside the group while it is
+// open, as part of it.
 
 // groupKey marks the context of a grouped transaction's BeginTx; its
 // value is the DB.
@@ -55,9 +59,9 @@ type group struct {
 	// mailbox writes its row (its HIGHESTMODSEQ, its stamps), and a
 	// group of a hundred changes needs only the last.
 	boxes map[int64]Box
-	// lost counts the groups whose commit failed, so that their
-	// transactions were rolled back after they had been reported
-	// committed; err is the last such failure.
+	// lost counts the groups rolled back after some of their
+	// transactions had been reported committed (a failed COMMIT, a
+	// grouped transaction's Rollback); err is the last such failure.
 	lost uint64
 	err  error
 }
@@ -207,7 +211,8 @@ func (d *DB) writeBoxes(c *stmtCacheConn) error {
 
 // Lost returns how many groups of transactions were lost, rolled back
 // after their transactions had committed into them (a COMMIT that failed:
-// a full disk, an I/O error), and the last error. The rows they wrote
+// a full disk, an I/O error; or a grouped transaction that rolled back),
+// and the last error. The rows they wrote
 // are missing from the index; the store writes them again.
 func (d *DB) Lost() (uint64, error) {
 	g := d.group
@@ -243,31 +248,74 @@ func (d *DB) stopGroup() {
 	}
 }
 
-// groupTx is a grouped transaction: a savepoint in the group.
+// groupTx is a grouped transaction: its statements run in the group's
+// transaction as they come, with no savepoint of its own. A savepoint
+// (SAVEPOINT, and RELEASE at the commit) cost more than the rest of a
+// STORE's index work together, so a grouped transaction gives up being
+// rolled back alone: its Rollback, once it has run a statement, rolls
+// back and loses the whole group, as a failed COMMIT does. The index's
+// transactions roll back only when a statement failed (a full disk, an
+// I/O error), which is most often the end of the group anyway; the
+// store writes the lost rows again (DB.Lost).
 type groupTx struct{ c *stmtCacheConn }
 
+// Commit ends the transaction; its statements stay in the group. A
+// statement of it that failed in a way that may have rolled back the
+// whole group makes the group lost.
 func (t groupTx) Commit() error {
-	_, err := t.c.ExecContext(context.Background(), "RELEASE grouped", nil)
-	if err != nil {
-		t.Rollback()
+	c := t.c
+	doubt := c.txDoubt
+	c.endGroupTx()
+	if doubt != nil {
+		c.loseGroup(doubt)
+		return doubt
 	}
-	return err
+	return nil
 }
 
-// Rollback rolls the group back to the savepoint. When that fails, SQLite
-// rolled back the whole group (as it may on a full disk or an I/O error),
-// and the group is lost.
+// Rollback of a transaction that ran a statement rolls back the group
+// and loses it; one that ran none has nothing to undo.
 func (t groupTx) Rollback() error {
 	c := t.c
-	_, err := c.ExecContext(context.Background(), "ROLLBACK TO grouped", nil)
-	if err == nil {
-		_, err = c.ExecContext(context.Background(), "RELEASE grouped", nil)
+	wrote := c.txWrote
+	c.endGroupTx()
+	if wrote {
+		c.loseGroup(errGroupRolledBack)
 	}
-	if err != nil && c.grouping {
-		c.ExecContext(context.Background(), "ROLLBACK", nil)
-		c.endGroup(err)
+	return nil
+}
+
+// errGroupRolledBack is the loss of a group whose transaction rolled back.
+var errGroupRolledBack = errors.New("a grouped transaction rolled back, and the group with it")
+
+// endGroupTx notes the end of the grouped transaction.
+func (c *stmtCacheConn) endGroupTx() {
+	c.inGroupTx, c.txWrote, c.txDoubt = false, false, nil
+}
+
+// noteGroupStmt notes a statement of a grouped transaction, which may
+// write when write, and how it ended. An error other than a
+// constraint's may have made SQLite roll back the whole transaction
+// (SQLITE_FULL, SQLITE_IOERR and others, sqlite.org/lang_transaction.html):
+// the group is in doubt.
+func (c *stmtCacheConn) noteGroupStmt(write bool, err error) {
+	if !c.inGroupTx {
+		return
 	}
-	return err
+	c.txWrote = c.txWrote || write
+	var se *sqlite.Error
+	if err != nil && c.txDoubt == nil && !(errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT) {
+		c.txDoubt = err
+	}
+}
+
+// loseGroup rolls back the open group and records it lost with err.
+func (c *stmtCacheConn) loseGroup(err error) {
+	if !c.grouping {
+		return
+	}
+	c.ExecContext(context.Background(), "ROLLBACK", nil)
+	c.endGroup(err)
 }
 
 // beginGrouped starts a grouped transaction of d, and the group when none
@@ -280,9 +328,8 @@ func (c *stmtCacheConn) beginGrouped(ctx context.Context, d *DB) (driver.Tx, err
 		c.grouping, c.groupDB = true, d
 		d.groupOpened()
 	}
-	if _, err := c.ExecContext(ctx, "SAVEPOINT grouped", nil); err != nil {
-		return nil, err
-	}
+	c.endGroupTx()
+	c.inGroupTx = true
 	return groupTx{c}, nil
 }
 

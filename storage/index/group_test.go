@@ -1,6 +1,7 @@
 package index
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,9 +99,9 @@ func crashRow(t *testing.T, path string) Box {
 // TestGroupCommit: with GroupCommit, the metadata tier's transactions
 // commit together. A crash before the group commits loses all of them,
 // and the next open knows (Unclean); the timer commits them after the
-// delay; a rolled back transaction leaves the others of its group; a
-// durable transaction, one of another kind and Close commit the group
-// first.
+// delay; a rolled back transaction that ran a statement loses its group,
+// one that ran none leaves it; a durable transaction, one of another
+// kind and Close commit the group first.
 func TestGroupCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "i.db")
 	d, _, err := Open(path, Options{GroupCommit: time.Hour})
@@ -154,24 +155,55 @@ func TestGroupCommit(t *testing.T) {
 	change("a", true)
 	change("b", true)
 	change("c", true)
-	change("x", false)
 	want("grouped")
 	// The group writes the mailbox row once, at its commit; until then
 	// the DB reads it as the group will write it.
 	if row, _, _, _, err := d.LoadBox("INBOX"); err != nil || row.ModSeq != box.ModSeq || row.UIDNext != box.UIDNext {
 		t.Errorf("LoadBox in the group: HIGHESTMODSEQ %d, UIDNEXT %d (%v); want %d, %d", row.ModSeq, row.UIDNext, err, box.ModSeq, box.UIDNext)
 	}
+	// A transaction that rolls back without having run a statement (its
+	// row was only deferred) leaves the group, and the row as it was.
+	tx, err := d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := box
+	next.ModSeq += 10
+	if err := tx.PutBox(&next); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	if n, err := d.Lost(); n != 0 {
+		t.Errorf("a rollback with no statement lost the group: Lost() = %d, %v", n, err)
+	}
 	if err := d.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	want("after Flush", "a", "b", "c")
 	if row := crashRow(t, path); row.ModSeq != box.ModSeq || row.UIDNext != box.UIDNext {
-		t.Errorf("after Flush: the row has HIGHESTMODSEQ %d, UIDNEXT %d; want %d, %d (the rolled back change's are %d, %d)",
-			row.ModSeq, row.UIDNext, box.ModSeq, box.UIDNext, box.ModSeq+1, box.UIDNext+1)
+		t.Errorf("after Flush: the row has HIGHESTMODSEQ %d, UIDNEXT %d; want %d, %d (the rolled back change's HIGHESTMODSEQ is %d)",
+			row.ModSeq, row.UIDNext, box.ModSeq, box.UIDNext, next.ModSeq)
 	}
 
+	// A transaction that rolls back after running a statement takes its
+	// group with it: "p", committed into the group before it, goes too.
+	kept := box
+	change("p", true)
+	change("x", false)
+	if n, err := d.Lost(); n != 1 || !errors.Is(err, errGroupRolledBack) {
+		t.Errorf("after a rollback: Lost() = %d, %v; want 1, %v", n, err, errGroupRolledBack)
+	}
+	box = kept
+	if row, msgs, _, _, err := d.LoadBox("INBOX"); err != nil || row.ModSeq != box.ModSeq || len(msgs) != 3 {
+		t.Errorf("after a rollback: LoadBox has HIGHESTMODSEQ %d and %d messages (%v); want %d and 3", row.ModSeq, len(msgs), err, box.ModSeq)
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want("after a rollback and Flush", "a", "b", "c")
+
 	change("d", true)
-	tx, err := d.BeginDurable()
+	tx, err = d.BeginDurable()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +218,8 @@ func TestGroupCommit(t *testing.T) {
 
 	change("f", true)
 	d = reopen(t, d, path, Options{GroupCommit: 50 * time.Millisecond})
-	if d.Unclean() {
-		t.Errorf("after Close: Unclean")
+	if !d.Unclean() {
+		t.Errorf("after Close: not Unclean, though a group was lost")
 	}
 	if _, msgs, _, _, err := d.LoadBox("INBOX"); err != nil || len(msgs) != 6 {
 		t.Errorf("after Close: %d messages (%v), want 6", len(msgs), err)
@@ -302,5 +334,54 @@ func TestGroupLostInRollback(t *testing.T) {
 	}
 	if row := crashRow(t, path); row.ModSeq != 1 {
 		t.Errorf("INBOX's row has HIGHESTMODSEQ %d after its group was lost, want 1 (its last committed)", row.ModSeq)
+	}
+}
+
+// TestGroupTxErrors: in a grouped transaction, a statement refused by a
+// constraint leaves the group (SQLite undoes the statement alone, and
+// AddMsg falls back to an update), while one that failed otherwise may
+// have ended SQLite's transaction: the Commit reports it and the group
+// is lost.
+func TestGroupTxErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "i.db")
+	d, _, err := Open(path, Options{GroupCommit: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	inbox := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 2, ModSeq: 1}
+	commitBox(t, d, &inbox) // durable, not grouped
+	inbox.ModSeq = 2
+	tx := putBox(t, d, &inbox)
+	if err := tx.AddMsg(inbox.ID, Msg{UID: 1, File: "a", ModSeq: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddMsg(inbox.ID, Msg{UID: 1, File: "b", ModSeq: 2}); err != nil {
+		t.Fatal(err) // the UNIQUE constraint's refusal, then an update
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("Commit after a constraint's refusal: %v", err)
+	}
+	if n, err := d.Lost(); n != 0 {
+		t.Fatalf("Lost() = %d, %v after a constraint's refusal", n, err)
+	}
+
+	inbox.ModSeq = 3
+	tx = putBox(t, d, &inbox)
+	if _, err := tx.tx.Exec("SELECT abs(-9223372036854775808)"); err == nil { // integer overflow, when it runs
+		t.Fatal("the overflow went unnoticed")
+	}
+	if err := tx.Commit(); err == nil {
+		t.Error("Commit after a failed statement reported nothing")
+	}
+	if n, _ := d.Lost(); n != 1 {
+		t.Errorf("Lost() = %d after a failed statement's Commit, want 1", n)
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_, msgs, _, _, err := crashOpen(t, path).LoadBox("INBOX")
+	if err != nil || len(msgs) != 0 {
+		t.Errorf("a crash leaves %d messages (%v), want none: the group with \"b\" was lost", len(msgs), err)
 	}
 }

@@ -257,7 +257,7 @@ func open(path string, opts Options) (*DB, bool, error) {
 	}
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(" + sync + ")" +
-		// Savepoints (group.go) keep their pages in memory, not in a
+		// Statement journals keep their pages in memory, not in a
 		// temporary file once they pass 64 KB.
 		"&_pragma=temp_store(2)" +
 		// Reads go through a memory map of the file, as Dovecot maps

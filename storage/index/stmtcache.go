@@ -65,9 +65,14 @@ type stmtCacheConn struct {
 	stmts map[string]*cachedStmt
 
 	// grouping says a group of transactions of groupDB is open
-	// (group.go).
-	grouping bool
-	groupDB  *DB
+	// (group.go). inGroupTx says a grouped transaction runs in it;
+	// txWrote that it ran a statement that may write, txDoubt the
+	// first error of its statements that may have ended the group.
+	grouping  bool
+	groupDB   *DB
+	inGroupTx bool
+	txWrote   bool
+	txDoubt   error
 }
 
 type cachedStmt struct {
@@ -139,7 +144,9 @@ func (c *stmtCacheConn) ExecContext(ctx context.Context, query string, args []dr
 		return nil, err
 	}
 	defer done()
-	return s.ExecContext(ctx, args)
+	res, err := s.ExecContext(ctx, args)
+	c.noteGroupStmt(true, err)
+	return res, err
 }
 
 func (c *stmtCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -148,6 +155,7 @@ func (c *stmtCacheConn) QueryContext(ctx context.Context, query string, args []d
 		return nil, err
 	}
 	rows, err := s.QueryContext(ctx, args)
+	c.noteGroupStmt(false, err)
 	if err != nil {
 		done()
 		return nil, err

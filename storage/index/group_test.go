@@ -78,6 +78,18 @@ func putBox(t *testing.T, d *DB, b *Box) *Tx {
 	return tx
 }
 
+// openGrouped opens a new index whose groups commit only when forced
+// (an hour's delay), and returns it with its path.
+func openGrouped(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "i.db")
+	d, _, err := Open(path, Options{GroupCommit: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, path
+}
+
 // commitBox writes b's row in a transaction of its own.
 func commitBox(t *testing.T, d *DB, b *Box) {
 	t.Helper()
@@ -103,11 +115,7 @@ func crashRow(t *testing.T, path string) Box {
 // one that ran none leaves it; a durable transaction, one of another
 // kind and Close commit the group first.
 func TestGroupCommit(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "i.db")
-	d, _, err := Open(path, Options{GroupCommit: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, path := openGrouped(t)
 	defer func() { d.Close() }()
 	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
 	change := func(file string, commit bool) {
@@ -250,11 +258,7 @@ func TestGroupCommit(t *testing.T) {
 // that the next open is Unclean. A deferred constraint stands in for a
 // full disk: it fails the COMMIT, not the statements.
 func TestGroupLost(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "i.db")
-	d, _, err := Open(path, Options{GroupCommit: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, path := openGrouped(t)
 	if _, err := d.db.Exec(`CREATE TABLE IF NOT EXISTS t (m INTEGER REFERENCES mailboxes(id) DEFERRABLE INITIALLY DEFERRED)`); err != nil {
 		t.Fatal(err)
 	}
@@ -309,11 +313,7 @@ func TestGroupLost(t *testing.T) {
 // disk), the group is lost with the mailbox rows it was to write, and
 // none of them comes back with the next group.
 func TestGroupLostInRollback(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "i.db")
-	d, _, err := Open(path, Options{GroupCommit: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, path := openGrouped(t)
 	defer d.Close()
 	inbox := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1, ModSeq: 1}
 	commitBox(t, d, &inbox) // durable, not grouped
@@ -343,11 +343,7 @@ func TestGroupLostInRollback(t *testing.T) {
 // have ended SQLite's transaction: the Commit reports it and the group
 // is lost.
 func TestGroupTxErrors(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "i.db")
-	d, _, err := Open(path, Options{GroupCommit: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, path := openGrouped(t)
 	defer d.Close()
 	inbox := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 2, ModSeq: 1}
 	commitBox(t, d, &inbox) // durable, not grouped

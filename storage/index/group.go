@@ -89,7 +89,9 @@ func (d *DB) groupOpened() {
 	g.timer.Reset(g.delay)
 }
 
-// groupLost records a group rolled back.
+// groupLost records a group rolled back. The mailbox names its
+// transactions wrote are forgotten too: a row the group inserted is
+// gone.
 func (d *DB) groupLost(err error) {
 	g := d.group
 	g.mu.Lock()
@@ -97,6 +99,7 @@ func (d *DB) groupLost(err error) {
 	g.err = err
 	clear(g.boxes)
 	g.mu.Unlock()
+	d.forgetNames()
 }
 
 // deferredBox is a mailbox row as a grouped transaction found it in the

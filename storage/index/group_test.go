@@ -373,6 +373,11 @@ func TestGroupTxErrors(t *testing.T) {
 	if n, _ := d.Lost(); n != 1 {
 		t.Errorf("Lost() = %d after a failed statement's Commit, want 1", n)
 	}
+	d.namesMu.Lock()
+	if len(d.names) != 0 {
+		t.Errorf("the names of mailbox rows are kept after the group was lost: %v", d.names)
+	}
+	d.namesMu.Unlock()
 	if err := d.Flush(); err != nil {
 		t.Fatal(err)
 	}

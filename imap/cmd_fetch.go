@@ -245,8 +245,7 @@ func (s *session) cmdFetch(c *command) error {
 				return err
 			}
 		}
-		resp.reset()
-		resp.b = append(resp.b, "* "...)
+		resp.b = append(resp.b, "* "...) // empty: reset after each response
 		if err := s.appendFetchResponse(resp, uint32(i+1), m, mc, items, seen[m.UID]); err != nil {
 			return err
 		}

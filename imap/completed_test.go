@@ -21,3 +21,23 @@ func TestCompletedText(t *testing.T) {
 		t.Errorf("completedText allocates %v times", n)
 	}
 }
+
+// TestMetricName: the known commands by name, the UID forms of those
+// that have one, and "unknown" for anything else, with no allocation.
+func TestMetricName(t *testing.T) {
+	for _, tc := range []struct {
+		c    command
+		want string
+	}{
+		{command{name: "FETCH"}, "FETCH"}, {command{name: "FETCH", uid: true}, "UID FETCH"},
+		{command{name: "NOOP"}, "NOOP"}, {command{name: "NOOP", uid: true}, "unknown"},
+		{command{name: "CANCELUPDATE"}, "CANCELUPDATE"}, {command{name: "X-SECRET"}, "unknown"},
+	} {
+		if got := metricName(&tc.c); got != tc.want {
+			t.Errorf("metricName(%+v) = %q, want %q", tc.c, got, tc.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { metricName(&command{name: "STORE", uid: true}) }); n != 0 {
+		t.Errorf("metricName allocates %v times", n)
+	}
+}

@@ -474,22 +474,14 @@ func (s *session) execute(buf []byte) (logout bool) {
 // commands by name ("UID FETCH" for the UID forms), anything else as
 // "unknown" so clients cannot grow the label set.
 func metricName(c *command) string {
-	switch c.name {
-	case "CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE", "LIST", "LSUB", "NAMESPACE",
-		"CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND",
-		"SELECT", "EXAMINE", "CHECK", "CLOSE", "UNSELECT", "IDLE",
-		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "COMPRESS", "LOGIN", "AUTHENTICATE", "STARTTLS",
-		"UNAUTHENTICATE", "NOTIFY", "CANCELUPDATE":
-		if !c.uid {
-			return c.name
-		}
-	case "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD":
-		if c.uid {
-			return "UID " + c.name
-		}
-		return c.name
+	t, ok := commandTexts[c.name]
+	switch {
+	case !ok, c.uid && t.uidMetric == "":
+		return "unknown"
+	case c.uid:
+		return t.uidMetric
 	}
-	return "unknown"
+	return t.metric
 }
 
 // complete answers a command its handler ran (or, after a resume, the
@@ -543,31 +535,48 @@ func noExpungeResponses(name string) bool {
 	return false
 }
 
-// completedTexts holds the OK text of the common commands, made once
-// ("Fetch completed."), and uidCompletedTexts that of their UID forms
-// ("UID Fetch completed.").
-var completedTexts, uidCompletedTexts = func() (plain, uid map[string]string) {
-	plain, uid = make(map[string]string), make(map[string]string)
-	for _, name := range []string{"CAPABILITY", "NOOP", "LIST", "LSUB", "STATUS", "APPEND",
-		"SELECT", "EXAMINE", "CHECK", "CLOSE", "UNSELECT", "IDLE", "CREATE", "DELETE",
-		"RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "NAMESPACE", "ENABLE", "ID"} {
-		plain[name] = commandName(&command{name: name}) + " completed."
+// plainCommands are the commands known by name without a UID form,
+// uidCommands those with one.
+var (
+	plainCommands = []string{"CAPABILITY", "NOOP", "LOGOUT", "ID", "ENABLE", "LIST", "LSUB", "NAMESPACE",
+		"CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND",
+		"SELECT", "EXAMINE", "CHECK", "CLOSE", "UNSELECT", "IDLE",
+		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA", "COMPRESS", "LOGIN", "AUTHENTICATE", "STARTTLS",
+		"UNAUTHENTICATE", "NOTIFY", "CANCELUPDATE"}
+	uidCommands = []string{"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD"}
+)
+
+// commandText is what a known command's metric label and OK text are,
+// in its plain and UID forms ("" where it has none).
+type commandText struct{ metric, uidMetric, completed, uidCompleted string }
+
+// commandTexts holds the known commands' texts, made once: every
+// command is counted and answered, and making them each time cost an
+// allocation or two.
+var commandTexts = func() map[string]commandText {
+	m := make(map[string]commandText)
+	for _, name := range plainCommands {
+		m[name] = commandText{metric: name, completed: commandName(&command{name: name}) + " completed."}
 	}
-	for _, name := range []string{"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD"} {
-		plain[name] = commandName(&command{name: name}) + " completed."
-		uid[name] = commandName(&command{name: name, uid: true}) + " completed."
+	for _, name := range uidCommands {
+		m[name] = commandText{
+			metric: name, uidMetric: "UID " + name,
+			completed:    commandName(&command{name: name}) + " completed.",
+			uidCompleted: commandName(&command{name: name, uid: true}) + " completed.",
+		}
 	}
-	return plain, uid
+	return m
 }()
 
 // completedText is a command's OK text.
 func completedText(c *command) string {
-	texts := completedTexts
+	t := commandTexts[c.name]
+	text := t.completed
 	if c.uid {
-		texts = uidCompletedTexts
+		text = t.uidCompleted
 	}
-	if t, ok := texts[c.name]; ok {
-		return t
+	if text != "" {
+		return text
 	}
 	return commandName(c) + " completed."
 }

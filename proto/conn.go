@@ -15,9 +15,7 @@ import (
 type Conn struct {
 	c *net.UnixConn
 
-	rmu  sync.Mutex // guards rbuf and oob, used by Recv
-	rbuf []byte
-	oob  []byte
+	rmu sync.Mutex // serializes Recv
 
 	hmu      sync.Mutex // guards handlers
 	handlers map[Type]func(Message, []*os.File)
@@ -49,12 +47,24 @@ func (c *Conn) handler(t Type) func(Message, []*os.File) {
 
 // NewConn wraps a connected SOCK_SEQPACKET Unix socket.
 func NewConn(c *net.UnixConn) *Conn {
-	return &Conn{
-		c:    c,
-		rbuf: make([]byte, MaxPacket+1),
-		oob:  make([]byte, unix.CmsgSpace(MaxFDs*4)),
-	}
+	return &Conn{c: c}
 }
+
+// recvBuf is the room one read takes: a whole packet and one byte more,
+// to tell a packet over MaxPacket, and the descriptors' control message.
+type recvBuf struct {
+	pkt [MaxPacket + 1]byte
+	oob []byte
+}
+
+// recvBufs holds the receive buffers: a read copies its packet out, so
+// a buffer is needed only while a read runs, not for each channel. The
+// master and the lmtp process hold a channel to every worker; a buffer
+// each was 128 KB of heap per worker in both, allocated and zeroed at
+// each worker's start.
+var recvBufs = sync.Pool{New: func() any {
+	return &recvBuf{oob: make([]byte, unix.CmsgSpace(MaxFDs*4))}
+}}
 
 // FileConn makes a Conn of an inherited descriptor, checking that it is a
 // SOCK_SEQPACKET socket. It takes ownership of fd.
@@ -171,16 +181,18 @@ func (c *Conn) Recv() (Message, []*os.File, error) {
 
 func (c *Conn) recv() (Message, []*os.File, error) {
 	c.rmu.Lock()
-	n, oobn, flags, _, err := c.c.ReadMsgUnix(c.rbuf, c.oob)
+	b := recvBufs.Get().(*recvBuf)
+	n, oobn, flags, _, err := c.c.ReadMsgUnix(b.pkt[:], b.oob)
 	var files []*os.File
 	var perr error
 	if oobn > 0 {
-		files, perr = parseRights(c.oob[:oobn])
+		files, perr = parseRights(b.oob[:oobn])
 	}
 	var pkt []byte
 	if err == nil {
-		pkt = append(pkt, c.rbuf[:n]...)
+		pkt = append(pkt, b.pkt[:n]...)
 	}
+	recvBufs.Put(b)
 	c.rmu.Unlock()
 	fail := func(err error) (Message, []*os.File, error) {
 		for _, f := range files {

@@ -93,6 +93,7 @@ func cmdImaptest(args []string) error {
 	rawPath := fs.String("raw", "", "keep imaptest's own output in this file")
 	var srv server
 	fs.IntVar(&srv.pid, "pid", 0, "server's master pid: its process tree's CPU per command is reported")
+	fs.StringVar(&srv.cgroup, "cgroup", "", "server's cgroup directory, instead of -pid")
 	fs.Parse(args)
 	if *bin == "" || *mbox == "" {
 		return fmt.Errorf("imaptest: -bin and -mbox are required")

@@ -107,7 +107,7 @@ func (o *options) cpuPer(scenario, unit string, before time.Duration, n int) []R
 	}
 	used := after - before
 	return []Result{{Scenario: scenario, Metric: "server CPU ms/" + unit, Value: ms(used) / float64(n), Better: lower,
-		Detail: fmt.Sprintf("%.2f s CPU over %d processes' tree", used.Seconds(), len(o.srv.pids()))}}
+		Detail: fmt.Sprintf("%.2f s CPU %s", used.Seconds(), o.srv.where())}}
 }
 
 func latencyResults(scenario string, l *latencies) []Result {

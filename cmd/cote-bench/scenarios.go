@@ -571,6 +571,26 @@ func runPOP3(o *options) []Result {
 	}
 }
 
+// restingPSS waits until the server is at rest and returns its PSS and
+// process count: processes may still be going away (cote's workers
+// linger 10 s after their last session), so it waits, up to the settling
+// time, until the process count has not fallen for 15 s.
+func restingPSS(o *options) (kb int64, procs int) {
+	time.Sleep(time.Second)
+	kb, procs, _ = o.srv.pss()
+	for waited, stable := time.Duration(0), 0; waited < o.idleSettle && stable < 15; waited += time.Second {
+		time.Sleep(time.Second)
+		k, p, _ := o.srv.pss()
+		if p < procs {
+			stable = 0
+		} else {
+			stable++
+		}
+		kb, procs = k, p
+	}
+	return kb, procs
+}
+
 // runIdle opens idleConns IDLE sessions, idlePerUser per user, and
 // reports the server's PSS growth per connection.
 func runIdle(o *options) []Result {
@@ -583,22 +603,7 @@ func runIdle(o *options) []Result {
 	if !o.srv.ok() {
 		return []Result{{Scenario: sc, Metric: "-", Skipped: "no server pid or cgroup given (-pid, -cgroup)"}}
 	}
-	// The server at rest: processes of earlier scenarios may still be
-	// going away (cote's workers linger 10 s after their last session),
-	// so wait, up to the settling time, until the process count has not
-	// fallen for 15 s.
-	time.Sleep(time.Second)
-	before, procs0, _ := o.srv.pss()
-	for waited, stable := time.Duration(0), 0; waited < o.idleSettle && stable < 15; waited += time.Second {
-		time.Sleep(time.Second)
-		b, p, _ := o.srv.pss()
-		if p < procs0 {
-			stable = 0
-		} else {
-			stable++
-		}
-		before, procs0 = b, p
-	}
+	before, procs0 := restingPSS(o)
 	conns := make([]*imapConn, o.idleConns)
 	defer func() {
 		for _, c := range conns {
@@ -657,10 +662,23 @@ func runIdle(o *options) []Result {
 	if ok == 0 {
 		return []Result{{Scenario: sc, Metric: "-", Skipped: fmt.Sprintf("no IDLE session opened: %v", first)}}
 	}
-	pss := Result{Scenario: sc, Metric: "PSS KB/connection", Value: float64(after-before) / float64(ok), Better: lower,
-		Detail: fmt.Sprintf("%d IDLE sessions over %d users; server PSS %d MB in %d processes before, %d MB in %d after %s settling (%.1f KB per connection for the whole server)%s",
-			ok, min(users, ok), before/1024, procs0, after/1024, procs1, o.idleSettle, float64(after)/float64(ok), errDetail(failed, first))}
-	if after <= before {
+	// The server at rest again once the sessions are closed: memory the
+	// earlier scenarios' processes gave back while the sessions were open
+	// (a worker's heap returned to the system minutes after a large
+	// FETCH) is not the sessions' to be credited with. The lower of the
+	// two rests is the base.
+	for i, c := range conns {
+		if c != nil {
+			c.Close()
+			conns[i] = nil
+		}
+	}
+	rest, procs2 := restingPSS(o)
+	base := min(before, rest)
+	pss := Result{Scenario: sc, Metric: "PSS KB/connection", Value: float64(after-base) / float64(ok), Better: lower,
+		Detail: fmt.Sprintf("%d IDLE sessions over %d users; server PSS %d MB in %d processes before, %d MB in %d after %s settling, %d MB in %d once they closed (%.1f KB per connection for the whole server)%s",
+			ok, min(users, ok), before/1024, procs0, after/1024, procs1, o.idleSettle, rest/1024, procs2, float64(after)/float64(ok), errDetail(failed, first))}
+	if after <= base {
 		// Memory of earlier scenarios went away meanwhile: the
 		// difference says nothing about the sessions.
 		pss.Skipped = fmt.Sprintf("server PSS fell from %d to %d MB while the sessions opened (earlier scenarios' memory freed)", before/1024, after/1024)

@@ -101,7 +101,10 @@ stop_server() {
 
 # in_cgroup runs a command in $CGROUP, when there is one.
 in_cgroup() {
-	[ -z "$CGROUP" ] || echo "$BASHPID" >"$CGROUP/cgroup.procs"
+	if [ -n "$CGROUP" ] && ! echo "$BASHPID" >"$CGROUP/cgroup.procs"; then
+		echo "bench: cannot move the server into $CGROUP" >&2
+		exit 1
+	fi
 	exec "$@"
 }
 

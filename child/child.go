@@ -60,6 +60,14 @@ func Start(role string) (*Process, error) {
 	if os.Getenv(proto.EnvRole) != role {
 		return nil, ErrNotFromMaster
 	}
+	// Not dumpable: processes of the same uid cannot ptrace this one or
+	// read its memory and descriptors through /proc. A child the kernel
+	// executed with its own ids (master/spawn.go, execCredential) is
+	// dumpable until here; one that changes ids below would become
+	// non-dumpable by that change, which this makes explicit.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("prctl dumpable: %w", err)
+	}
 	ctl, err := proto.FileConn(proto.FDControl, "control")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotFromMaster, err)

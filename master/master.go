@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,6 +65,9 @@ type Master struct {
 
 	starter    nnpStarter  // runs every child's exec (nnp.go)
 	configJSON configCache // the encoded configuration children get (spawn.go)
+	// credExecFailed says an exec with a child's own ids failed once
+	// (spawn.go), so that it is logged once.
+	credExecFailed atomic.Bool
 
 	// Spare workers without a user, oldest first, and how many are
 	// being started off the loop (spare.go).

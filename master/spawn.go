@@ -89,7 +89,7 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 	}
 	defer logW.Close()
 
-	command := func(held *workerExe) *exec.Cmd {
+	command := func(held *workerExe, cred *syscall.Credential) *exec.Cmd {
 		cmd := exec.Command(m.exe, sp.role)
 		if held != nil {
 			cmd = exec.Command(held.execPath(), sp.role)
@@ -103,7 +103,7 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 		for _, l := range sp.listeners {
 			cmd.ExtraFiles = append(cmd.ExtraFiles, l.file)
 		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 		return cmd
 	}
 	var held *workerExe
@@ -112,8 +112,20 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 		held = m.workerExe
 		slack = proto.WorkerTimerSlack
 	}
-	cmd := command(held)
+	cred := execCredential(sp.target)
+	cmd := command(held, cred)
 	err = m.starter.start(cmd, slack)
+	if err != nil && cred != nil {
+		// The target's ids may not execute the binary (its mode, or a
+		// directory on its path): the child starts as root and drops
+		// itself, as a child with a chroot does.
+		if !m.credExecFailed.Swap(true) {
+			m.log.Warn("cannot execute "+cmd.Path+" with a child's own ids; children start as root and drop themselves (slower)",
+				"uid", sp.target.UID, "err", err)
+		}
+		cmd = command(held, nil)
+		err = m.starter.start(cmd, slack)
+	}
 	if err != nil && held != nil {
 		// Seen once in a few hundred cold starts under load: the
 		// first exec of the held descriptor failed with EACCES while
@@ -121,7 +133,7 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 		// starts from cote instead, which runs the same role.
 		m.log.Warn("cannot start a worker from "+held.path+"; starting it from "+m.exe,
 			"err", err, "held", held.describe())
-		cmd = command(nil)
+		cmd = command(nil, nil)
 		err = m.starter.start(cmd, slack)
 	}
 	if err != nil {
@@ -143,6 +155,26 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 	}
 	go m.readControl(p)
 	return p, nil
+}
+
+// execCredential returns the ids a child with target t is executed
+// with, or nil when it is executed as the master is. As root the master
+// has the kernel set a target's groups, gid and uid in the forked child
+// before the exec (Go's forkExec does so in that order), so the child
+// never runs as root and its drop (privsep.Drop, which still checks every
+// id) finds nothing to change: no setgroups, setresgid and setresuid on
+// all of its threads, each of which stops its runtime's world, in every
+// worker start. A target with a chroot keeps the drop in the child: the
+// exec must find the binary outside the chroot.
+func execCredential(t *privsep.Target) *syscall.Credential {
+	if t == nil || t.Chroot != "" || os.Geteuid() != 0 {
+		return nil
+	}
+	groups := make([]uint32, len(t.Groups))
+	for i, g := range t.Groups {
+		groups[i] = uint32(g)
+	}
+	return &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), Groups: groups}
 }
 
 func childEnv(sp spawnSpec) []string {

@@ -1,11 +1,13 @@
 // Package privsep drops a process's privileges and proves it did.
 //
-// cote's children are started by the master as root (when the master runs
-// as root) and drop to their target credentials as the first thing they
-// do, before they read anything but their control channel: the chroot
-// (login processes, into an empty directory) needs root, and the binary
+// A child with a chroot (login processes, into an empty directory) is
+// started by the master as root (when the master runs as root) and drops
+// to its target credentials as the first thing it does, before it reads
+// anything but its control channel: the chroot needs root, and the binary
 // must be reachable by path at exec. Go's setuid family changes every
 // thread of the process (AllThreadsSyscall), so the drop is complete.
+// Other children are executed with their ids already (master/spawn.go);
+// their Drop only checks.
 package privsep
 
 import (
@@ -87,7 +89,11 @@ func Check(t Target) error {
 		}
 	}
 	if t.UID != 0 {
-		if err := unix.Setuid(0); err == nil {
+		// On this thread only: Go's Setuid changes every thread and
+		// stops the runtime's world to do so, even to fail. Every
+		// thread has the same credentials here, so one answers for all;
+		// should it succeed, the caller ends the process.
+		if _, _, errno := unix.RawSyscall(unix.SYS_SETUID, 0, 0, 0); errno == 0 {
 			return errors.New("setuid(0) succeeded after dropping privileges")
 		}
 	}
@@ -97,7 +103,16 @@ func Check(t Target) error {
 // noNewPrivs sets PR_SET_NO_NEW_PRIVS on every thread. The flag is per
 // thread; AllThreadsSyscall is unavailable in cgo binaries, where the
 // calling thread gets it and threads started from it inherit it.
+//
+// Nothing else in a cote process sets the flag, so when the calling
+// thread has it before this sets it, it came with the exec (the master
+// executes every child from a thread that has it, master/nnp.go): the
+// process's first thread had it, and every thread since was cloned with
+// it. Then there is nothing to set, and no world to stop for it.
 func noNewPrivs() error {
+	if on, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err == nil && on == 1 {
+		return nil
+	}
 	_, _, errno := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0)
 	if errno == syscall.ENOTSUP {
 		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)

@@ -1,10 +1,12 @@
 package itest
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,6 +19,14 @@ type procInfo struct {
 	groups    []int
 	root      string // readlink /proc/PID/root
 	noNewPriv bool
+	// procOwner owns /proc/PID/environ: the process's uid when it is
+	// dumpable, root when it is not (processes of its uid cannot ptrace
+	// it). /proc/PID itself stays the process's.
+	procOwner int
+	// execUID is the real uid the process was executed with (AT_UID in
+	// /proc/PID/auxv): its own for a child executed with its ids, 0 for
+	// one executed as root that dropped to them; -1 if unknown.
+	execUID int
 }
 
 func readProc(pid int) (procInfo, bool) {
@@ -58,6 +68,19 @@ func readProc(pid int) (procInfo, bool) {
 		}
 	}
 	p.root, _ = os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "root"))
+	p.procOwner = -1
+	if fi, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid), "environ")); err == nil {
+		p.procOwner = int(fi.Sys().(*syscall.Stat_t).Uid)
+	}
+	p.execUID = -1
+	if auxv, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "auxv")); err == nil {
+		const atUID = 11
+		for i := 0; i+16 <= len(auxv); i += 16 {
+			if binary.NativeEndian.Uint64(auxv[i:]) == atUID {
+				p.execUID = int(binary.NativeEndian.Uint64(auxv[i+8:]))
+			}
+		}
+	}
 	return p, true
 }
 

@@ -50,6 +50,11 @@ func TestPrivilegeSeparation(t *testing.T) {
 		if !p.noNewPriv {
 			t.Errorf("%s pid %d lacks no_new_privs", p.role, p.pid)
 		}
+		// Not dumpable, so processes of its uid cannot ptrace it, also
+		// when it was executed with its ids rather than dropping to them.
+		if p.procOwner != 0 {
+			t.Errorf("%s pid %d is dumpable (/proc/%d/environ owned by uid %d)", p.role, p.pid, p.pid, p.procOwner)
+		}
 		switch p.role {
 		case "auth":
 			if !allIDs(p.uid, 50003) || !allIDs(p.gid, 50003) {
@@ -79,6 +84,10 @@ func TestPrivilegeSeparation(t *testing.T) {
 		case "worker":
 			if !allIDs(p.uid, 50100) && !allIDs(p.uid, 50101) {
 				t.Errorf("worker uid %v, want 50100 (demo) or 50101 (alice)", p.uid)
+			}
+			// Executed with the user's ids: it never ran as root.
+			if p.execUID != p.uid[0] {
+				t.Errorf("worker pid %d was executed as uid %d, then ran as %d", p.pid, p.execUID, p.uid[0])
 			}
 			if p.uid != p.gid {
 				t.Errorf("worker gid %v differs from uid %v", p.gid, p.uid)

@@ -65,6 +65,9 @@ func TestWorkerExecutable(t *testing.T) {
 	if !strings.Contains(s.log.String(), "workers run from "+want) {
 		t.Errorf("the log does not say workers run from %s:\n%s", want, s.log.String())
 	}
+	if strings.Contains(s.log.String(), "cannot execute") {
+		t.Errorf("the worker was not executed with its user's ids:\n%s", s.log.String())
+	}
 
 	// cote alone in a directory.
 	dir := t.TempDir()
@@ -78,5 +81,47 @@ func TestWorkerExecutable(t *testing.T) {
 	s2 := startServer(t, serverOpts{bin: alone})
 	if exe, comm, _ := workerExe(t, s2); exe != alone || comm != "cote" {
 		t.Errorf("without cote-worker, the worker runs %s as %q, want %s as cote", exe, comm, alone)
+	}
+}
+
+// TestWorkerExecByRootOnly: a cote-worker that only root may execute
+// (mode 0700) cannot be executed with a user's ids. The master says so
+// once and starts such workers as root; each drops to its user itself,
+// as before the exec with the user's ids, and serves as usual.
+func TestWorkerExecByRootOnly(t *testing.T) {
+	requireRoot(t, "workers under their users' ids")
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	for _, f := range []struct {
+		name string
+		mode os.FileMode
+	}{{"cote", 0o755}, {"cote-worker", 0o700}} {
+		data, err := os.ReadFile(filepath.Join(binDir, f.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, f.name)
+		must(t, os.WriteFile(path, data, f.mode))
+		must(t, os.Chmod(path, f.mode))
+	}
+	s := startServer(t, serverOpts{bin: filepath.Join(dir, "cote"), users: map[string]int{"alice": 1}})
+	exe, _, p := workerExe(t, s)
+	if want := filepath.Join(dir, "cote-worker"); exe != want {
+		t.Errorf("worker runs %s, want %s", exe, want)
+	}
+	if !allIDs(p.uid, 50100) || !allIDs(p.gid, 50100) || p.procOwner != 0 || !p.noNewPriv || p.execUID != 0 {
+		t.Errorf("demo's worker: uid %v gid %v, /proc/PID/environ owned by %d, no_new_privs %v, executed as uid %d; want 50100, 50100, root, true, root",
+			p.uid, p.gid, p.procOwner, p.noNewPriv, p.execUID)
+	}
+	alice := login(t, s, "alice")
+	defer alice.Logout()
+	isAlice := func(w procInfo) bool { return w.uid[0] == 50101 }
+	ws := byRole(s.waitChildren(t, func(ps []procInfo) bool { return slices.ContainsFunc(byRole(ps, "worker"), isAlice) }), "worker")
+	w := ws[slices.IndexFunc(ws, isAlice)]
+	if !allIDs(w.uid, 50101) || !allIDs(w.gid, 50101) || w.procOwner != 0 {
+		t.Errorf("alice's worker: uid %v gid %v, /proc owned by %d; want 50101, 50101, root", w.uid, w.gid, w.procOwner)
+	}
+	if n := strings.Count(s.log.String(), "cannot execute "); n != 1 {
+		t.Errorf("the log says %d times that the worker cannot be executed with a user's ids, want once:\n%s", n, s.log.String())
 	}
 }

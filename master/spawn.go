@@ -118,9 +118,15 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 	if err != nil && cred != nil {
 		// The target's ids may not execute the binary (its mode, or a
 		// directory on its path): the child starts as root and drops
-		// itself, as a child with a chroot does.
+		// itself, as a child with a chroot does. Each start tries its
+		// ids first (an exec can also fail for a moment under load,
+		// see below); the log says it once.
 		if !m.credExecFailed.Swap(true) {
-			m.log.Warn("cannot execute "+cmd.Path+" with a child's own ids; children start as root and drop themselves (slower)",
+			exe := m.exe
+			if held != nil {
+				exe = held.path
+			}
+			m.log.Warn("cannot execute "+exe+" with a child's own ids; such children start as root and drop their privileges themselves, which costs more",
 				"uid", sp.target.UID, "err", err)
 		}
 		cmd = command(held, nil)

@@ -91,7 +91,10 @@ func TestWorkerExecutable(t *testing.T) {
 func TestWorkerExecByRootOnly(t *testing.T) {
 	requireRoot(t, "workers under their users' ids")
 	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
+	// Every user may reach the binaries (t.TempDir's parent is 0700);
+	// only cote-worker's own mode keeps them out.
+	must(t, os.Chmod(filepath.Dir(dir), 0o755))
+	must(t, os.Chmod(dir, 0o755))
 	for _, f := range []struct {
 		name string
 		mode os.FileMode
@@ -121,7 +124,7 @@ func TestWorkerExecByRootOnly(t *testing.T) {
 	if !allIDs(w.uid, 50101) || !allIDs(w.gid, 50101) || w.procOwner != 0 {
 		t.Errorf("alice's worker: uid %v gid %v, /proc owned by %d; want 50101, 50101, root", w.uid, w.gid, w.procOwner)
 	}
-	if n := strings.Count(s.log.String(), "cannot execute "); n != 1 {
+	if n := strings.Count(s.log.String(), "cannot execute "+filepath.Join(dir, "cote-worker")+" with a child's own ids"); n != 1 {
 		t.Errorf("the log says %d times that the worker cannot be executed with a user's ids, want once:\n%s", n, s.log.String())
 	}
 }

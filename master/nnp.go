@@ -22,12 +22,13 @@ const spawnThreads = 4
 // and several under load, so with one thread a burst of first logins
 // (each a worker start) queued behind each other's execs with CPUs idle.
 //
-// privsep.Drop also sets it in the child, on every thread where the
-// runtime allows (AllThreadsSyscall), but in a cgo-linked binary (the
-// default build: package net links the libc resolver) it can set it only
-// on the calling thread, and a spare worker drops long after its runtime
-// started other threads. Setting it on the spawning thread closes that
-// gap. The master itself only ever executes its own binary, which is not
+// privsep.Drop sets it in the child only where the exec did not bring
+// it, on every thread where the runtime allows (AllThreadsSyscall), but
+// in a cgo-linked binary (the default build: package net links the libc
+// resolver) it can set it only on the calling thread, and a spare worker
+// drops long after its runtime started other threads. Setting it on the
+// spawning thread closes that gap, and spares a worker's drop a stop of
+// its world. The master itself only ever executes its own binary, which is not
 // set-id, so the flag costs those threads nothing.
 type nnpStarter struct {
 	once sync.Once

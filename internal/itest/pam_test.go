@@ -32,7 +32,11 @@ func TestPAMLogin(t *testing.T) {
 	}
 	lib, matrix := pamWrapperLibs(t)
 	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
+	// pam_wrapper, preloaded into every child, copies the service
+	// directory when the child starts, and children other than auth
+	// start as their own uids (t.TempDir's parent is 0700).
+	must(t, os.Chmod(filepath.Dir(dir), 0o755))
+	must(t, os.Chmod(dir, 0o755))
 	svc := filepath.Join(dir, "pam.d")
 	must(t, os.Mkdir(svc, 0o755))
 	db := filepath.Join(dir, "matrix")

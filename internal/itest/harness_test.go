@@ -223,6 +223,31 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// sharedTempDir is t.TempDir made reachable by every uid (t.TempDir's
+// parent is 0700): the server's children start as their own users and
+// read from it at start (a binary, a preloaded library's files).
+func sharedTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	must(t, os.Chmod(filepath.Dir(dir), 0o755))
+	must(t, os.Chmod(dir, 0o755))
+	return dir
+}
+
+// installBin copies the built binary name (cote or cote-worker) into dir
+// with mode and returns its path.
+func installBin(t *testing.T, dir, name string, mode os.FileMode) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(binDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	must(t, os.WriteFile(path, data, mode))
+	must(t, os.Chmod(path, mode)) // WriteFile's mode is under the umask
+	return path
+}
+
 func (s *server) start(o serverOpts) {
 	t := s.t
 	t.Helper()

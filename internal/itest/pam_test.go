@@ -31,12 +31,10 @@ func TestPAMLogin(t *testing.T) {
 		t.Fatal("this test needs root (CI runs as root)")
 	}
 	lib, matrix := pamWrapperLibs(t)
-	dir := t.TempDir()
 	// pam_wrapper, preloaded into every child, copies the service
 	// directory when the child starts, and children other than auth
-	// start as their own uids (t.TempDir's parent is 0700).
-	must(t, os.Chmod(filepath.Dir(dir), 0o755))
-	must(t, os.Chmod(dir, 0o755))
+	// start as their own uids.
+	dir := sharedTempDir(t)
 	svc := filepath.Join(dir, "pam.d")
 	must(t, os.Mkdir(svc, 0o755))
 	db := filepath.Join(dir, "matrix")

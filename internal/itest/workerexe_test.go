@@ -70,17 +70,13 @@ func TestWorkerExecutable(t *testing.T) {
 	}
 
 	// cote alone in a directory.
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	data, err := os.ReadFile(binPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alone := filepath.Join(dir, "cote")
-	must(t, os.WriteFile(alone, data, 0o755))
+	alone := installBin(t, sharedTempDir(t), "cote", 0o755)
 	s2 := startServer(t, serverOpts{bin: alone})
 	if exe, comm, _ := workerExe(t, s2); exe != alone || comm != "cote" {
 		t.Errorf("without cote-worker, the worker runs %s as %q, want %s as cote", exe, comm, alone)
+	}
+	if strings.Contains(s2.log.String(), "cannot execute") {
+		t.Errorf("children of cote alone were not executed with their ids:\n%s", s2.log.String())
 	}
 }
 
@@ -90,24 +86,11 @@ func TestWorkerExecutable(t *testing.T) {
 // as before the exec with the user's ids, and serves as usual.
 func TestWorkerExecByRootOnly(t *testing.T) {
 	requireRoot(t, "workers under their users' ids")
-	dir := t.TempDir()
-	// Every user may reach the binaries (t.TempDir's parent is 0700);
-	// only cote-worker's own mode keeps them out.
-	must(t, os.Chmod(filepath.Dir(dir), 0o755))
-	must(t, os.Chmod(dir, 0o755))
-	for _, f := range []struct {
-		name string
-		mode os.FileMode
-	}{{"cote", 0o755}, {"cote-worker", 0o700}} {
-		data, err := os.ReadFile(filepath.Join(binDir, f.name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, f.name)
-		must(t, os.WriteFile(path, data, f.mode))
-		must(t, os.Chmod(path, f.mode))
-	}
-	s := startServer(t, serverOpts{bin: filepath.Join(dir, "cote"), users: map[string]int{"alice": 1}})
+	// Every user may reach the binaries; only cote-worker's own mode
+	// keeps them out.
+	dir := sharedTempDir(t)
+	installBin(t, dir, "cote-worker", 0o700)
+	s := startServer(t, serverOpts{bin: installBin(t, dir, "cote", 0o755), users: map[string]int{"alice": 1}})
 	exe, _, p := workerExe(t, s)
 	if want := filepath.Join(dir, "cote-worker"); exe != want {
 		t.Errorf("worker runs %s, want %s", exe, want)

@@ -3,9 +3,11 @@ package index
 import (
 	"cmp"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -277,52 +279,32 @@ func (d *DB) CachedRangeWire(box int64, lo, hi uint32, version byte, fn func(uid
 }
 
 func (d *DB) cachedRange(box int64, lo, hi uint32, version byte, fn func(uid uint32, c storage.Cached)) error {
-	rows, err := d.db.Query(`SELECT m.uid, c.data FROM messages m JOIN cache c ON c.msg = m.id
-		WHERE m.mailbox = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`, box, lo, hi)
-	if err != nil {
-		return Err(err)
-	}
-	defer rows.Close()
-	// The records are scanned as sql.RawBytes (no copy of each by
-	// database/sql) and copied into shared chunks of up to cachedChunk bytes,
-	// which the results point into: a FETCH of 512 messages allocates a
-	// few chunks instead of a record per message.
-	var chunk []byte
-	var raw sql.RawBytes
-	for rows.Next() {
-		var uid uint32
-		if err := rows.Scan(&uid, &raw); err != nil {
-			return Err(err)
+	args := []driver.NamedValue{{Ordinal: 1, Value: box}, {Ordinal: 2, Value: int64(lo)}, {Ordinal: 3, Value: int64(hi)}}
+	err := d.queryRows(`SELECT m.uid, c.data FROM messages m JOIN cache c ON c.msg = m.id
+		WHERE m.mailbox = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`, args, 2, func(v []driver.Value) error {
+		// The driver gives each row's record in memory of its own
+		// (TestCachedRangeKeepsRecords), which the results keep: no
+		// copy of it.
+		uid, ok1 := v[0].(int64)
+		rec, ok2 := v[1].([]byte)
+		if !ok1 || !ok2 || uid < 0 || uid > math.MaxUint32 {
+			return fmt.Errorf("%w: a cache row of %T and %T", errCache, v[0], v[1])
 		}
-		wireOnly := false
 		if version != 0 {
-			if w, ok := cachedWire(raw); ok && w[0] == version {
-				raw, wireOnly = w, true // a copy of the encoding alone
+			if w, ok := cachedWire(rec); ok && w[0] == version {
+				fn(uint32(uid), storage.Cached{Wire: w})
+				return nil
 			}
-		}
-		if len(raw) > cap(chunk)-len(chunk) {
-			// Chunks grow from 4 KB (a FETCH of a few messages)
-			// to cachedChunk.
-			chunk = make([]byte, 0, max(len(raw), min(2*cap(chunk), cachedChunk), 4<<10))
-		}
-		start := len(chunk)
-		chunk = append(chunk, raw...)
-		rec := chunk[start:len(chunk):len(chunk)]
-		if wireOnly {
-			fn(uid, storage.Cached{Wire: rec})
-			continue
 		}
 		c, err := decodeCached(rec)
 		if err != nil {
-			continue
+			return nil // skipped: treated as missing
 		}
-		fn(uid, c)
-	}
-	return Err(rows.Err())
+		fn(uint32(uid), c)
+		return nil
+	})
+	return Err(err)
 }
-
-// cachedChunk is the largest chunk CachedRange copies records into.
-const cachedChunk = 64 << 10
 
 // Uncached returns the UIDs of a mailbox's messages without a cache
 // record, ascending.

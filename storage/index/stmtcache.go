@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 
@@ -250,4 +251,41 @@ func (r *stmtCacheRows) Close() error {
 		r.done = nil
 	}
 	return err
+}
+
+// queryRows runs query on the connection through the driver alone and
+// calls row with each row's values, which are valid only until row
+// returns. database/sql's Rows costs per row (a lock, the conversion of
+// each value by Scan) about as much as the driver's step; a large FETCH
+// reads hundreds of thousands of rows with one query per 512.
+func (d *DB) queryRows(query string, args []driver.NamedValue, cols int, row func([]driver.Value) error) error {
+	ctx := context.Background()
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stmtCacheConn)
+		if !ok {
+			return errors.New("index: a connection not of the index")
+		}
+		rows, err := c.QueryContext(ctx, query, args)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		dest := make([]driver.Value, cols)
+		for {
+			if err := rows.Next(dest); err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+			if err := row(dest); err != nil {
+				return err
+			}
+		}
+	})
 }

@@ -90,7 +90,7 @@ func TestLiteralLen(t *testing.T) {
 		{`}`, -1},
 	}
 	for _, tt := range tests {
-		if got := literalLen(tt.line); got != tt.want {
+		if got := literalLen([]byte(tt.line)); got != tt.want {
 			t.Errorf("literalLen(%q) = %d, want %d", tt.line, got, tt.want)
 		}
 	}

@@ -35,8 +35,11 @@ type view struct {
 	untold    map[uint32]bool
 }
 
+// newView makes the view of a mailbox's snapshot; it keeps msgs (the
+// store's Messages gives a slice of the caller's own: no copy of a
+// mailbox of 100,000 messages at each SELECT).
 func newView(msgs []storage.Message, mode *modes) *view {
-	v := &view{msgs: slices.Clone(msgs), gone: map[uint32]bool{}, mode: mode}
+	v := &view{msgs: msgs, gone: map[uint32]bool{}, mode: mode}
 	v.told = uint32(len(v.msgs))
 	v.toldRecent = v.recent()
 	return v

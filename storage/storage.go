@@ -168,7 +168,8 @@ type Mailbox interface {
 	Name() string
 	ReadOnly() bool
 	Status() (Status, error)
-	// Messages returns the session's current snapshot, ascending by UID.
+	// Messages returns the session's current snapshot, ascending by UID,
+	// in a slice the caller owns (it may keep and change it).
 	Messages() []Message
 	// Poll rescans (noticing external changes to the files), moves the
 	// snapshot forward and returns what changed since the last Poll or

@@ -16,16 +16,19 @@ import (
 
 // The cache row is a small binary encoding of storage.Cached:
 //
-//	'C' 2                      magic and version
+//	'C' 3                      magic and version
+//	uvarint len(wire) wire     the engine's encoding (empty: none)
 //	part:
 //	  uvarint start, bodyStart-start, end-bodyStart, lines
 //	  uvarint len(header) header
 //	  uvarint len(children) part...
 //	  byte 0|1 [part]          encapsulated message
-//	uvarint len(wire) wire     the engine's encoding (version 2 only)
 //
-// Version 1 rows (no wire) are still read.
-const cacheVersion = 2
+// The encoding comes first so that a FETCH that needs only it
+// (cachedWire) does not walk the parts. Rows written before are still
+// read: version 1 (the part alone) and version 2 (the part, then the
+// encoding).
+const cacheVersion = 3
 
 var errCache = errors.New("malformed cache record")
 
@@ -33,9 +36,9 @@ var errCache = errors.New("malformed cache record")
 func encodeCached(c storage.Cached) []byte {
 	out := make([]byte, 0, 64+len(c.Header)+len(c.Wire))
 	out = append(out, 'C', cacheVersion)
-	out = appendPart(out, &c.Part)
 	out = binary.AppendUvarint(out, uint64(len(c.Wire)))
-	return append(out, c.Wire...)
+	out = append(out, c.Wire...)
+	return appendPart(out, &c.Part)
 }
 
 func appendPart(b []byte, p *storage.Part) []byte {
@@ -57,20 +60,17 @@ func appendPart(b []byte, p *storage.Part) []byte {
 
 // decodeCached decodes a cache record; it never panics on bad input.
 func decodeCached(data []byte) (storage.Cached, error) {
-	if len(data) < 2 || data[0] != 'C' || data[1] != 1 && data[1] != cacheVersion {
+	if len(data) < 2 || data[0] != 'C' || data[1] < 1 || data[1] > cacheVersion {
 		return storage.Cached{}, fmt.Errorf("%w: bad magic", errCache)
 	}
 	d := decoder{b: data[2:]}
-	c := storage.Cached{Part: d.part(0)}
-	if data[1] >= 2 {
-		n := d.uv()
-		if d.err == nil && n > int64(len(d.b)) {
-			d.err = fmt.Errorf("%w: bad wire length", errCache)
-		}
-		if d.err == nil && n > 0 {
-			c.Wire = d.b[:n:n]
-			d.b = d.b[n:]
-		}
+	var c storage.Cached
+	if data[1] == 3 {
+		c.Wire = d.wire()
+	}
+	c.Part = d.part(0)
+	if data[1] == 2 {
+		c.Wire = d.wire()
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: trailing bytes", errCache)
@@ -78,20 +78,39 @@ func decodeCached(data []byte) (storage.Cached, error) {
 	return c, d.err
 }
 
+// wire reads a length and the encoding of that length (nil when empty).
+func (d *decoder) wire() []byte {
+	n := d.uv()
+	if d.err == nil && n > int64(len(d.b)) {
+		d.err = fmt.Errorf("%w: bad wire length", errCache)
+	}
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	w := d.b[:n:n]
+	d.b = d.b[n:]
+	return w
+}
+
 // cachedWire returns the Wire of a cache record without decoding its
-// parts (no allocation); ok is false for a record that does not decode
-// or has no Wire.
+// parts (no allocation); ok is false for a record without one, or whose
+// encoding does not decode. Of a current record only the encoding is
+// looked at: a damaged part after it is found by what decodes the parts.
 func cachedWire(data []byte) (wire []byte, ok bool) {
-	if len(data) < 2 || data[0] != 'C' || data[1] != cacheVersion {
+	if len(data) < 2 || data[0] != 'C' {
 		return nil, false
 	}
 	d := decoder{b: data[2:]}
-	d.skipPart(0)
-	n := d.uv()
-	if d.err != nil || n == 0 || n != int64(len(d.b)) {
-		return nil, false
+	switch data[1] {
+	case 3:
+		w := d.wire()
+		return w, d.err == nil && len(w) > 0
+	case 2:
+		d.skipPart(0)
+		w := d.wire()
+		return w, d.err == nil && len(w) > 0 && len(d.b) == 0
 	}
-	return d.b, true
+	return nil, false
 }
 
 // skipPart is part without keeping anything.

@@ -13,23 +13,37 @@ import (
 )
 
 // TestCachedWire: a cache record keeps the engine's encoding beside the
-// structure, and records written before there was one (version 1) still
-// read, without it.
+// structure, and records written before (version 1, without one;
+// version 2, with it after the parts) still read.
 func TestCachedWire(t *testing.T) {
 	for _, s := range mimeSeeds {
 		c := ParseStructure([]byte(s))
 		c.Wire = []byte("\x01(envelope)(bodystructure)")
-		d, err := decodeCached(encodeCached(c))
+		rec := encodeCached(c)
+		d, err := decodeCached(rec)
 		if err != nil || !bytes.Equal(d.Wire, c.Wire) || !reflect.DeepEqual(normalize(d.Part), normalize(c.Part)) {
 			t.Errorf("decode(encode(%.20q with Wire)) = %+v, %v", s, d, err)
 		}
-		// Version 1: the same part encoding, no wire length.
-		c.Wire = nil
-		v2 := encodeCached(c)
-		v1 := append([]byte{'C', 1}, v2[2:len(v2)-1]...)
+		if w, ok := cachedWire(rec); !ok || !bytes.Equal(w, c.Wire) {
+			t.Errorf("cachedWire(encode(%.20q)) = %q, %v", s, w, ok)
+		}
+		parts := appendPart(nil, &c.Part)
+		v2 := append(append([]byte{'C', 2}, parts...), byte(len(c.Wire)))
+		v2 = append(v2, c.Wire...)
+		d, err = decodeCached(v2)
+		if err != nil || !bytes.Equal(d.Wire, c.Wire) || !reflect.DeepEqual(normalize(d.Part), normalize(c.Part)) {
+			t.Errorf("decode(version 2 of %.20q) = %+v, %v", s, d, err)
+		}
+		if w, ok := cachedWire(v2); !ok || !bytes.Equal(w, c.Wire) {
+			t.Errorf("cachedWire(version 2 of %.20q) = %q, %v", s, w, ok)
+		}
+		v1 := append([]byte{'C', 1}, parts...)
 		d, err = decodeCached(v1)
 		if err != nil || d.Wire != nil || !reflect.DeepEqual(normalize(d.Part), normalize(c.Part)) {
 			t.Errorf("decode(version 1 of %.20q) = %+v, %v", s, d, err)
+		}
+		if w, ok := cachedWire(v1); ok {
+			t.Errorf("cachedWire(version 1 of %.20q) = %q, want none", s, w)
 		}
 	}
 	if _, err := decodeCached(append(encodeCached(storage.Cached{}), 'x')); err == nil {

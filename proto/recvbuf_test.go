@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -86,4 +89,76 @@ func payload(c, i int) []byte {
 	}
 	p := bytes.Repeat(fmt.Appendf(nil, "%02d:%03d;", c, i), size/7+1)
 	return p[:size]
+}
+
+// TestWaitingReadersHoldNoBuffer: a channel whose reader waits for its
+// next packet holds no receive buffer (the master and the lmtp process
+// wait on every worker's channel), and each reader still gets its packet
+// once it comes, with a read deadline still ending a wait.
+func TestWaitingReadersHoldNoBuffer(t *testing.T) {
+	const chans = 200
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	peers := make([]int, chans)
+	got := make(chan error, chans)
+	for i := range chans {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers[i] = fds[0]
+		defer unix.Close(fds[0])
+		c, err := FileConn(fds[1], "waiting")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		go func() {
+			m, _, err := c.Recv()
+			if err == nil && !bytes.Equal(m.(*Metrics).Snapshot, payload(i, 1)) {
+				err = fmt.Errorf("channel %d: another packet", i)
+			}
+			got <- err
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // every reader is waiting
+	var waiting runtime.MemStats
+	runtime.ReadMemStats(&waiting)
+	held := int64(waiting.HeapInuse) - int64(before.HeapInuse)
+	// 200 buffers would be 25 MB; goroutines and sockets are a little.
+	if held > 4<<20 {
+		t.Errorf("%d waiting readers: heap grew by %d KB (%d KB each), want no %d KB buffer each",
+			chans, held>>10, held/chans>>10, (MaxPacket+1)>>10)
+	}
+	for i, fd := range peers {
+		if err := unix.Sendmsg(fd, Encode(&Metrics{Snapshot: payload(i, 1)}), nil, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range chans {
+		if err := <-got; err != nil {
+			t.Error(err)
+		}
+	}
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	c, err := FileConn(fds[1], "deadline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.UnixConn().SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, _, err := c.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Recv past the read deadline: %v, want a deadline error", err)
+	}
+	unix.Close(fds[0])
+	c.UnixConn().SetReadDeadline(time.Time{})
+	if _, _, err := c.Recv(); !IsClosed(err) {
+		t.Errorf("Recv after the peer closed: %v, want a closed channel", err)
+	}
 }

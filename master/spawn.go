@@ -151,6 +151,7 @@ func (m *Master) spawn(sp spawnSpec) (*proc, error) {
 		gen: sp.gen, cmd: cmd, ctl: ctl, started: time.Now()}
 	go m.sink.collect(logR, sp.role, p.pid, sp.user, &p.logUser)
 	go func() {
+		awaitExit(p.pid)
 		err := cmd.Wait()
 		m.events <- exitEvent{p: p, err: err}
 	}()

@@ -33,13 +33,21 @@ func cpuTime() time.Duration {
 }
 
 func benchIndex(b *testing.B, opts Options) (*DB, int64) {
+	raw := []byte("From: a@example.org\r\nTo: b@example.org\r\nSubject: hello\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n")
+	return benchIndexOf(b, opts, 1000, func(uint32) ([]byte, []byte) { return raw, nil })
+}
+
+// benchIndexOf makes an index of one mailbox of n messages with cached
+// structures, msg(uid) giving a message's text and the engine's encoding
+// kept with it (nil: none).
+func benchIndexOf(b *testing.B, opts Options, n uint32, msg func(uid uint32) (raw, wire []byte)) (*DB, int64) {
 	b.Helper()
 	d, _, err := Open(filepath.Join(b.TempDir(), "index.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { d.Close() })
-	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: 1001, ModSeq: 1}
+	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: n + 1, ModSeq: 1}
 	tx, err := d.Begin()
 	if err != nil {
 		b.Fatal(err)
@@ -48,14 +56,16 @@ func benchIndex(b *testing.B, opts Options) (*DB, int64) {
 		b.Fatal(err)
 	}
 	now := time.Unix(1_700_000_000, 0)
-	raw := []byte("From: a@example.org\r\nTo: b@example.org\r\nSubject: hello\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n")
-	for uid := uint32(1); uid <= 1000; uid++ {
+	for uid := uint32(1); uid <= n; uid++ {
+		raw, wire := msg(uid)
 		m := Msg{UID: uid, File: fmt.Sprintf("%d.M1P1.host,S=%d:2,S", uid, len(raw)), Flags: []string{`\Seen`}, ModSeq: 1,
 			InternalDate: now, SaveDate: now, Size: int64(len(raw))}
 		if err := tx.PutMsg(box.ID, m); err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.PutContent(box.ID, uid, Content{Cached: ParseStructure(raw), TextLater: true}); err != nil {
+		c := ParseStructure(raw)
+		c.Wire = wire
+		if err := tx.PutContent(box.ID, uid, Content{Cached: c, TextLater: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -124,49 +134,22 @@ func BenchmarkCachedRange(b *testing.B) {
 // engine's encoding: records of a realistic size (a header of ~700 bytes,
 // an encoding of ~500), as a FETCH 1:* of a big mailbox reads them.
 func BenchmarkCachedRangeWire(b *testing.B) {
-	d, _, err := Open(filepath.Join(b.TempDir(), "index.db"), Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	const msgs = 2048
-	box := Box{Name: "INBOX", UIDValidity: 1, UIDNext: msgs + 1, ModSeq: 1}
-	tx, err := d.Begin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := tx.PutBox(&box); err != nil {
-		b.Fatal(err)
-	}
-	now := time.Unix(1_700_000_000, 0)
-	for uid := uint32(1); uid <= msgs; uid++ {
-		raw := fmt.Appendf(nil, "Received: from mx.example.org (mx.example.org [192.0.2.%d])\r\n"+
+	wire := append([]byte{1}, bytes.Repeat([]byte("x"), 500)...)
+	d, box := benchIndexOf(b, Options{NoSync: true}, 2048, func(uid uint32) ([]byte, []byte) {
+		return fmt.Appendf(nil, "Received: from mx.example.org (mx.example.org [192.0.2.%d])\r\n"+
 			"\tby mail.example.net with ESMTPS id %08x for <user@example.net>;\r\n\tThu, 1 Jan 2026 00:00:00 +0000\r\n"+
 			"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=s1; h=from:to:subject:date;\r\n\tbh=%064x;\r\n"+
 			"From: Sender Number %d <sender%d@example.org>\r\nTo: Receiver <user@example.net>\r\n"+
 			"Subject: A message of the benchmark, number %d\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\n"+
 			"Message-ID: <%d.%08x@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody %d\r\n",
-			uid%250, uid*2654435761, uid, uid, uid, uid, uid, uid*40503, uid)
-		m := Msg{UID: uid, File: fmt.Sprintf("%d.M1P1.host,S=%d:2,S", uid, len(raw)), Flags: []string{`\Seen`}, ModSeq: 1,
-			InternalDate: now, SaveDate: now, Size: int64(len(raw))}
-		if err := tx.PutMsg(box.ID, m); err != nil {
-			b.Fatal(err)
-		}
-		c := ParseStructure(raw)
-		c.Wire = append([]byte{1}, bytes.Repeat([]byte("x"), 500)...)
-		if err := tx.PutContent(box.ID, uid, Content{Cached: c, TextLater: true}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+			uid%250, uid*2654435761, uid, uid, uid, uid, uid, uid*40503, uid), wire
+	})
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		lo := uint32(i%3*512 + 1)
 		n := 0
-		if err := d.CachedRangeWire(box.ID, lo, lo+511, 1, func(_ uint32, c storage.Cached) {
+		if err := d.CachedRangeWire(box, lo, lo+511, 1, func(_ uint32, c storage.Cached) {
 			if len(c.Wire) == 501 {
 				n++
 			}

@@ -145,22 +145,15 @@ func TestPairPassesDescriptors(t *testing.T) {
 }
 
 func TestRecvRejectsUnexpectedDescriptor(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	b, err := FileConn(fds[1], "b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, b := seqpacketPair(t, "b")
+	defer unix.Close(peer)
 	defer b.Close()
 	r, w, _ := os.Pipe()
 	defer r.Close()
 	defer w.Close()
 	// A Status with a descriptor attached: the receiver must refuse it and
 	// close the descriptor.
-	if err := unix.Sendmsg(fds[0], Encode(&Status{}), unix.UnixRights(int(w.Fd())), nil, 0); err != nil {
+	if err := unix.Sendmsg(peer, Encode(&Status{}), unix.UnixRights(int(w.Fd())), nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := b.Recv(); !errors.Is(err, ErrMalformed) {

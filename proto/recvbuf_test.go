@@ -22,28 +22,21 @@ func TestRecvSharedBuffers(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*chans)
 	for c := range chans {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := FileConn(fds[1], "b")
-		if err != nil {
-			t.Fatal(err)
-		}
+		peer, b := seqpacketPair(t, "b")
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			defer unix.Close(fds[0])
+			defer unix.Close(peer)
 			for i := range each {
 				m := &Metrics{Snapshot: payload(c, i)}
-				if err := unix.Sendmsg(fds[0], Encode(m), nil, nil, 0); err != nil {
+				if err := unix.Sendmsg(peer, Encode(m), nil, nil, 0); err != nil {
 					errs <- err
 					return
 				}
 				if i == each/2 {
 					// One byte over the limit, as a peer that ignores it.
 					over := append([]byte{Version, byte(TypeMetrics)}, make([]byte, MaxPacket-1)...)
-					if err := unix.Sendmsg(fds[0], over, nil, nil, 0); err != nil {
+					if err := unix.Sendmsg(peer, over, nil, nil, 0); err != nil {
 						errs <- err
 						return
 					}
@@ -80,6 +73,22 @@ func TestRecvSharedBuffers(t *testing.T) {
 	}
 }
 
+// seqpacketPair makes a channel for a test: the raw descriptor of the
+// peer's end, which the caller closes, and a Conn of the other end.
+func seqpacketPair(t *testing.T, name string) (peer int, c *Conn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = FileConn(fds[1], name)
+	if err != nil {
+		unix.Close(fds[0])
+		t.Fatal(err)
+	}
+	return fds[0], c
+}
+
 // payload is message i of channel c: its size runs from a few bytes to
 // the most a Metrics packet holds, its bytes name c and i.
 func payload(c, i int) []byte {
@@ -103,16 +112,9 @@ func TestWaitingReadersHoldNoBuffer(t *testing.T) {
 	peers := make([]int, chans)
 	got := make(chan error, chans)
 	for i := range chans {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers[i] = fds[0]
-		defer unix.Close(fds[0])
-		c, err := FileConn(fds[1], "waiting")
-		if err != nil {
-			t.Fatal(err)
-		}
+		peer, c := seqpacketPair(t, "waiting")
+		peers[i] = peer
+		defer unix.Close(peer)
 		defer c.Close()
 		go func() {
 			m, _, err := c.Recv()
@@ -142,21 +144,13 @@ func TestWaitingReadersHoldNoBuffer(t *testing.T) {
 		}
 	}
 
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	c, err := FileConn(fds[1], "deadline")
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, c := seqpacketPair(t, "deadline")
 	defer c.Close()
 	c.UnixConn().SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, _, err := c.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("Recv past the read deadline: %v, want a deadline error", err)
 	}
-	unix.Close(fds[0])
+	unix.Close(peer) // once: the test closes it here
 	c.UnixConn().SetReadDeadline(time.Time{})
 	if _, _, err := c.Recv(); !IsClosed(err) {
 		t.Errorf("Recv after the peer closed: %v, want a closed channel", err)

@@ -7,13 +7,15 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // Conn is one end of a control channel.
 type Conn struct {
-	c *net.UnixConn
+	c  *net.UnixConn
+	rc syscall.RawConn // c's, for read; nil if it has none
 
 	rmu sync.Mutex // serializes Recv
 
@@ -47,7 +49,11 @@ func (c *Conn) handler(t Type) func(Message, []*os.File) {
 
 // NewConn wraps a connected SOCK_SEQPACKET Unix socket.
 func NewConn(c *net.UnixConn) *Conn {
-	return &Conn{c: c}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		rc = nil // read fails
+	}
+	return &Conn{c: c, rc: rc}
 }
 
 // recvBuf is the room one read takes: a whole packet and one byte more,
@@ -220,12 +226,11 @@ func (c *Conn) recv() (Message, []*os.File, error) {
 // was 128 KB held per channel, 51 MB of the master's heap with 400
 // workers running. perr is the error of the descriptors' parse.
 func (c *Conn) read() (pkt []byte, files []*os.File, flags int, perr, err error) {
-	rc, err := c.c.SyscallConn()
-	if err != nil {
-		return nil, nil, 0, nil, err
+	if c.rc == nil {
+		return nil, nil, 0, nil, errors.New("proto: channel without a descriptor to read")
 	}
 	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
+	err = c.rc.Read(func(fd uintptr) bool {
 		b := recvBufs.Get().(*recvBuf)
 		defer recvBufs.Put(b)
 		var n, oobn int
